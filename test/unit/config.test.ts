@@ -1,0 +1,336 @@
+import {
+  CONFIG_VARIABLES,
+  getAlgorithmFromConfig,
+  getParameter,
+  loadConfig,
+  parseCrdParameters,
+  type SednaConfig,
+} from '../../src/core/config.js';
+import { SednaError } from '../../src/core/errors.js';
+import { primaryHostIp } from '../../src/core/host-ip.js';
+
+function errorOf(fn: () => unknown): SednaError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof SednaError) return err;
+    throw err;
+  }
+  throw new Error('expected a SednaError, nothing was thrown');
+}
+
+describe('loadConfig defaults', () => {
+  // Written out by hand from the spec (§1.1, §1.5, §1.6), not derived from the table under test.
+  const expected: SednaConfig = {
+    namespace: '',
+    workerName: '',
+    jobName: 'sedna',
+    serviceName: '',
+    lcServer: 'http://127.0.0.1:9100',
+    lcPeriod: 30,
+    logLevel: 'info',
+    backendType: 'TENSORFLOW',
+    deviceCategory: 'CPU',
+    cudaVisibleDevices: undefined,
+    dataPathPrefix: '/home/data',
+    originalDatasetUrl: undefined,
+    trainDatasetUrl: undefined,
+    testDatasetUrl: undefined,
+    datasetName: undefined,
+    modelUrl: undefined,
+    modelUrls: undefined,
+    modelName: undefined,
+    modelPath: undefined,
+    baseModelUrl: undefined,
+    pretrainedModelUrl: './',
+    modelLoadMode: 'file',
+    modelHotUpdate: false,
+    modelHotUpdateConfig: undefined,
+    modelPollPeriodSeconds: 60,
+    heSavedUrl: undefined,
+    parameters: undefined,
+    s3EndpointUrl: '',
+    accessKeyId: '',
+    secretAccessKey: '',
+    hem: undefined,
+    miningMode: 'inference-then-mining',
+    bigModelIp: primaryHostIp(),
+    bigModelPort: 5000,
+    bigModelBindIp: '0.0.0.0',
+    bigModelBindPort: 5000,
+    aggProtocol: 'ws',
+    aggIp: '127.0.0.1',
+    aggPort: 7363,
+    aggBindIp: '0.0.0.0',
+    aggBindPort: 7363,
+    connectTimeout: 300,
+    participantsCount: 1,
+    exitRound: 3,
+    aggregationAlgorithm: 'FedAvg',
+    transmitter: 'ws',
+    aggDataPath: './',
+    kbServer: undefined,
+    outputUrl: '/tmp',
+    hasCompletedInitialTraining: false,
+    cloudKbIndex: undefined,
+    operator: '>',
+    modelThreshold: 0.1,
+    minTrainSample: 10,
+    edgeOutputUrl: '/var/lib/sedna/kb',
+    unseenSaveUrl: '/home/data/unseen_samples',
+    kbUrl: 'sqlite:///lifelong_kb.sqlite3',
+    knowledgeBaseServer: undefined,
+    knowledgeBasePath: '',
+    statusIp: '127.0.0.1',
+    imageTopicUrl: '/tmp/',
+    batchSize: 1,
+    kafkaEnabled: false,
+    kafkaBindIps: [],
+    kafkaBindPorts: [],
+    reidModelBindUrl: undefined,
+    reidModelBindPort: 5000,
+    feModelBindUrl: undefined,
+    feModelBindPort: 6000,
+    detModelBindUrl: undefined,
+    detModelBindPort: 4000,
+  };
+
+  it.each(Object.keys(expected) as (keyof SednaConfig)[])("%s has Sedna's default", (key) => {
+    expect(loadConfig({})[key]).toEqual(expected[key]);
+  });
+
+  it('covers every variable of the table and nothing else', () => {
+    expect(Object.keys(loadConfig({})).sort()).toEqual(Object.keys(expected).sort());
+    expect(Object.keys(CONFIG_VARIABLES).sort()).toEqual(Object.keys(expected).sort());
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => {
+      (config as { jobName: string }).jobName = 'x';
+    }).toThrow(TypeError);
+  });
+
+  it('treats empty strings as unset', () => {
+    const config = loadConfig({ JOB_NAME: '', LC_PERIOD: '', LC_SERVER: '' });
+    expect(config.jobName).toBe('sedna');
+    expect(config.lcPeriod).toBe(30);
+    expect(config.lcServer).toBe('http://127.0.0.1:9100');
+  });
+
+  it('derives unseen_save_url from DATA_PATH_PREFIX', () => {
+    expect(loadConfig({ DATA_PATH_PREFIX: '/data' }).unseenSaveUrl).toBe('/data/unseen_samples');
+  });
+});
+
+describe('loadConfig values', () => {
+  it('reads what the controller injects into a joint-inference edge worker', () => {
+    const config = loadConfig({
+      NAMESPACE: 'default',
+      SERVICE_NAME: 'helmet',
+      WORKER_NAME: 'edgeworker-abcde',
+      MODEL_URL: '/home/data/models/little.onnx',
+      BIG_MODEL_IP: 'helmet-cloud.default',
+      BIG_MODEL_PORT: '5000',
+      HEM_NAME: 'IBT',
+      HEM_PARAMETERS: '[{"key":"threshold_img","value":"0.9"},{"key":"threshold_box","value":"0.9"}]',
+      LC_SERVER: 'http://localhost:9100/',
+      LC_PERIOD: '5',
+    });
+    expect(config).toMatchObject({
+      namespace: 'default',
+      serviceName: 'helmet',
+      jobName: 'sedna',
+      workerName: 'edgeworker-abcde',
+      modelUrl: '/home/data/models/little.onnx',
+      bigModelIp: 'helmet-cloud.default',
+      bigModelPort: 5000,
+      lcServer: 'http://localhost:9100',
+      lcPeriod: 5,
+      hem: { method: 'IBT', param: { threshold_img: '0.9', threshold_box: '0.9' } },
+    });
+  });
+
+  it('parses lists, booleans, enums and numbers', () => {
+    const config = loadConfig({
+      MODEL_URLS: '/m/new.onnx; /m/old.onnx;',
+      MODEL_HOT_UPDATE: 'True',
+      KAFKA_ENABLED: 'yes',
+      KAFKA_BIND_IPS: '10.0.0.1|kafka-service',
+      KAFKA_BIND_PORTS: '9092|9093',
+      MINING_MODE: 'mining-then-inference',
+      LOG_LEVEL: 'WARNING',
+      BACKEND_TYPE: 'onnx',
+      LC_PERIOD: '0.5',
+      model_threshold: '-0.25',
+      operator: '<=',
+      S3_ENDPOINT_URL: 'minio.local:9000',
+      CUDA_VISIBLE_DEVICES: '0',
+    });
+    expect(config.modelUrls).toEqual(['/m/new.onnx', '/m/old.onnx']);
+    expect(config.modelHotUpdate).toBe(true);
+    expect(config.kafkaEnabled).toBe(true);
+    expect(config.kafkaBindIps).toEqual(['10.0.0.1', 'kafka-service']);
+    expect(config.kafkaBindPorts).toEqual([9092, 9093]);
+    expect(config.miningMode).toBe('mining-then-inference');
+    expect(config.logLevel).toBe('warn');
+    expect(config.backendType).toBe('ONNX');
+    expect(config.lcPeriod).toBe(0.5);
+    expect(config.modelThreshold).toBe(-0.25);
+    expect(config.operator).toBe('<=');
+    expect(config.s3EndpointUrl).toBe('https://minio.local:9000');
+    expect(config.cudaVisibleDevices).toBe('0');
+  });
+
+  it('looks lower-case Sedna names up exactly, then in upper case', () => {
+    expect(loadConfig({ MODEL_PATH: '/a' }).modelPath).toBe('/a');
+    expect(loadConfig({ model_path: '/b', MODEL_PATH: '/a' }).modelPath).toBe('/b');
+    expect(loadConfig({ EXIT_ROUND: '7' }).exitRound).toBe(7);
+  });
+
+  it("keeps Sedna's fallback for poll periods below 1", () => {
+    expect(loadConfig({ MODEL_POLL_PERIOD_SECONDS: '0' }).modelPollPeriodSeconds).toBe(60);
+    expect(loadConfig({ MODEL_POLL_PERIOD_SECONDS: '-3' }).modelPollPeriodSeconds).toBe(60);
+    expect(loadConfig({ MODEL_POLL_PERIOD_SECONDS: '5' }).modelPollPeriodSeconds).toBe(5);
+  });
+});
+
+describe('loadConfig bad values', () => {
+  const cases: [string, string, string][] = [
+    ['LC_PERIOD', 'abc', 'a positive number'],
+    ['LC_PERIOD', '0', 'a positive number'],
+    ['LC_PERIOD', '-5', 'a positive number'],
+    ['LC_SERVER', 'not a url', 'http(s) URL'],
+    ['LC_SERVER', 'ftp://lc:21', 'http(s) URL'],
+    ['BIG_MODEL_PORT', '70000', 'integer from 1 to 65535'],
+    ['BIG_MODEL_PORT', '50.5', 'integer from 1 to 65535'],
+    ['BIG_MODEL_BIND_PORT', 'http', 'integer from 1 to 65535'],
+    ['AGG_PORT', '0', 'integer from 1 to 65535'],
+    ['AGG_BIND_PORT', '-1', 'integer from 1 to 65535'],
+    ['CONNECT_TIMEOUT', 'soon', 'a positive number'],
+    ['PARTICIPANTS_COUNT', '0', 'integer from 1'],
+    ['exit_round', 'three', 'integer from 1'],
+    ['MODEL_POLL_PERIOD_SECONDS', '1.5', 'an integer'],
+    ['MODEL_HOT_UPDATE', 'maybe', 'a boolean'],
+    ['KAFKA_ENABLED', '2', 'a boolean'],
+    ['HAS_COMPLETED_INITIAL_TRAINING', 'done', 'a boolean'],
+    ['KAFKA_BIND_PORTS', '9092|x', 'integers from 1 to 65535 (bad item "x")'],
+    ['MINING_MODE', 'both', 'one of inference-then-mining, mining-then-inference'],
+    ['LOG_LEVEL', 'LOUD', 'one of trace'],
+    ['AGG_PROTOCOL', 'http', 'one of ws, wss'],
+    ['TRANSMITTER', 'ftp', 'one of ws, s3'],
+    ['operator', '!=', 'one of >, <'],
+    ['model_threshold', 'high', 'a number'],
+    ['MIN_TRAIN_SAMPLE', '-1', 'integer from 0'],
+    ['batch_size', '0', 'integer from 1'],
+    ['KB_SERVER', 'kb:9020', 'http(s) URL'],
+    ['S3_ENDPOINT_URL', 'http://', 'http(s) URL'],
+  ];
+
+  it.each(cases)('%s=%s throws a coded error naming the variable and the value', (name, value, expected) => {
+    const err = errorOf(() => loadConfig({ [name]: value }));
+    expect(err.code).toBe('SEDNA_ERR_INVALID_CONFIG');
+    expect(err.message).toContain(name);
+    expect(err.message).toContain(JSON.stringify(value));
+    expect(err.message).toContain(expected);
+    expect(err.details).toMatchObject({ variable: name, value });
+  });
+
+  it('rejects broken HEM_PARAMETERS JSON with the variable named', () => {
+    const err = errorOf(() => loadConfig({ HEM_NAME: 'IBT', HEM_PARAMETERS: '[{"key": "threshold_img", ' }));
+    expect(err.code).toBe('SEDNA_ERR_INVALID_PARAMETERS');
+    expect(err.message).toContain('HEM_PARAMETERS');
+    expect(err.message).toContain('not valid JSON');
+  });
+});
+
+describe('getParameter', () => {
+  it('finds the exact name first, then upper case', () => {
+    expect(getParameter('epochs', undefined, { EPOCHS: '5' })).toBe('5');
+    expect(getParameter('epochs', undefined, { epochs: '3', EPOCHS: '5' })).toBe('3');
+  });
+
+  it('treats empty strings as unset and returns the default', () => {
+    expect(getParameter('epochs', '10', { epochs: '', EPOCHS: '' })).toBe('10');
+    expect(getParameter('epochs', undefined, {})).toBeUndefined();
+    expect(getParameter('epochs', 7, {})).toBe(7);
+  });
+
+  it('reads process.env by default', () => {
+    process.env.SEDNA_TEST_PARAMETER = 'from-env';
+    try {
+      expect(getParameter('sedna_test_parameter')).toBe('from-env');
+    } finally {
+      delete process.env.SEDNA_TEST_PARAMETER;
+    }
+  });
+});
+
+describe('getAlgorithmFromConfig', () => {
+  it('returns undefined when <PREFIX>_NAME is unset', () => {
+    expect(getAlgorithmFromConfig('HEM', {}, { HEM_PARAMETERS: '[]' })).toBeUndefined();
+  });
+
+  it.each([
+    ['null (what the controller writes for no parameters)', 'null'],
+    ['an empty list', '[]'],
+    ['unset', undefined],
+  ])('accepts %s as no parameters', (_label, raw) => {
+    const env = raw === undefined ? { HEM_NAME: 'Threshold' } : { HEM_NAME: 'Threshold', HEM_PARAMETERS: raw };
+    expect(getAlgorithmFromConfig('HEM', {}, env)).toEqual({ method: 'Threshold', param: {} });
+  });
+
+  it('turns a normal list into a record of strings', () => {
+    const env = {
+      HEM_NAME: 'IBT',
+      HEM_PARAMETERS: '[{"key":"threshold_img","value":"0.9"},{"key":"threshold_box","value":"0.8"},{"key":"empty"}]',
+    };
+    expect(getAlgorithmFromConfig('HEM', {}, env)).toEqual({
+      method: 'IBT',
+      param: { threshold_img: '0.9', threshold_box: '0.8', empty: '' },
+    });
+  });
+
+  it('lets code-supplied overrides win over CRD values', () => {
+    const env = {
+      HEM_NAME: 'IBT',
+      HEM_PARAMETERS: '[{"key":"threshold_img","value":"0.5"},{"key":"threshold_box","value":"0.7"}]',
+    };
+    expect(getAlgorithmFromConfig('HEM', { threshold_img: 0.9 }, env)).toEqual({
+      method: 'IBT',
+      param: { threshold_img: 0.9, threshold_box: '0.7' },
+    });
+  });
+
+  it('works for any prefix (UTD_NAME / UTD_PARAMETERS)', () => {
+    expect(getAlgorithmFromConfig('UTD', {}, { UTD_NAME: 'TaskAttrFilter', UTD_PARAMETERS: 'null' })).toEqual({
+      method: 'TaskAttrFilter',
+      param: {},
+    });
+  });
+
+  it.each([
+    ['non-JSON', 'threshold=0.5', 'not valid JSON'],
+    ['an object instead of a list', '{"threshold":"0.5"}', 'expected array'],
+    ['a list of strings', '["threshold"]', 'at [0]'],
+    ['an entry without key', '[{"value":"0.5"}]', 'at [0].[key]'],
+    ['a nested value', '[{"key":"a","value":{"x":1}}]', 'at [0].[value]'],
+  ])('rejects %s with a coded error', (_label, raw, problem) => {
+    const err = errorOf(() => getAlgorithmFromConfig('HEM', {}, { HEM_NAME: 'IBT', HEM_PARAMETERS: raw }));
+    expect(err.code).toBe('SEDNA_ERR_INVALID_PARAMETERS');
+    expect(err.message).toContain('HEM_PARAMETERS=');
+    expect(err.message).toContain(JSON.stringify(raw));
+    expect(err.message).toContain(problem);
+  });
+
+  it('parseCrdParameters stringifies numbers and booleans written by hand', () => {
+    expect(
+      parseCrdParameters('X', '[{"key":"a","value":1},{"key":"b","value":true},{"key":"c","value":null}]'),
+    ).toEqual({
+      a: '1',
+      b: 'true',
+      c: '',
+    });
+  });
+});
