@@ -60,6 +60,154 @@ export const ERROR_CATALOG = {
     fix: 'Create a new instance; do not use a job, server or client after closing it.',
     httpStatus: 503,
   },
+  // Models and backends
+  SEDNA_ERR_NO_BACKEND: {
+    meaning:
+      'No estimator backend could be initialised for the requested BACKEND_TYPE; the message lists each candidate and why it failed.',
+    fix: 'Install the backend package named in the message (onnxruntime-node, @tensorflow/tfjs), or set BACKEND_TYPE to a backend that is installed.',
+    httpStatus: 500,
+  },
+  SEDNA_ERR_MODEL_NOT_FOUND: {
+    meaning: 'The model file or folder does not exist at the given path or URL.',
+    fix: 'Check MODEL_URL / the path in the message; in a cluster, check the Model resource and its volume.',
+    httpStatus: 500,
+  },
+  SEDNA_ERR_MODEL_INVALID: {
+    meaning: 'The model file exists but cannot be loaded (corrupt, truncated or of another format).',
+    fix: "Re-export or re-upload the model; the message shows the loader's own error.",
+    httpStatus: 500,
+  },
+  SEDNA_ERR_MODEL_NOT_LOADED: {
+    meaning: 'A model operation was called before a model was loaded or built.',
+    fix: 'Call `load()` (or train) before `predict()` / `getWeights()`.',
+    httpStatus: 503,
+  },
+  SEDNA_ERR_SHAPE_MISMATCH: {
+    meaning: 'Input data does not have the shape or type the model expects.',
+    fix: "Reshape the input to the model's input shape shown in the message.",
+    httpStatus: 400,
+  },
+  SEDNA_ERR_WEIGHTS_MISMATCH: {
+    meaning: 'Weights do not match the model or the round: different names, dtypes, shapes or count.',
+    fix: 'Send weights from the same model architecture; the message names the first differing tensor.',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_METRIC: {
+    meaning: 'An evaluation metric failed or returned something other than a finite number (or a list of them).',
+    fix: 'Make the metric function return a number or an array of numbers.',
+    httpStatus: 500,
+  },
+  SEDNA_ERR_INFERENCE: {
+    meaning: 'The model (or a user post-process callback) threw while predicting.',
+    fix: 'See the cause; check the input data and the callback.',
+    httpStatus: 500,
+  },
+  // Data and files
+  SEDNA_ERR_DATA_FORMAT: {
+    meaning: 'A data file cannot be parsed: ragged CSV rows, non-numeric cells in a numeric column, a bad index line.',
+    fix: 'Fix the file at the row and column the message names.',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_FILE_NOT_FOUND: {
+    meaning: 'A file or object named by a path or URL does not exist.',
+    fix: 'Check the path or URL in the message (and DATA_PATH_PREFIX / volume mounts in a cluster).',
+    httpStatus: 404,
+  },
+  SEDNA_ERR_UNSUPPORTED_URL: {
+    meaning: 'A URL has a scheme FileOps does not handle.',
+    fix: 'Use a local path, file://, http(s):// or s3:// URL.',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_STORAGE: {
+    meaning: 'The object store (S3) refused or failed an operation.',
+    fix: 'See the cause; check the bucket, key and S3_ENDPOINT_URL.',
+    httpStatus: 502,
+  },
+  SEDNA_ERR_ACCESS_DENIED: {
+    meaning: 'The object store rejected the credentials or the request signature.',
+    fix: 'Check ACCESS_KEY_ID / SECRET_ACCESS_KEY (the Secret referenced by the Model or Dataset resource).',
+    httpStatus: 403,
+  },
+  // Network: clients
+  SEDNA_ERR_NETWORK: {
+    meaning: 'A remote service could not be reached (connection refused, reset, DNS failure).',
+    fix: 'Check that the service runs and the host/port in the message are right.',
+    httpStatus: 502,
+  },
+  SEDNA_ERR_TIMEOUT: {
+    meaning: 'An operation did not finish within its deadline.',
+    fix: "Check the remote side's health, or raise the timeout option named in the message.",
+    httpStatus: 504,
+  },
+  SEDNA_ERR_HTTP_STATUS: {
+    meaning: 'A remote service answered with an error status.',
+    fix: 'See the status, URL and the remote error in the message.',
+    httpStatus: 502,
+  },
+  SEDNA_ERR_BAD_RESPONSE: {
+    meaning: 'A remote service answered with a body that does not follow the protocol.',
+    fix: 'Check that the remote side speaks the same protocol version; the message shows what was wrong.',
+    httpStatus: 502,
+  },
+  SEDNA_ERR_LC_REJECTED: {
+    meaning:
+      'The LocalController rejected a worker report (HTTP 400), e.g. because the body name differs from the worker name in the path.',
+    fix: "Make WORKER_NAME and the report's `name` agree; the message carries the LC's answer.",
+    httpStatus: 502,
+  },
+  // Network: servers
+  SEDNA_ERR_BAD_REQUEST: {
+    meaning: "A request body is not valid JSON or does not match the endpoint's schema.",
+    fix: 'Send the body the endpoint documents; the message names the first offending field.',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_PAYLOAD_TOO_LARGE: {
+    meaning: 'A request body or message is larger than the configured limit.',
+    fix: "Send less data per request, or raise the server's size limit option.",
+    httpStatus: 413,
+  },
+  SEDNA_ERR_NOT_FOUND: {
+    meaning: 'No route matches the request method and path.',
+    fix: 'Check the URL; `GET /{servername}` lists the routes of an inference server.',
+    httpStatus: 404,
+  },
+  SEDNA_ERR_OVERLOADED: {
+    meaning: 'The server is at its concurrency limit and its queue is full.',
+    fix: "Retry later (with backoff), or raise the server's concurrency / queue limits.",
+    httpStatus: 503,
+  },
+  SEDNA_ERR_INTERNAL: {
+    meaning: 'An unexpected error inside a server handler.',
+    fix: "See the server's log for the cause; this is a bug if it is not caused by a user callback.",
+    httpStatus: 500,
+  },
+  // Federated learning and other protocols
+  SEDNA_ERR_PROTOCOL: {
+    meaning: 'A peer broke the protocol: a frame before `subscribe`, an unknown or malformed frame.',
+    fix: 'Follow the protocol in docs; the message names the frame.',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_DUPLICATE_CLIENT: {
+    meaning: 'A client subscribed with an id that another live connection already uses.',
+    fix: 'Give each worker its own id (WORKER_NAME), or let the old connection close before reconnecting.',
+    httpStatus: 409,
+  },
+  SEDNA_ERR_INVALID_UPDATE: {
+    meaning: 'A model update carries invalid values: NaN or Infinity weights, a negative or non-integer sample count.',
+    fix: 'Check the local training (diverged loss) and the sample count sent with the weights.',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_ROUND_FAILED: {
+    meaning: 'A federated round could not complete for this client (malformed aggregate, timeout, aggregator gone).',
+    fix: 'See the cause; the job reports the failure to the LC.',
+    httpStatus: 500,
+  },
+  SEDNA_ERR_HOT_UPDATE: {
+    meaning:
+      'A model hot update could not be applied: the config file is half-written or invalid, or the model it names is missing or corrupt.',
+    fix: 'The old model keeps serving; fix the config file or the model and the next poll retries.',
+    httpStatus: 500,
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type SednaErrorCode = keyof typeof ERROR_CATALOG;

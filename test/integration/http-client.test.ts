@@ -1,0 +1,280 @@
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { backoffDelay, createHttpClient, HttpRequestError } from '../../src/service/client/http.js';
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
+
+/** A real server on 127.0.0.1 whose behaviour each test scripts, counting the requests it gets. */
+async function serve(handler: Handler): Promise<{ url: string; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    hits++;
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => handler(req, res, body));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits: () => hits,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function failure(promise: Promise<unknown>): Promise<HttpRequestError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof HttpRequestError) return err;
+    throw err;
+  }
+  throw new Error('expected the request to fail');
+}
+
+const fastRetry = { baseDelayMs: 5, maxDelayMs: 20 };
+
+describe('HttpClient', () => {
+  it('GETs and POSTs JSON', async () => {
+    const server = await serve((req, res, body) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({ method: req.method, url: req.url, body: body === '' ? null : (JSON.parse(body) as unknown) }),
+      );
+    });
+    const client = createHttpClient({ baseUrl: server.url });
+    try {
+      const got = await client.get<{ method: string; url: string }>('/a/b', { query: { x: 1 } });
+      expect(got.status).toBe(200);
+      expect(got.data).toEqual({ method: 'GET', url: '/a/b?x=1', body: null });
+      expect(got.attempts).toBe(1);
+      const posted = await client.post('/p', { data: [1, 2] });
+      expect(posted.data).toEqual({ method: 'POST', url: '/p', body: { data: [1, 2] } });
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('retries an idempotent GET on 503 and succeeds', async () => {
+    let n = 0;
+    const server = await serve((_req, res) => {
+      n++;
+      res.statusCode = n < 3 ? 503 : 200;
+      res.end(JSON.stringify({ n }));
+    });
+    const client = createHttpClient({ retry: fastRetry });
+    try {
+      const got = await client.get<{ n: number }>(`${server.url}/x`);
+      expect(got.data).toEqual({ n: 3 });
+      expect(got.attempts).toBe(3);
+      expect(server.hits()).toBe(3);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('does not retry a POST unless the caller opts in', async () => {
+    const server = await serve((_req, res) => {
+      res.statusCode = 503;
+      res.end('{"message":"busy"}');
+    });
+    const client = createHttpClient({ retry: fastRetry });
+    try {
+      const err = await failure(client.post(`${server.url}/x`, {}));
+      expect(err.code).toBe('SEDNA_ERR_HTTP_STATUS');
+      expect(err.status).toBe(503);
+      expect(err.attempts).toBe(1);
+      expect(server.hits()).toBe(1);
+      const optedIn = await failure(client.post(`${server.url}/x`, {}, { retry: true }));
+      expect(optedIn.attempts).toBe(3);
+      expect(server.hits()).toBe(4);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('does not retry client errors, and reports URL, method, status and the remote message', async () => {
+    const server = await serve((_req, res) => {
+      res.statusCode = 400;
+      res.setHeader('content-type', 'application/json');
+      res.end('{"Status":400,"Message":"worker name differs"}');
+    });
+    const client = createHttpClient({ retry: fastRetry });
+    try {
+      const err = await failure(client.get(`${server.url}/sedna/workers/a/info`));
+      expect(err).toMatchObject({
+        code: 'SEDNA_ERR_HTTP_STATUS',
+        status: 400,
+        method: 'GET',
+        url: `${server.url}/sedna/workers/a/info`,
+        attempts: 1,
+        responseBody: { Status: 400, Message: 'worker name differs' },
+      });
+      expect(err.message).toContain('worker name differs');
+      expect(server.hits()).toBe(1);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('gives up on a server that accepts and never answers, within the deadline', async () => {
+    const server = await serve(() => undefined); // never answers
+    const client = createHttpClient({ timeoutMs: 150, totalTimeoutMs: 600, retry: fastRetry });
+    try {
+      const started = Date.now();
+      const err = await failure(client.get(`${server.url}/hang`));
+      const elapsed = Date.now() - started;
+      expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
+      expect(err.message).toContain('150 ms');
+      expect(err.attempts).toBe(3);
+      expect(elapsed).toBeGreaterThanOrEqual(3 * 150 - 20);
+      expect(elapsed).toBeLessThan(600 + 300);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('caps the total time even when single attempts could go on', async () => {
+    const server = await serve(() => undefined);
+    const client = createHttpClient({ timeoutMs: 5_000, totalTimeoutMs: 300, retry: fastRetry });
+    try {
+      const started = Date.now();
+      const err = await failure(client.get(`${server.url}/hang`));
+      expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
+      expect(Date.now() - started).toBeLessThan(300 + 300);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('bounds a slow-drip body by the attempt deadline, not only by socket idleness', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('[');
+      const timer = setInterval(() => res.write('1,'), 20);
+      res.on('close', () => clearInterval(timer));
+    });
+    const client = createHttpClient({ timeoutMs: 200, retry: { maxAttempts: 1 } });
+    try {
+      const err = await failure(client.get(`${server.url}/drip`));
+      expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('fails fast with SEDNA_ERR_NETWORK against a dead port, after its retries', async () => {
+    const port = await deadPort();
+    const client = createHttpClient({ retry: fastRetry });
+    const err = await failure(client.get(`http://127.0.0.1:${port}/x`));
+    expect(err.code).toBe('SEDNA_ERR_NETWORK');
+    expect(err.message).toContain('ECONNREFUSED');
+    expect(err.attempts).toBe(3);
+    expect(err.details).toMatchObject({ url: `http://127.0.0.1:${port}/x`, method: 'GET' });
+    client.close();
+  });
+
+  it('turns a malformed JSON answer into SEDNA_ERR_BAD_RESPONSE', async () => {
+    const server = await serve((_req, res) => res.end('{"result": [1, 2'));
+    const client = createHttpClient();
+    try {
+      const err = await failure(client.get(server.url));
+      expect(err.code).toBe('SEDNA_ERR_BAD_RESPONSE');
+      expect(err.responseBody).toBe('{"result": [1, 2');
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('refuses an answer over the size limit', async () => {
+    const server = await serve((_req, res) => res.end(JSON.stringify('x'.repeat(10_000))));
+    const client = createHttpClient({ maxResponseBytes: 1_000 });
+    try {
+      expect((await failure(client.get(server.url))).code).toBe('SEDNA_ERR_BAD_RESPONSE');
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('reads buffers and text, and accepts statuses the caller allows', async () => {
+    const server = await serve((_req, res) => {
+      res.statusCode = 404;
+      res.end('plain');
+    });
+    const client = createHttpClient();
+    try {
+      const buffer = await client.get<Buffer>(server.url, { responseType: 'buffer', acceptStatus: () => true });
+      expect(buffer.status).toBe(404);
+      expect(buffer.data.toString()).toBe('plain');
+      const text = await client.get<string>(server.url, { responseType: 'text', acceptStatus: (s) => s === 404 });
+      expect(text.data).toBe('plain');
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('stops when the caller aborts', async () => {
+    const server = await serve(() => undefined);
+    const client = createHttpClient({ timeoutMs: 5_000 });
+    try {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 50);
+      const err = await failure(client.get(server.url, { signal: controller.signal }));
+      expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
+      expect(err.message).toContain('aborted by the caller');
+      expect(err.attempts).toBe(1);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('rejects bad options and relative URLs without a base', () => {
+    expect(() => createHttpClient({ timeoutMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'SEDNA_ERR_INVALID_ARGUMENT' }) as Error,
+    );
+    expect(() => createHttpClient({ retry: { maxAttempts: 0 } })).toThrow('retry.maxAttempts');
+    expect(() => createHttpClient().resolve('/x')).toThrow(
+      expect.objectContaining({ code: 'SEDNA_ERR_INVALID_ARGUMENT' }) as Error,
+    );
+  });
+});
+
+describe('backoffDelay', () => {
+  const policy = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1_000 };
+  it('grows exponentially up to the cap, with full jitter', () => {
+    expect(backoffDelay(0, policy, () => 0.999)).toBe(99);
+    expect(backoffDelay(2, policy, () => 0.999)).toBe(399);
+    expect(backoffDelay(10, policy, () => 0.999)).toBe(999);
+    expect(backoffDelay(3, policy, () => 0)).toBe(0);
+  });
+});
