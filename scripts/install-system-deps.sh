@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   libsqlite3-0 # the real Sedna LocalController (test/conformance) links against it
+  # The S3 server of the tests and benchmarks (scripts/s3-server.mjs): OpenStack Swift + s3api.
+  swift swift-proxy swift-account swift-container swift-object memcached
 )
 
 missing=()

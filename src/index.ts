@@ -44,3 +44,82 @@ export {
 export { getLogger, configureLogger, type Logger, type LoggerOptions } from './core/logger.js';
 export { primaryHostIp } from './core/host-ip.js';
 export { VERSION } from './version.js';
+
+// Estimator backends: the contract, the registry and metric helpers. The backends themselves are
+// their own entry points (sedna-sdk/backend/onnx, sedna-sdk/backend/tfjs): the core never loads
+// onnxruntime-node or TF.js; the registry imports them on first use.
+export type {
+  Estimator,
+  Dataset,
+  Metrics,
+  MetricFunction,
+  EpochProgress,
+  TrainOptions,
+  PredictOptions,
+  EvaluateOptions,
+  ModelResultEntry,
+  ModelInfoOptions,
+} from './backend/estimator.js';
+export {
+  registerBackend,
+  unregisterBackend,
+  listBackends,
+  resolveBackend,
+  createEstimator,
+  asEstimator,
+  type BackendFactory,
+  type BackendInit,
+  type BackendInfo,
+  type BackendState,
+  type RegisterBackendOptions,
+  type ResolvedBackend,
+  type EstimatorCreateOptions,
+  type CustomEstimator,
+} from './backend/registry.js';
+export { accuracy, argmax, computeMetrics } from './backend/metrics.js';
+
+// Storage and datasources: the one FileOps router (paths, file://, http(s)://, s3://; the S3 SDK
+// is an optional peer loaded on first use) and Sedna's datasources (index files, streaming CSV).
+export {
+  FileOps,
+  schemeOf,
+  isRemote,
+  toLocalPath,
+  removePathPrefix,
+  type Scheme,
+  type FileOpsOptions,
+  type DownloadOptions,
+  type UploadOptions,
+} from './datasources/file-ops.js';
+export type { S3Options } from './datasources/s3.js';
+export type { HttpFilesOptions } from './datasources/http-files.js';
+export {
+  BaseDataSource,
+  MemoryDataSource,
+  loadDataSource,
+  type DataType,
+  type FileStore,
+  type DataSourceJson,
+} from './datasources/base.js';
+export {
+  TxtDataParse,
+  type TxtDataParseOptions,
+  type TxtParseOptions,
+  type TxtProcessFunc,
+  type LineInfo,
+} from './datasources/txt.js';
+export {
+  CSVDataParse,
+  CsvTable,
+  forEachCsvRow,
+  csvRows,
+  type CsvOptions,
+  type CsvRow,
+  type CsvSchema,
+  type CsvSummary,
+  type CsvProgress,
+  type CsvValue,
+  type CsvColumnType,
+  type CsvSample,
+  type CsvSource,
+} from './datasources/csv.js';

@@ -74,7 +74,8 @@ export interface Estimator<X = unknown, Y = unknown, P = unknown> {
   readonly backend: string;
   train(trainData: Dataset<X, Y>, validData?: Dataset<X, Y>, options?: TrainOptions): Promise<Metrics>;
   predict(x: X, options?: PredictOptions): Promise<P>;
-  evaluate(data: Dataset<X, Y>, options?: EvaluateOptions<Y, P>): Promise<Metrics>;
+  // Metric predictions are per sample, not the batch output type P, so the contract leaves them open.
+  evaluate(data: Dataset<X, Y>, options?: EvaluateOptions<Y>): Promise<Metrics>;
   /** Writes the model to `url` (local path or remote URL) atomically; returns where it went. */
   save(url: string): Promise<string>;
   /** Loads the model from `url` (local path or remote URL). */

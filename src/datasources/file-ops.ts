@@ -3,18 +3,42 @@
  * `http(s)://`, `s3://`). Jobs and backends never touch `fs` for model or data locations
  * directly; they call FileOps so the same code works with a host path, a download URL or a bucket.
  *
- * Fixes over Sedna's FileOps: `file://` is stripped, unknown schemes throw instead of silently
- * "downloading" nothing, `upload()` never deletes the source, local writes are atomic (temp file +
- * rename, so a reader never sees half a model), temp files are cleaned up, every network call has
- * a timeout.
+ * Fixes over Sedna's FileOps (spec §7.7, §11.1 item 24): `file://` is stripped, unknown schemes
+ * throw instead of silently "downloading" nothing, `upload()` never deletes the source, folder
+ * uploads to S3 keep the URL's key prefix, local writes are atomic (temp file + rename, so a
+ * reader never sees half a model), temp files are cleaned up, every network call has a timeout,
+ * and every failure is a SednaError naming the location.
  */
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { SednaError, invalidArgument, messageOf } from '../core/errors.js';
+import type { SednaConfig } from '../core/config.js';
+import { SednaError, closedError, invalidArgument, notSupported } from '../core/errors.js';
+import { isTarGz, tarGz, untar } from './archive.js';
+import { HttpFiles, fileNameOf, type HttpFilesOptions } from './http-files.js';
+import {
+  copyDirInto,
+  copyFileAtomic,
+  fileTarget,
+  localError,
+  makeTempDir,
+  removeQuietly,
+  writeFileAtomic,
+} from './local-fs.js';
+import { S3Storage, parseS3Url, type S3Options } from './s3.js';
+
+export {
+  tempSibling,
+  writeFileAtomic,
+  copyFileAtomic,
+  writeDirAtomic,
+  writeIntoDir,
+  writeStreamAtomic,
+  makeTempDir,
+  localError,
+  type StreamWriteOptions,
+} from './local-fs.js';
 
 export type Scheme = 'file' | 'http' | 's3';
 
@@ -60,94 +84,273 @@ export function removePathPrefix(location: string, prefix: string | undefined): 
   return location.startsWith(`${base}/`) ? location.slice(base.length) : location;
 }
 
-/** A unique sibling temp name for `target`, in the same folder so `rename` is atomic. */
-export function tempSibling(target: string): string {
-  return path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-  );
+export interface FileOpsOptions {
+  /** S3 settings (endpoint, credentials, timeouts, multipart); see {@link S3Options}. */
+  s3?: S3Options;
+  /** HTTP download settings: the HttpClient's timeouts and retries, plus a stall timeout. */
+  http?: HttpFilesOptions;
+  /** Where downloads without a `dst` go (default: the OS temp folder). */
+  tempDir?: string;
+  /** Largest file `readFile` returns in memory, for http(s) and s3 (default 256 MiB). */
+  maxReadBytes?: number;
 }
 
+export interface DownloadOptions {
+  /**
+   * Unpack a `.tar.gz` / `.tgz` source into `dst` (a folder; default a fresh temp folder) and
+   * return that folder. Other sources download as usual.
+   */
+  unzip?: boolean;
+}
+
+export interface UploadOptions {
+  /** Pack `src` (file or folder) into a `.tar.gz` and upload that archive to `dst`. */
+  tar?: boolean;
+}
+
+const DEFAULT_MAX_READ_BYTES = 256 * 1024 * 1024;
+
 /**
- * Writes `data` to `target` atomically: a temp file in the same folder, fsync, then rename. A
- * crash leaves either the old file or the new one, never half of one; the temp file is removed on
- * failure.
+ * Moves files between local paths, http(s) servers (read-only) and S3 buckets.
+ * The constructor does no I/O; the S3 SDK is loaded the first time an s3:// URL is used.
+ * `close()` releases pooled connections.
  */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  await fsp.mkdir(path.dirname(target), { recursive: true });
-  const tmp = tempSibling(target);
-  try {
-    const handle = await fsp.open(tmp, 'w');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
+export class FileOps {
+  private readonly s3: S3Storage;
+  private readonly http: HttpFiles;
+  private readonly tempDir: string;
+  private readonly maxReadBytes: number;
+  private closed = false;
+
+  constructor(options: FileOpsOptions = {}) {
+    this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
+    if (!Number.isFinite(this.maxReadBytes) || this.maxReadBytes <= 0) {
+      throw invalidArgument('maxReadBytes', options.maxReadBytes, 'a positive number of bytes');
     }
-    await fsp.rename(tmp, target);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw localError('write', target, err);
+    this.s3 = new S3Storage(options.s3, { maxReadBytes: this.maxReadBytes });
+    this.http = new HttpFiles(options.http);
+    this.tempDir = options.tempDir ?? os.tmpdir();
   }
-}
 
-/** Copies a local file to `target` atomically (temp copy + rename). */
-export async function copyFileAtomic(source: string, target: string): Promise<void> {
-  await fsp.mkdir(path.dirname(target), { recursive: true });
-  const tmp = tempSibling(target);
-  try {
-    await fsp.copyFile(source, tmp);
-    await fsp.rename(tmp, target);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw localError('copy', source, err);
-  }
-}
-
-/**
- * Replaces the folder `target` with a fully written one: `fill` writes into a temp sibling folder,
- * which is then renamed into place (the old folder, if any, is removed after the swap).
- */
-export async function writeDirAtomic(target: string, fill: (dir: string) => Promise<void>): Promise<void> {
-  await fsp.mkdir(path.dirname(target), { recursive: true });
-  const tmp = tempSibling(target);
-  const old = `${tmp}.old`;
-  await fsp.mkdir(tmp);
-  try {
-    await fill(tmp);
-    const existed = fs.existsSync(target);
-    if (existed) await fsp.rename(target, old);
-    await fsp.rename(tmp, target);
-    if (existed) await fsp.rm(old, { recursive: true, force: true });
-  } catch (err) {
-    await fsp.rm(tmp, { recursive: true, force: true });
-    throw localError('write', target, err);
-  }
-}
-
-/** A fresh private temp folder; remove it with `fsp.rm(dir, { recursive: true })`. */
-export function makeTempDir(prefix = 'sedna-'): Promise<string> {
-  return fsp.mkdtemp(path.join(os.tmpdir(), prefix));
-}
-
-/** Maps a local fs error to a coded SednaError naming the path. */
-export function localError(action: string, location: string, err: unknown): SednaError {
-  if (err instanceof SednaError) return err;
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') {
-    return new SednaError('SEDNA_ERR_FILE_NOT_FOUND', `cannot ${action} ${location}: no such file or directory`, {
-      cause: err,
-      details: { location },
+  /**
+   * FileOps with the storage settings Sedna injects: S3_ENDPOINT_URL, ACCESS_KEY_ID and
+   * SECRET_ACCESS_KEY. `options` adds or overrides the rest (timeouts, multipart, region).
+   */
+  static fromConfig(
+    config: Pick<SednaConfig, 's3EndpointUrl' | 'accessKeyId' | 'secretAccessKey'>,
+    options: FileOpsOptions = {},
+  ): FileOps {
+    return new FileOps({
+      ...options,
+      s3: {
+        endpoint: config.s3EndpointUrl,
+        accessKeyId: config.accessKeyId,
+        secretAccessKey: config.secretAccessKey,
+        ...options.s3,
+      },
     });
   }
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new SednaError('SEDNA_ERR_ACCESS_DENIED', `cannot ${action} ${location}: permission denied`, {
-      cause: err,
-      details: { location },
-    });
+
+  /**
+   * Makes `src` available locally and returns the local path of the file or folder.
+   *
+   * - local `src` without `dst`: returned as is (no copy); with `dst`: copied there atomically.
+   * - `http(s)://`: streamed to a temp sibling of the target, then renamed.
+   * - `s3://bucket/key`: the object `key` as a file, else every object under `key/` as a folder
+   *   (names kept below it); nothing there → SEDNA_ERR_FILE_NOT_FOUND.
+   *
+   * `dst` is the target path; an existing folder (or a path ending with `/`) receives a file
+   * under its own name. Without `dst`, remote sources land in a fresh temp folder the caller owns.
+   */
+  async download(src: string, dst?: string, options: DownloadOptions = {}): Promise<string> {
+    this.checkOpen();
+    if (options.unzip === true && isTarGz(src)) return this.downloadUnpacked(src, dst);
+    const target = dst === undefined ? undefined : toLocalPath(dst);
+    switch (schemeOf(src)) {
+      case 'file':
+        return this.copyLocal(toLocalPath(src), target);
+      case 'http':
+        return this.http.download(src, target, this.tempDir);
+      case 's3':
+        return this.s3.download(src, target, this.tempDir);
+    }
   }
-  return new SednaError('SEDNA_ERR_STORAGE', `cannot ${action} ${location}: ${messageOf(err)}`, {
-    cause: err,
-    details: { location },
-  });
+
+  /**
+   * Stores the local file or folder `src` at `dst` (a path or an s3:// URL) and returns where it
+   * went. The source is never deleted (Sedna deleted it). A folder goes to S3 under the URL's key
+   * prefix (`s3://b/models/v2` → `models/v2/<relative path>`); a file URL ending with `/` gets the
+   * file's name appended. A remote `src` is downloaded first.
+   */
+  async upload(src: string, dst: string, options: UploadOptions = {}): Promise<string> {
+    this.checkOpen();
+    const cleanup: string[] = [];
+    try {
+      let local = isRemote(src) ? await this.download(src) : toLocalPath(src);
+      if (isRemote(src)) cleanup.push(path.dirname(local));
+      if (options.tar === true) {
+        const dir = await makeTempDir('sedna-tar-', this.tempDir);
+        cleanup.push(dir);
+        const archive = path.join(dir, `${path.basename(local)}.tar.gz`);
+        await tarGz(local, archive);
+        local = archive;
+      }
+      switch (schemeOf(dst)) {
+        case 'file':
+          return await this.copyLocal(local, toLocalPath(dst));
+        case 's3':
+          return await this.s3.upload(local, dst);
+        case 'http':
+          throw notSupported(
+            `uploading to ${dst}`,
+            'http(s) locations are read-only; upload to a path or an s3:// URL',
+          );
+      }
+    } finally {
+      await Promise.all(cleanup.map((dir) => removeQuietly(dir)));
+    }
+  }
+
+  /** Whether a file, folder or object (or objects under `location/`) exists. */
+  async exists(location: string): Promise<boolean> {
+    this.checkOpen();
+    switch (schemeOf(location)) {
+      case 'file':
+        try {
+          await fsp.stat(toLocalPath(location));
+          return true;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+          throw localError('check', location, err);
+        }
+      case 'http':
+        return this.http.exists(location);
+      case 's3':
+        return (await this.s3.stat(location)) !== undefined;
+    }
+  }
+
+  /** The bytes of a file (bounded by `maxReadBytes` for remote files). */
+  async readFile(location: string): Promise<Buffer> {
+    this.checkOpen();
+    switch (schemeOf(location)) {
+      case 'file': {
+        const file = toLocalPath(location);
+        try {
+          return await fsp.readFile(file);
+        } catch (err) {
+          throw localError('read', file, err);
+        }
+      }
+      case 'http':
+        return this.http.readFile(location, this.maxReadBytes);
+      case 's3':
+        return this.s3.readFile(location);
+    }
+  }
+
+  /** Writes a whole file: atomically for local paths (temp + fsync + rename), one PUT for S3. */
+  async writeFile(location: string, data: string | Uint8Array): Promise<void> {
+    this.checkOpen();
+    switch (schemeOf(location)) {
+      case 'file':
+        await writeFileAtomic(toLocalPath(location), data);
+        return;
+      case 's3':
+        await this.s3.writeFile(location, data);
+        return;
+      case 'http':
+        throw notSupported(`writing ${location}`, 'http(s) locations are read-only; write to a path or an s3:// URL');
+    }
+  }
+
+  /** Removes a file or folder (S3: the object and everything under `key/`). Missing is fine. */
+  async remove(location: string): Promise<void> {
+    this.checkOpen();
+    switch (schemeOf(location)) {
+      case 'file': {
+        const file = toLocalPath(location);
+        await fsp.rm(file, { recursive: true, force: true }).catch((err: unknown) => {
+          throw localError('remove', file, err);
+        });
+        return;
+      }
+      case 's3':
+        await this.s3.remove(location);
+        return;
+      case 'http':
+        throw notSupported(`removing ${location}`, 'http(s) locations are read-only');
+    }
+  }
+
+  /** Packs a local folder (or file) into a `.tar.gz` at `dstFile`, atomically; returns `dstFile`. */
+  async tar(src: string, dstFile: string): Promise<string> {
+    this.checkOpen();
+    const target = toLocalPath(dstFile);
+    await tarGz(toLocalPath(src), target);
+    return target;
+  }
+
+  /**
+   * Unpacks a local `.tar.gz` into `dstDir` (created, or merged into); returns `dstDir`. Entries
+   * that would land outside it (absolute, `..`, outbound links) fail with SEDNA_ERR_DATA_FORMAT
+   * before anything is written.
+   */
+  async untar(file: string, dstDir: string): Promise<string> {
+    this.checkOpen();
+    const target = toLocalPath(dstDir);
+    await untar(toLocalPath(file), target);
+    return target;
+  }
+
+  /** Releases pooled connections (S3 and HTTP); later calls throw SEDNA_ERR_CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.http.close();
+    await this.s3.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw closedError('FileOps');
+  }
+
+  private async copyLocal(src: string, dst: string | undefined): Promise<string> {
+    const stat = await fsp.stat(src).catch((err: unknown) => {
+      throw localError('read', src, err);
+    });
+    if (dst === undefined) return src;
+    if (stat.isDirectory()) {
+      if (path.resolve(src) === path.resolve(dst)) return dst;
+      await copyDirInto(src, dst);
+      return dst;
+    }
+    const target = await fileTarget(dst, path.basename(src));
+    if (path.resolve(src) !== path.resolve(target)) await copyFileAtomic(src, target);
+    return target;
+  }
+
+  private async downloadUnpacked(src: string, dst: string | undefined): Promise<string> {
+    const target = dst === undefined ? await makeTempDir('sedna-unzip-', this.tempDir) : toLocalPath(dst);
+    if (!isRemote(src)) {
+      await untar(toLocalPath(src), target);
+      return target;
+    }
+    const scratch = await makeTempDir('sedna-archive-', this.tempDir);
+    try {
+      const archive = await this.download(src, path.join(scratch, fileNameOf(src)));
+      await untar(archive, target);
+      return target;
+    } finally {
+      await removeQuietly(scratch);
+    }
+  }
 }
+
+/** The bucket and key of an s3:// URL. */
+export { parseS3Url };
