@@ -78,6 +78,70 @@ export {
 } from './backend/registry.js';
 export { accuracy, argmax, computeMetrics } from './backend/metrics.js';
 
+// Service layer: the server factory, the HTTP client, LC reporting, inference REST.
+export {
+  K8sResourceKind,
+  K8sResourceKindStatus,
+  type ResourceKind,
+  type ReportStatus,
+  type ReportKind,
+} from './core/constants.js';
+export {
+  createHttpClient,
+  HttpClient,
+  HttpRequestError,
+  backoffDelay,
+  DEFAULT_HTTP_OPTIONS,
+  type HttpClientOptions,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpMethod,
+  type ResponseKind,
+  type RetryPolicy,
+} from './service/client/http.js';
+export {
+  LCClient,
+  jobReport,
+  reportBody,
+  workerIdentity,
+  formatLocalTime,
+  type LCClientOptions,
+  type LCReport,
+  type ReportResult,
+  type WorkerIdentity,
+} from './service/client/lc-client.js';
+export {
+  LCReporter,
+  type LCReporterOptions,
+  type LCReporterEvents,
+  type InferenceCounters,
+} from './service/client/lc-reporter.js';
+export {
+  ModelClient,
+  type ModelClientOptions,
+  type InferenceCallOptions,
+  type ServerInfo,
+} from './service/client/model-client.js';
+export {
+  createServer,
+  requestSignal,
+  toErrorReply,
+  DEFAULT_SERVER_OPTIONS,
+  type ServerOptions,
+  type SednaServer,
+  type TlsOptions,
+  type ErrorBody,
+} from './service/server/base.js';
+export { ConcurrencyLimiter, type ConcurrencyOptions } from './service/server/concurrency.js';
+export {
+  InferenceServer,
+  DEFAULT_INFERENCE_BODY_LIMIT,
+  type InferenceModel,
+  type InferenceContext,
+  type InferenceServerOptions,
+  type InferenceServerStats,
+} from './service/server/inference-server.js';
+
 // Storage and datasources: the one FileOps router (paths, file://, http(s)://, s3://; the S3 SDK
 // is an optional peer loaded on first use) and Sedna's datasources (index files, streaming CSV).
 export {

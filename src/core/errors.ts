@@ -102,6 +102,12 @@ export const ERROR_CATALOG = {
     fix: 'See the cause; check the input data and the callback.',
     httpStatus: 500,
   },
+  SEDNA_ERR_HEM_INPUT: {
+    meaning:
+      'A hard-example-mining filter got predictions in a shape or range it cannot read (e.g. boxes with fewer than 5 fields, probabilities outside [0, 1]).',
+    fix: 'Post-process the model output into the form the filter documents (boxes `[x1, y1, x2, y2, score, ...]` or class probabilities).',
+    httpStatus: 400,
+  },
   // Data and files
   SEDNA_ERR_DATA_FORMAT: {
     meaning: 'A data file cannot be parsed: ragged CSV rows, non-numeric cells in a numeric column, a bad index line.',
@@ -160,6 +166,11 @@ export const ERROR_CATALOG = {
     meaning: "A request body is not valid JSON or does not match the endpoint's schema.",
     fix: 'Send the body the endpoint documents; the message names the first offending field.',
     httpStatus: 400,
+  },
+  SEDNA_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    meaning: 'A request body has a content type the endpoint does not accept.',
+    fix: 'Send JSON with `content-type: application/json`.',
+    httpStatus: 415,
   },
   SEDNA_ERR_PAYLOAD_TOO_LARGE: {
     meaning: 'A request body or message is larger than the configured limit.',

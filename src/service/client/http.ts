@@ -213,8 +213,8 @@ export class HttpClient {
           };
         }
         lastError = statusError(method, url, response, attempt);
+        destroyStream(response.data); // an unread error stream would hold its kept-alive socket
         if (!RETRYABLE_STATUS.has(response.status)) throw lastError;
-        destroyStream(response.data);
       } catch (err) {
         if (!(err instanceof HttpRequestError)) throw err;
         lastError = err;

@@ -1,0 +1,45 @@
+/**
+ * Benchmark servers, one per process: `tsx bench/lib/serve.ts bare|factory|predict`. Prints the
+ * URL of the route under test on its first line.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServer } from '../../src/service/server/base.js';
+import { InferenceServer } from '../../src/service/server/inference-server.js';
+
+const mode = process.argv[2];
+const hello = { hello: 'world' };
+
+if (mode === 'bare') {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/hello') {
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify(hello));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  server.keepAliveTimeout = 72_000;
+  server.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hello`));
+} else if (mode === 'factory') {
+  const server = await createServer({ name: 'bench', host: '127.0.0.1', port: 0 });
+  server.app.get('/hello', () => hello);
+  const url = await server.listen();
+  console.log(`${url}/hello`);
+} else if (mode === 'predict') {
+  // A trivial model: the sum of each sample.
+  const server = await InferenceServer.create({
+    host: '127.0.0.1',
+    port: 0,
+    maxConcurrency: 64,
+    maxQueue: 1024,
+    model: { inference: (data) => (data as number[][]).map((row) => row.reduce((a, b) => a + b, 0)) },
+  });
+  await server.start();
+  console.log(`${server.endpoint}/predict`);
+} else {
+  console.error('usage: serve.ts bare|factory|predict');
+  process.exit(2);
+}
+process.on('SIGTERM', () => process.exit(0));
