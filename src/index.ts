@@ -142,6 +142,23 @@ export {
   type InferenceServerStats,
 } from './service/server/inference-server.js';
 
+// Hard example mining and joint inference.
+export * from './algorithms/hard-example-mining/index.js';
+export { createHemFilter, DEFAULT_HEM_METHOD, type HemChoice } from './core/hem.js';
+export { resolvePostProcess, type PostProcess, type PostProcessFunction } from './core/callbacks.js';
+export {
+  JointInference,
+  jointInferenceOwner,
+  BigModelService,
+  MicroBatcher,
+  type JointInferenceOptions,
+  type JointInferenceCallOptions,
+  type JointInferenceResult,
+  type JointInferenceStats,
+  type BigModelServiceOptions,
+  type MicroBatchOptions,
+} from './core/joint-inference/index.js';
+
 // Storage and datasources: the one FileOps router (paths, file://, http(s)://, s3://; the S3 SDK
 // is an optional peer loaded on first use) and Sedna's datasources (index files, streaming CSV).
 export {

@@ -3,13 +3,31 @@
  * The `sedna` command's entry point: the one place besides core/config that reads process.env,
  * and the place that owns the process (exit codes, signals).
  */
+import { CommanderError } from 'commander';
+import { loadLoggingConfig } from '../core/config.js';
 import { isSednaError, messageOf } from '../core/errors.js';
+import { configureLogger } from '../core/logger.js';
 import { buildProgram } from './program.js';
 
 try {
-  await buildProgram({ env: process.env, stdout: (text) => process.stdout.write(text) }).parseAsync(process.argv);
+  // A command-line run shows warnings and errors only, unless LOG_LEVEL asks for more.
+  const logging = loadLoggingConfig(process.env);
+  configureLogger({
+    name: logging.name,
+    level: process.env.LOG_LEVEL === undefined || process.env.LOG_LEVEL === '' ? 'warn' : logging.level,
+  });
+  await buildProgram({
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: process.stderr,
+  }).parseAsync(process.argv);
 } catch (err) {
-  const code = isSednaError(err) ? `${err.code}: ` : '';
-  process.stderr.write(`sedna: ${code}${messageOf(err)}\n`);
-  process.exitCode = 1;
+  if (err instanceof CommanderError) {
+    // commander already printed help, the version or its usage error.
+    process.exitCode = err.exitCode;
+  } else {
+    const code = isSednaError(err) ? `${err.code}: ` : '';
+    process.stderr.write(`sedna: ${code}${messageOf(err)}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -1,21 +1,36 @@
 /**
  * The `sedna` command's definition, kept apart from its entry point so tests can drive it.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { SingleBar } from 'cli-progress';
 import { loadConfig, type Env } from '../core/config.js';
 import { VERSION } from '../version.js';
+import { formatDemoTable, runJointInferenceDemo } from './demo/joint-inference.js';
 
 const SECRET_KEYS = new Set(['secretAccessKey', 'accessKeyId']);
 
 export interface CliIo {
   env: Env;
   stdout: (text: string) => void;
+  /** Where progress bars go (a TTY shows a live bar; anything else gets a line now and then). */
+  stderr?: NodeJS.WriteStream;
+}
+
+function numberOption(name: string, min: number, max: number, integer = false) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    }
+    return n;
+  };
 }
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('sedna')
     .description('sedna-sdk: run and inspect KubeEdge Sedna workers written in TypeScript/JavaScript')
-    .version(VERSION);
+    .version(VERSION)
+    .exitOverride();
 
   program
     .command('config')
@@ -26,6 +41,48 @@ export function buildProgram(io: CliIo): Command {
         Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && v !== '' ? '***' : v]),
       );
       io.stdout(`${JSON.stringify(shown, null, 2)}\n`);
+    });
+
+  const demo = program.command('demo').description('run a Sedna scenario on this machine, no cluster needed');
+  demo
+    .command('joint-inference', { isDefault: true })
+    .description('edge model + hard example mining + cloud model over the bundled digits data, with an LC emulator')
+    .option('--json', 'print the results as one JSON object')
+    .option('--threshold <t>', 'CrossEntropy hard-example threshold', numberOption('--threshold', 0, 1), 0.75)
+    .option('--samples <n>', 'use only the first n test samples', numberOption('--samples', 1, 1_000_000, true))
+    .action(async (opts: { json?: boolean; threshold: number; samples?: number }) => {
+      const bar =
+        opts.json === true
+          ? undefined
+          : new SingleBar({
+              stream: io.stderr ?? process.stderr,
+              format: 'joint inference |{bar}| {value}/{total} samples',
+              noTTYOutput: true,
+              notTTYSchedule: 2_000,
+              hideCursor: true,
+            });
+      const progress = { started: false };
+      const result = await runJointInferenceDemo({
+        threshold: opts.threshold,
+        ...(opts.samples === undefined ? {} : { samples: opts.samples }),
+        onProgress: (done, total) => {
+          if (bar === undefined) return;
+          if (!progress.started) {
+            bar.start(total, 0);
+            progress.started = true;
+          }
+          bar.update(done);
+        },
+      });
+      if (progress.started) bar?.stop();
+      if (opts.json === true) {
+        io.stdout(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      io.stdout(
+        `\nsedna-sdk joint inference demo: small edge model + big cloud model, CrossEntropy hard example mining\n`,
+      );
+      io.stdout(`${formatDemoTable(result)}\n`);
     });
 
   return program;

@@ -103,6 +103,14 @@ function checkKind(kind: unknown): string {
   return kind;
 }
 
+/** Marks sedna-sdk's own algorithms, so a second copy of the package re-registering them is fine. */
+const BUILTIN = Symbol.for('sedna-sdk.builtin-algorithm');
+
+function isSameBuiltin(existing: RegistryEntry, entry: RegistryEntry, name: string): boolean {
+  const tag = (x: RegistryEntry): unknown => (x as unknown as Record<symbol, unknown>)[BUILTIN];
+  return tag(existing) === name && tag(entry) === name;
+}
+
 function registerEntry(entry: RegistryEntry, kind: string, alias: string | undefined): string {
   if (typeof entry !== 'function') throw invalidArgument('cls', entry, 'a class or function');
   const name = explicitName(entry, alias);
@@ -113,6 +121,7 @@ function registerEntry(entry: RegistryEntry, kind: string, alias: string | undef
     kinds.set(kind, names);
   }
   const existing = names.get(name);
+  if (existing !== undefined && existing !== entry && isSameBuiltin(existing, entry, name)) return name; // first copy wins
   if (existing !== undefined && existing !== entry) {
     throw new SednaError(
       'SEDNA_ERR_DUPLICATE_ALGORITHM',
@@ -169,6 +178,16 @@ export const ClassFactory = {
     alias?: string,
   ): string {
     return registerEntry(cls, checkKind(kind), alias);
+  },
+
+  /**
+   * For sedna-sdk's own algorithms: like `registerCls`, but when another copy of the package in the
+   * same process already registered its version of this built-in, the first one stays (no error).
+   * @internal
+   */
+  registerBuiltin(cls: Registrable, kind: ClassKind, name: string): string {
+    Object.defineProperty(cls, BUILTIN, { value: name, enumerable: false });
+    return registerEntry(cls, checkKind(kind), name);
   },
 
   /** Is the kind known (and, when `name` is given, is that name registered under it)? */

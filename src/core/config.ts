@@ -158,6 +158,8 @@ const intIn =
         );
 
 const port = (fallback: number): Parser<number> => intIn(fallback, 1, 65535);
+/** A port to listen on: 0 asks the OS for a free one (tests, local runs). */
+const bindPort = (fallback: number): Parser<number> => intIn(fallback, 0, 65535);
 
 const positiveNumber =
   (fallback: number): Parser<number> =>
@@ -543,7 +545,14 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'BigModelService bind address',
     stringOr('0.0.0.0'),
   ),
-  bigModelBindPort: row('BIG_MODEL_BIND_PORT', 'port', '5000', `${GM}: JI cloud`, 'BigModelService port', port(5000)),
+  bigModelBindPort: row(
+    'BIG_MODEL_BIND_PORT',
+    'port',
+    '5000',
+    `${GM}: JI cloud`,
+    'BigModelService port (0: any free port)',
+    bindPort(5000),
+  ),
   aggProtocol: row(
     'AGG_PROTOCOL',
     'ws|wss',
@@ -562,7 +571,14 @@ export const CONFIG_VARIABLES: ConfigTable = {
   ),
   aggPort: row('AGG_PORT', 'port', '7363', `${GM}: FL train workers`, 'FederatedLearning client', port(7363)),
   aggBindIp: row('AGG_BIND_IP', 'host', '0.0.0.0', USER, 'AggregationServer bind address', stringOr('0.0.0.0')),
-  aggBindPort: row('AGG_BIND_PORT', 'port', '7363', `${GM}: FL aggregator`, 'AggregationServer port', port(7363)),
+  aggBindPort: row(
+    'AGG_BIND_PORT',
+    'port',
+    '7363',
+    `${GM}: FL aggregator`,
+    'AggregationServer port (0: any free port)',
+    bindPort(7363),
+  ),
   connectTimeout: row(
     'CONNECT_TIMEOUT',
     'positive number (seconds)',

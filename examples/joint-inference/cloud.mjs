@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Joint inference, cloud worker (the JointInferenceService's cloudWorker): the big model behind
+// POST /{JOB_NAME}/predict (JOB_NAME is not injected for this resource, so the route is
+// /sedna/predict, as with Python Sedna).
+//
+// Configured by what the Sedna controller injects (MODEL_URL, BIG_MODEL_BIND_PORT) plus:
+//   BIG_MODEL_BIND_IP  bind address (default 0.0.0.0)
+//   max_concurrency    requests running at once (default 4)
+//   batch_size         >1 turns on micro-batching of concurrent requests (default 1)
+import { BigModelService, getLogger, getParameter } from 'sedna-sdk';
+import { OnnxEstimator } from 'sedna-sdk/backend/onnx';
+
+const log = getLogger('cloud');
+const batchSize = Number(getParameter('batch_size', '1'));
+const service = await BigModelService.create({
+  estimator: await OnnxEstimator.create(), // loaded from MODEL_URL
+  maxConcurrency: Number(getParameter('max_concurrency', '4')),
+  ...(batchSize > 1 ? { microBatch: { maxBatchSize: batchSize, maxDelayMs: 5 } } : {}),
+});
+const url = await service.start();
+log.info({ endpoint: service.endpoint }, `big model serving at ${url}`);
+// One line on stdout so launchers (and tests) know where the service listens.
+process.stdout.write(`${JSON.stringify({ endpoint: service.endpoint, port: service.port })}\n`);
+
+const stop = async () => {
+  await service.close(); // in-flight requests finish first
+  process.exit(0);
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
