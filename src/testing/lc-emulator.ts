@@ -11,7 +11,8 @@
  * - otherwise 200 `{"Status":200,"Message":"OK"}` (pretty-printed with one space, as Go writes it);
  * - routing by `ownerKind`: joint-inference and federated-learning reports are forwarded at once,
  *   incremental/lifelong-learning ones only for jobs the GM inserted (`insertJob`), others dropped;
- * - other methods on the route → 405, other paths → 404, both plain text.
+ * - other methods on the route → 405, other paths → 404, both plain text (go-restful's text under
+ *   /sedna, Go's ServeMux text elsewhere).
  *
  * test/conformance checks these answers against the real LocalController.
  */
@@ -198,7 +199,12 @@ export class LCEmulator extends EventEmitter<LCEmulatorEvents> {
       port: options.port ?? 0,
       healthPath: false,
       requestTimeoutMs: 0,
-      notFound: (_request, reply) => plain(reply, 404, '404 page not found\n'),
+      // go-restful answers for paths under its web service root (/sedna), Go's ServeMux for the rest.
+      notFound: (request, reply) => {
+        const urlPath = request.url.split('?')[0] ?? '';
+        const underSedna = urlPath === '/sedna' || urlPath.startsWith('/sedna/');
+        return plain(reply, 404, underSedna ? '404: Page Not Found' : '404 page not found\n');
+      },
     });
     const emulator = new LCEmulator(server, options);
     emulator.routes();
