@@ -2,37 +2,14 @@
  * The joint-inference example workers, run as in a pod (child processes configured only by
  * environment variables), reporting to the real LocalController: what reaches the GlobalManager.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { runNode } from '../helpers/child.js';
+import { edgeWorkerEnv, JI_EXAMPLE as example, startCloudWorker } from '../helpers/ji-example.js';
 import { ROOT } from '../helpers/paths.js';
 import { RealLC } from './real-lc.js';
-
-const example = path.join(ROOT, 'examples', 'joint-inference');
-const models = path.join(ROOT, 'test', 'fixtures', 'models');
-
-function startCloud(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [path.join(example, 'cloud.mjs')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      MODEL_URL: path.join(models, 'digits-cloud.onnx'),
-      BIG_MODEL_BIND_IP: '127.0.0.1',
-      BIG_MODEL_BIND_PORT: '0',
-      LOG_LEVEL: 'silent',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    readline
-      .createInterface({ input: child.stdout })
-      .once('line', (line) => resolve({ child, port: (JSON.parse(line) as { port: number }).port }));
-    child.once('exit', (code) => reject(new Error(`cloud.mjs exited with ${code}`)));
-  });
-}
 
 describe('joint inference edge worker → real LocalController', () => {
   let lc: RealLC;
@@ -41,7 +18,7 @@ describe('joint inference edge worker → real LocalController', () => {
 
   beforeAll(async () => {
     lc = await RealLC.start();
-    cloud = await startCloud();
+    cloud = await startCloudWorker();
   });
   afterAll(async () => {
     cloud.child.kill('SIGTERM');
@@ -53,22 +30,7 @@ describe('joint inference edge worker → real LocalController', () => {
     const result = await runNode([path.join(example, 'edge.mjs')], {
       cwd: ROOT,
       timeoutMs: 60_000,
-      env: {
-        WORKER_NAME: 'edgeworker-k8s1a',
-        NAMESPACE: 'default',
-        SERVICE_NAME: 'digits-inference',
-        MODEL_URL: path.join(models, 'digits-edge.onnx'),
-        BIG_MODEL_IP: '127.0.0.1',
-        BIG_MODEL_PORT: String(cloud.port),
-        HEM_NAME: 'CrossEntropy',
-        HEM_PARAMETERS: '[{"key":"threshold_cross_entropy","value":"0.75"}]',
-        LC_SERVER: lc.lcServer,
-        LC_PERIOD: '1',
-        input_url: path.join(ROOT, 'test', 'fixtures', 'data', 'digits-test.csv'),
-        output_url: out,
-        loop: 'false',
-        LOG_LEVEL: 'warn',
-      },
+      env: edgeWorkerEnv({ lcServer: lc.lcServer, cloudPort: cloud.port, outputDir: out }),
     });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);

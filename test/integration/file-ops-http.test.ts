@@ -5,46 +5,10 @@
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import { FileOps } from '../../src/datasources/file-ops.js';
-
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-
-async function serve(handler: Handler): Promise<{ url: string; hits: () => number; close: () => Promise<void> }> {
-  let hits = 0;
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
-    hits++;
-    handler(req, res);
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits: () => hits,
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { deadPort, scriptedServer as serve } from '../helpers/scripted-server.js';
 
 async function failure(promise: Promise<unknown>): Promise<SednaError> {
   try {

@@ -1,45 +1,5 @@
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { backoffDelay, createHttpClient, HttpRequestError } from '../../src/service/client/http.js';
-
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
-
-/** A real server on 127.0.0.1 whose behaviour each test scripts, counting the requests it gets. */
-async function serve(handler: Handler): Promise<{ url: string; hits: () => number; close: () => Promise<void> }> {
-  let hits = 0;
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
-    hits++;
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => handler(req, res, body));
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits: () => hits,
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { deadPort, scriptedServer as serve } from '../helpers/scripted-server.js';
 
 async function failure(promise: Promise<unknown>): Promise<HttpRequestError> {
   try {

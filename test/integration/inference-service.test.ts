@@ -5,10 +5,10 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { HttpRequestError } from '../../src/service/client/http.js';
 import { ModelClient } from '../../src/service/client/model-client.js';
 import { InferenceServer, type InferenceContext } from '../../src/service/server/inference-server.js';
+import { scriptedServer } from '../helpers/scripted-server.js';
 import { SHARED } from '../helpers/shared.js';
 
 interface Exchange {
@@ -249,34 +249,9 @@ describe('InferenceServer limits', () => {
   });
 });
 
-/** A raw server that records request bodies and answers as scripted. */
-async function scripted(
-  answer: (res: http.ServerResponse) => void,
-): Promise<{ port: number; bodies: string[]; close: () => Promise<void> }> {
-  const bodies: string[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      bodies.push(body);
-      answer(res);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    bodies,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
 describe('ModelClient', () => {
   it("sends exactly the Python edge's body and returns the result list", async () => {
-    const server = await scripted((res) => res.end('{"result":[{"model":"big"}]}'));
+    const server = await scriptedServer((_req, res) => res.end('{"result":[{"model":"big"}]}'));
     const client = new ModelClient({ host: '127.0.0.1', port: server.port });
     try {
       expect(client.endpoint).toBe(`http://127.0.0.1:${server.port}/sedna`);
@@ -323,7 +298,7 @@ describe('ModelClient', () => {
     ['a result that is not a list', '{"result":"x"}'],
     ['a body that is not JSON', '<html>oops</html>'],
   ])('treats %s as SEDNA_ERR_BAD_RESPONSE', async (_label, body) => {
-    const server = await scripted((res) => res.end(body));
+    const server = await scriptedServer((_req, res) => res.end(body));
     const client = new ModelClient({ host: '127.0.0.1', port: server.port });
     try {
       await expect(client.inference([1])).rejects.toMatchObject({ code: 'SEDNA_ERR_BAD_RESPONSE' });
@@ -334,7 +309,7 @@ describe('ModelClient', () => {
   });
 
   it('gives up on a server that never answers within its deadline', async () => {
-    const server = await scripted(() => undefined);
+    const server = await scriptedServer(() => undefined);
     const client = new ModelClient({ host: '127.0.0.1', port: server.port, timeoutMs: 300 });
     try {
       const started = Date.now();
@@ -350,7 +325,7 @@ describe('ModelClient', () => {
   });
 
   it('fails with SEDNA_ERR_NETWORK against a dead server, within its deadline', async () => {
-    const server = await scripted(() => undefined);
+    const server = await scriptedServer(() => undefined);
     const port = server.port;
     await server.close();
     const client = new ModelClient({ host: '127.0.0.1', port, timeoutMs: 500, maxAttempts: 3 });

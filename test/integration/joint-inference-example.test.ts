@@ -3,18 +3,16 @@
  * configured only by environment variables, against the LC emulator; and its YAML against the
  * real JointInferenceService CRD.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { LCEmulator } from '../../src/testing/lc-emulator.js';
 import { runNode } from '../helpers/child.js';
 import { crdValidator, validateResources } from '../helpers/crd.js';
 import { ROOT } from '../helpers/paths.js';
-import { CLOUD_ONNX, EDGE_ONNX } from '../helpers/backend-fixtures.js';
-
-const example = path.join(ROOT, 'examples', 'joint-inference');
+import { EDGE_ONNX } from '../helpers/backend-fixtures.js';
+import { edgeWorkerEnv, JI_EXAMPLE as example, startCloudWorker } from '../helpers/ji-example.js';
 
 describe('examples/joint-inference YAML', () => {
   it('validates against the real Sedna CRDs', () => {
@@ -40,22 +38,6 @@ describe('examples/joint-inference YAML', () => {
   });
 });
 
-/** Starts the cloud worker and resolves with its port (it prints one JSON line when ready). */
-function startCloud(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [path.join(example, 'cloud.mjs')], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    const lines = readline.createInterface({ input: child.stdout });
-    lines.once('line', (line) => resolve({ child, port: (JSON.parse(line) as { port: number }).port }));
-    child.once('exit', (code) => reject(new Error(`cloud.mjs exited with ${code}: ${stderr}`)));
-  });
-}
-
 describe('examples/joint-inference workers as child processes', () => {
   let lc: LCEmulator;
   let cloud: { child: ChildProcess; port: number };
@@ -65,12 +47,7 @@ describe('examples/joint-inference workers as child processes', () => {
     if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js')))
       throw new Error('dist/ is missing: run `npm run build` (npm test does)');
     lc = await LCEmulator.start();
-    cloud = await startCloud({
-      MODEL_URL: CLOUD_ONNX,
-      BIG_MODEL_BIND_IP: '127.0.0.1',
-      BIG_MODEL_BIND_PORT: '0',
-      LOG_LEVEL: 'silent',
-    });
+    cloud = await startCloudWorker();
   });
   afterAll(async () => {
     cloud.child.kill('SIGTERM');
@@ -82,22 +59,7 @@ describe('examples/joint-inference workers as child processes', () => {
     const result = await runNode([path.join(example, 'edge.mjs')], {
       cwd: ROOT,
       timeoutMs: 60_000,
-      env: {
-        WORKER_NAME: 'edgeworker-x1y2z',
-        NAMESPACE: 'default',
-        SERVICE_NAME: 'digits-inference',
-        MODEL_URL: EDGE_ONNX,
-        BIG_MODEL_IP: '127.0.0.1',
-        BIG_MODEL_PORT: String(cloud.port),
-        HEM_NAME: 'CrossEntropy',
-        HEM_PARAMETERS: '[{"key":"threshold_cross_entropy","value":"0.75"}]',
-        LC_SERVER: lc.url,
-        LC_PERIOD: '1',
-        input_url: path.join(ROOT, 'test', 'fixtures', 'data', 'digits-test.csv'),
-        output_url: out,
-        loop: 'false',
-        LOG_LEVEL: 'warn',
-      },
+      env: edgeWorkerEnv({ lcServer: lc.url, cloudPort: cloud.port, outputDir: out }),
     });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);

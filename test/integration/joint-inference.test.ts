@@ -2,8 +2,7 @@
  * Joint inference end to end on 127.0.0.1: the edge ONNX model with a CrossEntropy filter, the
  * cloud ONNX model behind BigModelService, reports to the LC emulator.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { OnnxEstimator } from '../../src/backend/onnx.js';
 import { ClassFactory, ClassType } from '../../src/core/class-factory.js';
 import { loadConfig } from '../../src/core/config.js';
@@ -11,6 +10,7 @@ import { BigModelService } from '../../src/core/joint-inference/big-model-servic
 import { JointInference } from '../../src/core/joint-inference/joint-inference.js';
 import { ModelClient } from '../../src/service/client/model-client.js';
 import { LCEmulator } from '../../src/testing/lc-emulator.js';
+import { deadPort, scriptedServer } from '../helpers/scripted-server.js';
 import { CLOUD_ONNX, EDGE_ONNX, loadDigits } from '../helpers/backend-fixtures.js';
 
 const test = loadDigits('test');
@@ -18,25 +18,6 @@ const samples = test.x.slice(0, 80);
 const labels = test.y.slice(0, 80);
 const argmax = (row: readonly number[]): number => row.indexOf(Math.max(...row));
 const HEM = { method: 'CrossEntropy', param: { threshold_cross_entropy: '0.75' } };
-
-/** A raw server scripted to misbehave as a cloud. */
-async function badCloud(
-  answer: (res: http.ServerResponse) => void,
-): Promise<{ port: number; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => answer(res));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
 
 describe('JointInference with a real cloud on loopback', () => {
   let lc: LCEmulator;
@@ -212,13 +193,8 @@ describe('JointInference when the cloud fails', () => {
   ] as const)('returns the edge result in time when the cloud is %s', async (_label, code, behaviour) => {
     const hard = await hardSamples();
     expect(hard.length).toBeGreaterThan(0);
-    const server = behaviour === null ? undefined : await badCloud(behaviour);
-    let port = server?.port;
-    if (port === undefined) {
-      const tmp = await badCloud(() => undefined);
-      port = tmp.port;
-      await tmp.close();
-    }
+    const server = behaviour === null ? undefined : await scriptedServer((_req, res) => behaviour(res));
+    const port = server?.port ?? (await deadPort());
     const ji = await jiAgainst(port);
     try {
       for (const s of hard) {
@@ -239,7 +215,7 @@ describe('JointInference when the cloud fails', () => {
 
   it('throws the cloud failure when asked to', async () => {
     const hard = await hardSamples();
-    const server = await badCloud((res) => res.end('not json'));
+    const server = await scriptedServer((_req, res) => res.end('not json'));
     const ji = await jiAgainst(server.port, { onCloudFailure: 'throw' });
     try {
       await expect(ji.inference([hard[0]!])).rejects.toMatchObject({ code: 'SEDNA_ERR_BAD_RESPONSE' });
