@@ -159,6 +159,42 @@ export {
   type MicroBatchOptions,
 } from './core/joint-inference/index.js';
 
+// Incremental learning: train/eval/inference workers, hard-example store, model hot update.
+export {
+  IncrementalLearning,
+  HardExampleStore,
+  listHardExamples,
+  readHardExample,
+  HARD_EXAMPLE_FORMAT,
+  HotUpdatePoller,
+  parseHotUpdateConfig,
+  isUpdateTime,
+  toMetricLists,
+  metricDeltas,
+  type IncrementalLearningOptions,
+  type IncrementalLearningEvents,
+  type IncrementalLearningStats,
+  type IncrementalTrainOptions,
+  type IncrementalEvaluateOptions,
+  type InferenceCallOptions as IncrementalInferenceOptions,
+  type InferenceResult as IncrementalInferenceResult,
+  type TrainResult,
+  type EvaluateResult,
+  type ReportOutcome,
+  type ModelUpdate,
+  type DataInput,
+  type HardExampleRecord,
+  type HardExampleInfo,
+  type HardExampleStoreOptions,
+  type HardExampleStoreStats,
+  type HotUpdateConfig,
+  type HotUpdateFailure,
+  type HotUpdatePollerOptions,
+  type PollOutcome,
+  type MetricLists,
+  type ModelVersion,
+} from './core/incremental-learning/index.js';
+
 // Storage and datasources: the one FileOps router (paths, file://, http(s)://, s3://; the S3 SDK
 // is an optional peer loaded on first use) and Sedna's datasources (index files, streaming CSV).
 export {

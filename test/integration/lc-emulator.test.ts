@@ -81,7 +81,10 @@ describe('LCEmulator', () => {
   it('answers other methods with 405 and other paths with 404, in plain text', async () => {
     expect(await request(route, 'GET')).toMatchObject({ status: 405, text: '405: Method Not Allowed', allow: 'POST' });
     expect(await request(`${lc.url}/nope`, 'GET')).toMatchObject({ status: 404, text: '404 page not found\n' });
-    expect(await request(`${lc.url}/sedna/workers/w1`, 'POST', '{}')).toMatchObject({ status: 404, text: '404: Page Not Found' });
+    expect(await request(`${lc.url}/sedna/workers/w1`, 'POST', '{}')).toMatchObject({
+      status: 404,
+      text: '404: Page Not Found',
+    });
     expect(await request(`${lc.url}/healthz`, 'GET')).toMatchObject({ status: 404 });
     expect((await request(`${route}/`, 'POST', '{"name":"w1"}')).status).toBe(200); // trailing slash is fine
   });

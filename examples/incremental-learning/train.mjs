@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Incremental learning, train worker (the IncrementalLearningJob's trainSpec).
+//
+// Configured only by what the Sedna controller injects: WORKER_NAME, NAMESPACE, JOB_NAME,
+// LC_SERVER, BASE_MODEL_URL (the model to start from), MODEL_URL (this round's output folder),
+// TRAIN_DATASET_URL (the round's index file) and ORIGINAL_DATASET_URL (the dataset's own index,
+// whose folder the sample paths are relative to); plus the pod template's own variables:
+//
+//   epochs         training epochs (default 30)
+//   batch_size     (default 32)
+//   learning_rate  (default 0.005)
+//
+// Saves the model to MODEL_URL/model (a TF.js folder) and reports `kind: train` to the LC. Prints
+// one JSON line with the metrics and the reported results.
+import { IncrementalLearning, getLogger, getParameter, loadConfig } from 'sedna-sdk';
+import { TfjsEstimator } from 'sedna-sdk/backend/tfjs';
+import { createDigitsModel, loadSamples } from './digits.mjs';
+
+const log = getLogger('train');
+const config = loadConfig();
+const epochs = Number(getParameter('epochs', '30'));
+const batchSize = Number(getParameter('batch_size', '32'));
+const learningRate = Number(getParameter('learning_rate', '0.005'));
+
+// Without BASE_MODEL_URL the model starts from scratch (the first round of a new job).
+const estimator = await TfjsEstimator.create({ model: (tf) => createDigitsModel(tf) });
+const il = await IncrementalLearning.create({ estimator, config });
+try {
+  if (config.trainDatasetUrl === undefined) throw new Error('TRAIN_DATASET_URL is not set');
+  // Loading the samples inside train() makes a bad dataset a reported train failure.
+  const result = await il.train(() => loadSamples(config.trainDatasetUrl, config.originalDatasetUrl), undefined, {
+    epochs,
+    batchSize,
+    learningRate,
+    onEpoch: ({ epoch, metrics }) => log.debug({ epoch, ...metrics }, 'epoch'),
+  });
+  log.info({ modelUrl: result.modelUrl, metrics: result.metrics }, 'trained');
+  process.stdout.write(
+    `${JSON.stringify({ metrics: result.metrics, modelUrl: result.modelUrl, results: result.results })}\n`,
+  );
+} finally {
+  await il.close();
+}
