@@ -233,17 +233,15 @@ try {
       `${DEPLOY_TRIGGER.metric} ${delta.toFixed(3)} ${deploy ? '>' : '<='} ${DEPLOY_TRIGGER.threshold} → ${deploy ? 'deploy' : 'keep'}`,
   );
 
-  // 7. Deploy as the LC does with hotUpdateEnabled: copy the model next to the hot-update file and
-  //    over the deploy Model's URL, then (over)write the file in place. (The real LC copies only
-  //    results[0], model.json; a TF.js model also needs its weights.bin, copied here too.)
+  // 7. Deploy as the LC does with hotUpdateEnabled: copy the one file results[0] names
+  //    (model.json, which embeds its weights) next to the hot-update file and over the deploy
+  //    Model's URL, then (over)write the config file in place.
   let after = before;
   if (deploy) {
-    const from = path.dirname(newModel);
     await fs.mkdir(dir.hotUpdate, { recursive: true });
-    for (const f of ['weights.bin', 'model.json']) {
-      await fs.copyFile(path.join(from, f), path.join(dir.hotUpdate, f));
-      await fs.copyFile(path.join(from, f), path.join(dir.deployed, f));
-    }
+    await fs.mkdir(dir.deployed, { recursive: true });
+    await fs.copyFile(newModel, path.join(dir.hotUpdate, 'model.json'));
+    await fs.copyFile(newModel, path.join(dir.deployed, 'model.json'));
     const version = goNow();
     const config = { model_config: { model_path: path.join(dir.hotUpdate, 'model.json'), model_update_time: version } };
     await fs.writeFile(path.join(dir.hotUpdate, 'model_config.json'), JSON.stringify(config, null, 1));

@@ -161,6 +161,13 @@ export interface TfjsEstimatorOptions {
   readonly backends?: readonly TfBackendName[];
   /** FileOps (or any {@link RemoteFiles}) for http(s):// and s3:// model locations. */
   readonly fileOps?: RemoteFiles;
+  /**
+   * Also embed the weights in model.json (base64, field `weightDataBase64`), default true, so the
+   * one file is a whole model. Sedna's LocalController deploys a model by copying the single file
+   * its first result names (model.json); without the embedded copy weights.bin would be left
+   * behind. Standard TF.js loaders ignore the field and read weights.bin, which is still written.
+   */
+  readonly embedWeights?: boolean;
 }
 
 export interface TfTrainOptions extends TrainOptions {
@@ -172,6 +179,8 @@ export interface TfTrainOptions extends TrainOptions {
 
 export const TFJS_MODEL_JSON = 'model.json';
 export const TFJS_WEIGHTS_BIN = 'weights.bin';
+/** Our model.json extension holding the weights (see `embedWeights`). */
+export const TFJS_EMBEDDED_WEIGHTS = 'weightDataBase64';
 
 const DEFAULT_BATCH = 32;
 const DEFAULT_EVAL_BATCH = 256;
@@ -554,6 +563,9 @@ export class TfjsEstimator implements Estimator {
           modelTopology: artifacts.modelTopology,
           trainingConfig: artifacts.trainingConfig,
           weightsManifest: [{ paths: [TFJS_WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
+          ...(this.options.embedWeights === false
+            ? {}
+            : { [TFJS_EMBEDDED_WEIGHTS]: Buffer.from(weights).toString('base64') }),
         });
         return Promise.resolve({ modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) });
       }),
@@ -582,8 +594,8 @@ export class TfjsEstimator implements Estimator {
 
   /**
    * Loads a TF.js layers model, replacing the current one. `url` is the model's folder or its
-   * `.json` file (path, `file://`, or remote through `fileOps`); weights are read from the files
-   * the manifest names, next to the JSON.
+   * `.json` file (path, `file://`, or remote through `fileOps`); weights come from the JSON itself
+   * when it embeds them (`weightDataBase64`), else from the files the manifest names, next to it.
    */
   async load(url: string): Promise<void> {
     if (this.closed) throw closedError('TfjsEstimator');
@@ -607,8 +619,12 @@ export class TfjsEstimator implements Estimator {
     try {
       const artifacts = await tf.io.getModelArtifactsForJSON(parsed as unknown as tfjs.io.ModelJSON, async (groups) => {
         const specs = groups.flatMap((g) => g.weights);
+        const embedded = (parsed as Record<string, unknown>)[TFJS_EMBEDDED_WEIGHTS];
         const files = groups.flatMap((g) => g.paths).map((p) => joinLocation(dir, p));
-        const parts = await Promise.all(files.map((f) => readModelFile(f, this.options.fileOps)));
+        const parts =
+          typeof embedded === 'string'
+            ? [Buffer.from(embedded, 'base64')]
+            : await Promise.all(files.map((f) => readModelFile(f, this.options.fileOps)));
         // Exact copies: a Node Buffer's `.buffer` may be a larger shared pool.
         const buffers = parts.map((p) => {
           const copy = new Uint8Array(p.length);

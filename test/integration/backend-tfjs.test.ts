@@ -251,6 +251,28 @@ describe('save, load and modelInfo', () => {
     await loaded.train(train, undefined, { epochs: 1, batchSize: 256 });
   });
 
+  it('model.json alone is a whole model (weights embedded), as the LC copies it to deploy', async () => {
+    const e = await estimator({ model: (tf) => mlp(tf, 8) });
+    const dir = path.join(tmp, 'embedded');
+    await e.save(dir);
+    const lone = path.join(tmp, 'deployed-copy.json');
+    fs.copyFileSync(path.join(dir, 'model.json'), lone); // no weights.bin next to it
+    const loaded = await estimator({ modelUrl: lone });
+    expect(sameWeights(await loaded.getWeights(), await e.getWeights())).toBe(true);
+
+    const json = JSON.parse(fs.readFileSync(lone, 'utf8')) as { weightDataBase64: string };
+    fs.writeFileSync(lone, JSON.stringify({ ...json, weightDataBase64: json.weightDataBase64.slice(0, 100) }));
+    const truncated = await codeOf(TfjsEstimator.create({ modelUrl: lone }));
+    expect(truncated.code).toBe('SEDNA_ERR_MODEL_INVALID');
+
+    const plain = await TfjsEstimator.create({ model: (tf) => mlp(tf, 8), embedWeights: false });
+    await plain.save(path.join(tmp, 'plain'));
+    expect(
+      Object.keys(JSON.parse(fs.readFileSync(path.join(tmp, 'plain', 'model.json'), 'utf8')) as object),
+    ).not.toContain('weightDataBase64');
+    await plain.close();
+  });
+
   it('saving over an existing model replaces the whole folder', async () => {
     const dir = path.join(tmp, 'replace');
     const first = await estimator({ model: (tf) => mlp(tf, 8) });

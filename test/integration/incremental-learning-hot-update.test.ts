@@ -144,6 +144,14 @@ describe('hot update with TF.js models', () => {
     const [m0, m1] = await constantModels(path.join(s.dir, 'models'), [0, 1]);
     const corrupt = path.join(s.dir, 'models', 'corrupt');
     await fsp.cp(m1!, corrupt, { recursive: true });
+    // Cut the weights short, both the embedded copy in model.json and weights.bin.
+    const json = JSON.parse(await fsp.readFile(path.join(corrupt, 'model.json'), 'utf8')) as {
+      weightDataBase64: string;
+    };
+    await fsp.writeFile(
+      path.join(corrupt, 'model.json'),
+      JSON.stringify({ ...json, weightDataBase64: json.weightDataBase64.slice(0, 100) }),
+    );
     await fsp.truncate(path.join(corrupt, 'weights.bin'), 100);
     const il = await IncrementalLearning.create({
       estimator: await TfjsEstimator.create(),
