@@ -27,7 +27,8 @@ export function crdValidator(kind: string): ValidateFunction {
     )[0]?.toJS() as Crd;
     if (crd.spec.names.kind !== kind) continue;
     const version = crd.spec.versions.find((v) => v.name === 'v1alpha1') ?? crd.spec.versions[0]!;
-    const ajv = new Ajv({ strict: false, allErrors: true });
+    // Kubernetes formats (int32, int-or-string, ...) are not JSON-schema formats: ignored, quietly.
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, logger: false });
     const validate = ajv.compile(version.schema.openAPIV3Schema);
     validators.set(kind, validate);
     return validate;
