@@ -240,3 +240,75 @@ export {
   type CsvSample,
   type CsvSource,
 } from './datasources/csv.js';
+
+// Federated learning v1: aggregation algorithms, the WebSocket aggregator and client, the job,
+// and the weights codec they share (binary frames; Sedna's JSON lists at the edge).
+export {
+  encodeWeightsFrame,
+  encodeWeightsFrameChunks,
+  allocateWeightsFrame,
+  isFramedInPlace,
+  decodeWeightsFrame,
+  isWeightsFrame,
+  weightsToNestedLists,
+  weightsFromNestedLists,
+  inferNestedShape,
+  castWeightsLike,
+  layoutOf,
+  findNonFinite,
+  WEIGHTS_FRAME_MAGIC,
+  WEIGHTS_FRAME_VERSION,
+  type FrameMeta,
+  type NestedList,
+  type WeightLayout,
+} from './backend/weights.js';
+export {
+  FedAvg,
+  FedAvgAccumulator,
+  FedAvgV2,
+  MistNet,
+  RoundLayout,
+  UpdateQueue,
+  checkNumSamples,
+  availableKernels,
+  BUILTIN_AGGREGATIONS,
+  type AggregationAlgorithm,
+  type AggregateResult,
+  type AggregationParamsMap,
+  type ClientUpdate,
+  type FedAvgParams,
+  type KernelName,
+  type MistNetParams,
+  type MistNetParameters,
+  type RoundConfig,
+  type UpdateEncoding,
+  type UpdateStream,
+} from './algorithms/aggregation/index.js';
+export {
+  CLOSE_CODES,
+  type ExitFlag,
+  type Frame as AggregationFrame,
+  type ServerHello,
+  type WireEncoding,
+} from './service/aggregation-protocol.js';
+export {
+  AggregationServer,
+  type AggregationServerOptions,
+  type AggregationServerEvents,
+  type AggregationClientInfo,
+  type AggregationSummary,
+  type RoundEvent,
+} from './service/server/aggregation-server.js';
+export {
+  AggregationClient,
+  type AggregationClientOptions,
+  type AggregationClientEvents,
+  type AggregateMessage,
+} from './service/client/aggregation-client.js';
+export {
+  FederatedLearning,
+  type FederatedLearningOptions,
+  type FederatedTrainOptions,
+  type FederatedRound,
+  type FederatedTrainResult,
+} from './core/federated-learning/index.js';

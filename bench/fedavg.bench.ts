@@ -1,0 +1,161 @@
+/**
+ * FedAvg throughput, scaling and memory, against this machine's memcpy measured in the same run.
+ *
+ *   npx tsx bench/fedavg.bench.ts
+ *
+ * 1. memcpy bandwidth: `TypedArray.set` of 80 MB, counted as bytes read + bytes written.
+ * 2. FedAvg of 8 clients × 10M float32 parameters (each kernel), finish included: client bytes
+ *    consumed per second, as a ratio of memcpy (target ≥ 0.19, stretch ≥ 0.35). Also the
+ *    marginal rate of one more client, (t16 − t8) / 8, which excludes the per-round finish.
+ * 3. Scaling: time(16 clients) / time(8 clients) (target 2.0 ± 0.2).
+ * 4. Memory, in a fresh process per case: updates arrive one at a time into one message buffer
+ *    that is released once folded in (as the server does); peak RSS above the baseline, in units
+ *    of P × 4 B (target ≤ 2 × P × 4 B + one message = 3 units), for 8 and 16 clients.
+ *
+ * Rounds hand their result back with `recycle()`, as the server does once its broadcast is written.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { FedAvg, UpdateQueue, availableKernels, type ClientUpdate } from '../src/algorithms/aggregation/index.js';
+
+const P = 10_000_000;
+const MB = 1e6;
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const asUpdate = (data: Float32Array, c: number): ClientUpdate => ({
+  client: `c${c}`,
+  numSamples: 100 + c,
+  encoding: 'binary',
+  weights: [{ name: 'w', dtype: 'float32', shape: [P], data }],
+});
+
+/** One memory case (run in a child process): prints the peak in units of P × 4 B. */
+async function memoryCase(clients: number): Promise<void> {
+  // V8 frees array buffers lazily, off-thread: a few collections free what is garbage.
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 3; i++) {
+      gc?.();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const fedavg = new FedAvg();
+  await settle();
+  const base = process.memoryUsage().rss;
+  let peak = base;
+  const sample = (): void => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  };
+  // The buffer a socket delivers the next client's bytes into; released once folded in.
+  let message: Float32Array | undefined = new Float32Array(P);
+  const sum = fedavg.accumulator();
+  for (let c = 0; c < clients; c++) {
+    message.fill((c + 1) / clients);
+    sum.add(asUpdate(message, c));
+    sample();
+  }
+  // Dropping the reference is the point: the collector can then free the message before finish.
+  // eslint-disable-next-line no-useless-assignment
+  message = undefined;
+  await settle();
+  const result = sum.finish();
+  sample();
+  console.log(JSON.stringify({ clients, units: (peak - base) / (P * 4), totalSamples: result.totalSamples }));
+}
+
+if (process.argv[2] === '--memory-case') {
+  await memoryCase(Number(process.argv[3]));
+  process.exit(0);
+}
+
+function memcpyGBs(): number {
+  const src = new Uint8Array(80 * MB).fill(1);
+  const dst = new Uint8Array(80 * MB);
+  dst.set(src); // fault the pages in
+  const runs: number[] = [];
+  for (let r = 0; r < 7; r++) {
+    const t = performance.now();
+    dst.set(src);
+    runs.push(performance.now() - t);
+  }
+  return (2 * src.length) / (Math.min(...runs) / 1000) / 1e9;
+}
+
+function makeUpdates(count: number): Float32Array[] {
+  return Array.from({ length: count }, (_, c) => {
+    const data = new Float32Array(P);
+    let s = 12345 + c;
+    for (let i = 0; i < P; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      data[i] = s / 2 ** 31 - 1;
+    }
+    return data;
+  });
+}
+
+async function timeRound(fedavg: FedAvg, buffers: readonly Float32Array[], clients: number): Promise<number> {
+  const updates = Array.from({ length: clients }, (_, c) => asUpdate(buffers[c % buffers.length]!, c));
+  const t = performance.now();
+  const result = await fedavg.aggregate(1, UpdateQueue.of(updates));
+  const elapsed = performance.now() - t;
+  fedavg.recycle(result.weights);
+  return elapsed;
+}
+
+/** A memory case in a fresh process, so its baseline holds nothing freed by other cases. */
+function peakMemory(clients: number): number {
+  const child = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--memory-case', String(clients)],
+    { encoding: 'utf8' },
+  );
+  const line = child.stdout.trim().split('\n').at(-1) ?? '';
+  if (child.status !== 0 || !line.startsWith('{')) throw new Error(`memory case failed: ${child.stderr}`);
+  return (JSON.parse(line) as { units: number }).units;
+}
+
+const memcpy = memcpyGBs();
+console.log(`memcpy (TypedArray.set, 80 MB): ${memcpy.toFixed(2)} GB/s read+write`);
+
+const buffers = makeUpdates(8);
+const summary: Record<string, unknown> = { memcpyGBs: memcpy };
+for (const kernel of availableKernels()) {
+  const fedavg = new FedAvg({ kernel });
+  await timeRound(fedavg, buffers, 8); // warm-up: grows the sum, compiles the loops, fills the pool
+  const t8s: number[] = [];
+  const t16s: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    t8s.push(await timeRound(fedavg, buffers, 8));
+    t16s.push(await timeRound(fedavg, buffers, 16));
+  }
+  const t8 = median(t8s);
+  const t16 = median(t16s);
+  const rate = (8 * P * 4) / (t8 / 1000) / 1e9;
+  const marginal = (8 * P * 4) / ((t16 - t8) / 1000) / 1e9;
+  console.log(
+    `FedAvg 8 × 10M (${kernel}): ${t8.toFixed(1)} ms → client bytes ${rate.toFixed(2)} GB/s = ${(rate / memcpy).toFixed(3)} × memcpy` +
+      ` (target ≥ 0.19, stretch ≥ 0.35); one more client: ${marginal.toFixed(2)} GB/s = ${(marginal / memcpy).toFixed(3)} × memcpy`,
+  );
+  console.log(`  16 clients ${t16.toFixed(1)} ms; time(16)/time(8) = ${(t16 / t8).toFixed(3)} (target 2.0 ± 0.2)`);
+  summary[kernel] = {
+    t8Ms: t8,
+    t16Ms: t16,
+    ratioToMemcpy: rate / memcpy,
+    marginalRatioToMemcpy: marginal / memcpy,
+    scaling: t16 / t8,
+  };
+}
+
+buffers.length = 0;
+const m8 = peakMemory(8);
+const m16 = peakMemory(16);
+console.log(
+  `peak memory above baseline: 8 clients ${m8.toFixed(2)} × (P×4 B), 16 clients ${m16.toFixed(2)} × (P×4 B)` +
+    ' (target ≤ 3.00 = 2 × P × 4 B + one message, independent of the client count)',
+);
+summary.peakMemoryUnits = { clients8: m8, clients16: m16 };
+console.log(JSON.stringify(summary));

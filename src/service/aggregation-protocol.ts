@@ -1,0 +1,170 @@
+/**
+ * Sedna's federated-learning v1 protocol over WebSocket (spec §6.4), shared by
+ * `AggregationServer` and `AggregationClient`, plus our negotiated binary mode.
+ *
+ * JSON mode (what Python Sedna speaks; every frame a JSON text frame):
+ *   → {"type":"subscribe","client_id":ID}                        (first frame)
+ *   ← the same frame back (the handshake reply), and to every other client
+ *   ← {"type":"CLIENT_JOIN","data":ID}                            (to the clients already there)
+ *   → {"type":"update_weight","client":ID,"data":{"num_samples":N,"weights":[nested lists]},"job_name":J}
+ *   ← {"type":"recv_weight","client":SENDER,"data":{"total_sample":ΣN,"round_number":R,
+ *      "weights":[nested lists],"exit_flag":"ok"|"continue"},"job_name":J,"round_number":R}
+ *   ↔ any other frame is re-broadcast unchanged to every client
+ *
+ * Binary mode: the subscribe frame carries `"encoding":"binary"`; a sedna-sdk server adds a
+ * `"server"` object to the reply it sends that client (a Python server just echoes the frame, so
+ * the client stays in JSON mode). Control frames stay JSON text; `update_weight` and `recv_weight`
+ * travel as one binary frame each: the weights codec of `backend/weights.ts`, whose header `meta`
+ * is the JSON envelope above without `data.weights`.
+ *
+ * Errors: the server sends `{"type":"error","code":"SEDNA_ERR_…","message":"…"}` and closes with
+ * the code's WebSocket close code (4000-range, {@link CLOSE_CODES}). See docs/federated-learning.md.
+ */
+import { SednaError, type SednaErrorCode } from '../core/errors.js';
+import {
+  decodeWeightsFrame,
+  encodeWeightsFrame,
+  encodeWeightsFrameChunks,
+  type FrameMeta,
+  type WeightRecord,
+} from '../backend/weights.js';
+
+export type WireEncoding = 'json' | 'binary';
+export type ExitFlag = 'ok' | 'continue';
+
+/** WebSocket close codes (4000–4999 are for applications, RFC 6455 §7.4.2). */
+export const CLOSE_CODES = Object.freeze({
+  /** The job finished (after the exit round), or the client closed normally. */
+  NORMAL: 1000,
+  /** The server is shutting down before the job finished. */
+  GOING_AWAY: 1001,
+  SEDNA_ERR_PROTOCOL: 4000,
+  SEDNA_ERR_DUPLICATE_CLIENT: 4001,
+  SEDNA_ERR_PAYLOAD_TOO_LARGE: 4002,
+  SEDNA_ERR_WEIGHTS_MISMATCH: 4003,
+  SEDNA_ERR_INVALID_UPDATE: 4004,
+  /** No pong or frame within the liveness timeout. */
+  SEDNA_ERR_TIMEOUT: 4008,
+} as const);
+
+/** The error codes the server drops a client for, each with its close code. */
+export type DropCode =
+  | 'SEDNA_ERR_PROTOCOL'
+  | 'SEDNA_ERR_DUPLICATE_CLIENT'
+  | 'SEDNA_ERR_PAYLOAD_TOO_LARGE'
+  | 'SEDNA_ERR_WEIGHTS_MISMATCH'
+  | 'SEDNA_ERR_INVALID_UPDATE'
+  | 'SEDNA_ERR_TIMEOUT';
+
+export function closeCodeOf(code: DropCode): number {
+  return CLOSE_CODES[code];
+}
+
+const DROP_CODES = new Set<string>([
+  'SEDNA_ERR_PROTOCOL',
+  'SEDNA_ERR_DUPLICATE_CLIENT',
+  'SEDNA_ERR_PAYLOAD_TOO_LARGE',
+  'SEDNA_ERR_WEIGHTS_MISMATCH',
+  'SEDNA_ERR_INVALID_UPDATE',
+  'SEDNA_ERR_TIMEOUT',
+]);
+
+export function isDropCode(code: unknown): code is DropCode {
+  return typeof code === 'string' && DROP_CODES.has(code);
+}
+
+/** What a sedna-sdk server adds to the subscribe reply of a client that asked for more. */
+export interface ServerHello {
+  readonly name: 'sedna-sdk';
+  /** The encoding granted for weights frames. */
+  readonly encoding: WireEncoding;
+  /** The round in progress (1-based; Sedna's `round_number` of its next `recv_weight`). */
+  readonly round_number: number;
+  /** Whether the server already holds this client's update for that round (after a reconnect). */
+  readonly update_received: boolean;
+  /** Largest frame the server accepts. */
+  readonly max_message_bytes: number;
+  readonly exit_round: number;
+  readonly participants_count: number;
+}
+
+/** A parsed frame of the protocol (text or the envelope of a binary one). */
+export interface Frame {
+  readonly type: string;
+  readonly [key: string]: unknown;
+}
+
+export function protocolError(message: string, details: Record<string, unknown> = {}): SednaError {
+  return new SednaError('SEDNA_ERR_PROTOCOL', message, { details });
+}
+
+// JSON cannot carry NaN/Infinity, but Python's json.dumps writes them as bare words.
+const NON_FINITE_WORD = /(?:^|[\s,:[])-?(?:NaN|Infinity)(?=[\s,\]}])/;
+
+/**
+ * Parses a text frame into an object with a string `type`. Python's `NaN`/`Infinity` words are an
+ * invalid update (SEDNA_ERR_INVALID_UPDATE); anything else that is not such an object is
+ * SEDNA_ERR_PROTOCOL.
+ */
+export function parseTextFrame(text: string): Frame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    if (NON_FINITE_WORD.test(text)) {
+      throw new SednaError('SEDNA_ERR_INVALID_UPDATE', 'the frame holds NaN or Infinity, which are not valid weights', {
+        cause: err,
+      });
+    }
+    throw protocolError(`the frame is not JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw protocolError('the frame is not a JSON object');
+  }
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== 'string' || type === '') throw protocolError('the frame has no string "type"');
+  return value as Frame;
+}
+
+/** `{"type":"error","code","message"}`: what the server says before dropping a client. */
+export function errorFrame(code: SednaErrorCode, message: string): string {
+  return JSON.stringify({ type: 'error', code, message });
+}
+
+/** The SednaError an error frame stands for (clients rethrow it). */
+export function errorFromFrame(frame: Frame): SednaError {
+  const code = typeof frame.code === 'string' && isDropCode(frame.code) ? frame.code : 'SEDNA_ERR_PROTOCOL';
+  const message = typeof frame.message === 'string' ? frame.message : 'the server reported an error';
+  return new SednaError(code, `aggregation server: ${message}`, { details: { frame } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binary messages: one weights frame whose meta is the envelope.
+
+/** Encodes a message with weights as one binary frame (the weights go in the frame, not `meta.data`). */
+export function encodeBinaryMessage(envelope: FrameMeta, weights: readonly WeightRecord[]): Uint8Array {
+  return encodeWeightsFrame(weights, envelope);
+}
+
+/** The same frame as chunks that reference the tensors (for writing as fragments of one message). */
+export function encodeBinaryMessageChunks(envelope: FrameMeta, weights: readonly WeightRecord[]): Uint8Array[] {
+  return encodeWeightsFrameChunks(weights, envelope);
+}
+
+/** Decodes a binary message: its envelope (with a string `type`) and its weights (views on `bytes`). */
+export function decodeBinaryMessage(bytes: Uint8Array): { frame: Frame; weights: WeightRecord[] } {
+  const { meta, weights } = decodeWeightsFrame(bytes);
+  const type = (meta as { type?: unknown }).type;
+  if (typeof type !== 'string' || type === '')
+    throw protocolError('the binary frame has no string "type" in its header');
+  return { frame: meta as Frame, weights };
+}
+
+/** `data` of an update, checked for shape (values are checked by the caller). */
+export function updateData(frame: Frame): { numSamples: unknown; weights: unknown } {
+  const data = frame.data as { num_samples?: unknown; weights?: unknown } | null | undefined;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw protocolError('update_weight has no "data" object');
+  }
+  return { numSamples: data.num_samples, weights: data.weights };
+}

@@ -1,0 +1,730 @@
+/**
+ * The federated-learning client (Sedna's v1 `AggregationClient`, spec §6.4): one WebSocket to
+ * `ws://{AGG_IP}:{AGG_PORT}/{aggregation}`, Sedna's JSON frames with a Python aggregator, the
+ * binary mode with a sedna-sdk one (negotiated in `subscribe`, see `../aggregation-protocol.ts`).
+ *
+ * Over Sedna's client it adds: `create()` waits for the server with capped exponential backoff
+ * and jitter for up to `connectTimeoutMs` (a trainer started before its aggregator no longer
+ * crashes, #162); a dropped connection is re-established with the same id and an update the
+ * server did not get is sent again; frames are capped by an option, not 16 MiB; the receive
+ * queue is bounded; errors are coded.
+ */
+import { EventEmitter } from 'node:events';
+import { WebSocket, type RawData } from 'ws';
+import { SednaError, closedError, invalidArgument, isSednaError, messageOf } from '../../core/errors.js';
+import { getLogger, type Logger } from '../../core/logger.js';
+import {
+  castWeightsLike,
+  weightsFromNestedLists,
+  weightsToNestedLists,
+  type WeightLayout,
+  type WeightRecord,
+} from '../../backend/weights.js';
+import { checkNumSamples } from '../../algorithms/aggregation/base.js';
+import {
+  CLOSE_CODES,
+  decodeBinaryMessage,
+  encodeBinaryMessage,
+  encodeBinaryMessageChunks,
+  errorFromFrame,
+  isDropCode,
+  parseTextFrame,
+  type ExitFlag,
+  type Frame,
+  type ServerHello,
+  type WireEncoding,
+} from '../aggregation-protocol.js';
+import { backoffDelay, type RetryPolicy } from './http.js';
+
+const MIB = 1024 * 1024;
+/** Updates up to this size are sent as one frame; larger ones as fragments (bounded memory). */
+const SINGLE_FRAME_BYTES = 64 * MIB;
+
+export interface AggregationClientOptions {
+  /** `ws://host:port/{aggregation}` (or `wss://`). */
+  url: string;
+  /** This worker's id (Sedna uses WORKER_NAME). */
+  clientId: string;
+  /** `job_name` written into frames (Sedna: JOB_NAME). Default `sedna`. */
+  jobName?: string;
+  /** Encoding to ask for: `binary` (default; a Python server answers in JSON anyway) or `json`. */
+  encoding?: WireEncoding;
+  /** How long to keep trying to (re)connect before giving up (Sedna's CONNECT_TIMEOUT). Default 300 s. */
+  connectTimeoutMs?: number;
+  /** Deadline of one connection attempt, handshake included. Default 5 s (Sedna's). */
+  attemptTimeoutMs?: number;
+  /** Backoff between attempts: exponential with full jitter. Default 250 ms doubling to 5 s. */
+  retry?: Partial<Omit<RetryPolicy, 'maxAttempts'>>;
+  /** Largest message accepted from the server. Default 256 MiB (Sedna's client: 16 MiB). */
+  maxMessageBytes?: number;
+  /** A server silent this long (no frame, no ping) is presumed gone and reconnected to. Default 300 s. */
+  livenessTimeoutMs?: number;
+  /** Reconnect after an unexpected disconnect. Default true. */
+  reconnect?: boolean;
+  /** Bound of the queue of frames nobody has read yet (oldest dropped first). Default 256. */
+  maxQueuedMessages?: number;
+  /** Random source for the backoff jitter (tests pin it). */
+  random?: () => number;
+}
+
+/** An aggregate from the server (`recv_weight`). */
+export interface AggregateMessage {
+  readonly round: number;
+  readonly totalSamples: number;
+  readonly exitFlag: ExitFlag;
+  /** Typed-array weights: as sent in binary mode; float64 with inferred shapes from JSON lists. */
+  readonly weights: readonly WeightRecord[];
+  /** The client whose update completed the round. */
+  readonly client: string;
+  readonly jobName: string;
+  readonly encoding: WireEncoding;
+}
+
+export interface AggregationClientEvents {
+  connected: [event: { attempt: number; rejoin: boolean; encoding: WireEncoding; serverRound: number | undefined }];
+  disconnected: [event: { code: number; reason: string; willReconnect: boolean }];
+  /** Any frame other than an aggregate or an error. */
+  message: [frame: Frame];
+  aggregate: [message: AggregateMessage];
+}
+
+interface PendingUpdate {
+  readonly weights: readonly WeightRecord[];
+  readonly numSamples: number;
+  /** The round it is for, when the server told us (sedna-sdk servers). */
+  readonly round: number | undefined;
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) throw invalidArgument(name, value, 'a positive number');
+  return v;
+}
+
+function isHello(value: unknown): value is ServerHello {
+  const h = value as Partial<ServerHello> | null;
+  return (
+    typeof h === 'object' &&
+    h !== null &&
+    h.name === 'sedna-sdk' &&
+    (h.encoding === 'json' || h.encoding === 'binary') &&
+    typeof h.round_number === 'number'
+  );
+}
+
+function roundFailed(problem: string, cause?: unknown): SednaError {
+  return new SednaError('SEDNA_ERR_ROUND_FAILED', `malformed recv_weight: ${problem}`, { cause });
+}
+
+/** Reads a recv_weight envelope; weights come from the binary frame or from `data.weights` lists. */
+function parseAggregate(frame: Frame, binaryWeights: WeightRecord[] | undefined): AggregateMessage {
+  const data = frame.data as Record<string, unknown> | null | undefined;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw roundFailed('no "data" object');
+  const { total_sample: total, round_number: round, exit_flag: exitFlag } = data;
+  if (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0) {
+    throw roundFailed(`total_sample is ${JSON.stringify(total)}`);
+  }
+  if (typeof round !== 'number' || !Number.isSafeInteger(round) || round < 1) {
+    throw roundFailed(`round_number is ${JSON.stringify(round)}`);
+  }
+  if (exitFlag !== 'ok' && exitFlag !== 'continue') throw roundFailed(`exit_flag is ${JSON.stringify(exitFlag)}`);
+  let weights: WeightRecord[];
+  try {
+    weights = binaryWeights ?? weightsFromNestedLists(data.weights, undefined, 'recv_weight');
+  } catch (err) {
+    throw roundFailed(`weights: ${messageOf(err)}`, err);
+  }
+  if (weights.length === 0) throw roundFailed('no weights');
+  return {
+    round,
+    totalSamples: total,
+    exitFlag,
+    weights,
+    client: typeof frame.client === 'string' ? frame.client : '',
+    jobName: typeof frame.job_name === 'string' ? frame.job_name : '',
+    encoding: binaryWeights === undefined ? 'json' : 'binary',
+  };
+}
+
+export class AggregationClient extends EventEmitter<AggregationClientEvents> {
+  readonly url: string;
+  readonly clientId: string;
+  readonly jobName: string;
+  private readonly options: Required<Omit<AggregationClientOptions, 'retry' | 'jobName'>> & {
+    retry: Omit<RetryPolicy, 'maxAttempts'>;
+  };
+  private socket: WebSocket | undefined;
+  private wireEncoding: WireEncoding = 'json';
+  private hello: ServerHello | undefined;
+  private nextRound: number | undefined;
+  private pending: PendingUpdate | undefined;
+  private everConnected = false;
+  private closed = false;
+  /** A drop code from the server, or the job's end: no more reconnecting. */
+  private fatal: SednaError | undefined;
+  private ended = false;
+  private reconnecting: Promise<void> | undefined;
+  private sendChain: Promise<void> = Promise.resolve();
+  private latest: AggregateMessage | SednaError | undefined;
+  private readonly aggregateWaiters: Waiter<AggregateMessage>[] = [];
+  private readonly messages: Frame[] = [];
+  private readonly messageWaiters: { type: string | undefined; waiter: Waiter<Frame> }[] = [];
+  private lastSeen = 0;
+  private liveness: NodeJS.Timeout | undefined;
+
+  private constructor(options: AggregationClientOptions) {
+    super();
+    if (!/^wss?:\/\/[^/]+\/[^/]+/i.test(options.url)) {
+      throw invalidArgument('url', options.url, 'ws(s)://host:port/{aggregation}');
+    }
+    if (typeof options.clientId !== 'string') throw invalidArgument('clientId', options.clientId, 'a string');
+    this.url = options.url;
+    this.clientId = options.clientId;
+    this.jobName = options.jobName ?? 'sedna';
+    const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 300_000);
+    this.options = {
+      url: options.url,
+      clientId: options.clientId,
+      encoding: options.encoding ?? 'binary',
+      connectTimeoutMs,
+      attemptTimeoutMs: positive('attemptTimeoutMs', options.attemptTimeoutMs, 5_000),
+      retry: { baseDelayMs: options.retry?.baseDelayMs ?? 250, maxDelayMs: options.retry?.maxDelayMs ?? 5_000 },
+      maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 256 * MIB),
+      livenessTimeoutMs: positive('livenessTimeoutMs', options.livenessTimeoutMs, 300_000),
+      reconnect: options.reconnect ?? true,
+      maxQueuedMessages: positive('maxQueuedMessages', options.maxQueuedMessages, 256),
+      random: options.random ?? Math.random,
+    };
+  }
+
+  /**
+   * Connects and subscribes, retrying with backoff until the server answers or
+   * `connectTimeoutMs` passes (then SEDNA_ERR_TIMEOUT with the last failure as cause).
+   */
+  static async create(options: AggregationClientOptions): Promise<AggregationClient> {
+    const client = new AggregationClient(options);
+    await client.connect();
+    return client;
+  }
+
+  private get log(): Logger {
+    return getLogger('fl.client');
+  }
+
+  /** The encoding in use for weights: `binary` only when a sedna-sdk server granted it. */
+  get encoding(): WireEncoding {
+    return this.wireEncoding;
+  }
+
+  /** What a sedna-sdk server told us at the last subscribe (undefined with a Python server). */
+  get server(): ServerHello | undefined {
+    return this.hello;
+  }
+
+  /** The round the server has in progress, when known. */
+  get round(): number | undefined {
+    return this.nextRound;
+  }
+
+  get connected(): boolean {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connecting
+
+  /** A method, so a check after an await is not narrowed away. */
+  private isClosed(): boolean {
+    return this.closed;
+  }
+
+  private async connect(): Promise<void> {
+    const deadline = Date.now() + this.options.connectTimeoutMs;
+    let lastError: unknown;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw closedError('AggregationClient');
+      try {
+        await this.attempt(attempt);
+        return;
+      } catch (err) {
+        lastError = err;
+        // An id clash on the first connection is a configuration error; after a drop it is the
+        // server not having noticed our old connection die yet, so keep trying.
+        const fatal =
+          isSednaError(err) &&
+          isDropCode(err.code) &&
+          (err.code !== 'SEDNA_ERR_DUPLICATE_CLIENT' || !this.everConnected);
+        if (fatal || this.isClosed()) throw err;
+        const delay = backoffDelay(attempt - 1, { ...this.options.retry, maxAttempts: Infinity }, this.options.random);
+        if (Date.now() + delay >= deadline) break;
+        this.log.debug({ attempt, delay, err: messageOf(err) }, 'aggregation server not reachable yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    throw new SednaError(
+      'SEDNA_ERR_TIMEOUT',
+      `could not connect to the aggregation server at ${this.url} within ${this.options.connectTimeoutMs} ms: ${messageOf(lastError)}`,
+      { cause: lastError, details: { url: this.url } },
+    );
+  }
+
+  /** One connection attempt: open, subscribe, wait for the reply. */
+  private attempt(attempt: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(this.url, {
+        maxPayload: this.options.maxMessageBytes,
+        perMessageDeflate: false,
+        handshakeTimeout: this.options.attemptTimeoutMs,
+      });
+      let settled = false;
+      const timer = setTimeout(() => {
+        fail(new SednaError('SEDNA_ERR_TIMEOUT', `no subscribe reply within ${this.options.attemptTimeoutMs} ms`));
+      }, this.options.attemptTimeoutMs);
+      const fail = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.removeAllListeners();
+        socket.on('error', () => undefined);
+        socket.terminate();
+        reject(
+          isSednaError(err)
+            ? err
+            : new SednaError(
+                'SEDNA_ERR_NETWORK',
+                `cannot reach the aggregation server at ${this.url}: ${messageOf(err)}`,
+                {
+                  cause: err,
+                },
+              ),
+        );
+      };
+      socket.once('error', fail);
+      socket.once('unexpected-response', (_request, response) => {
+        fail(
+          new SednaError(
+            'SEDNA_ERR_NETWORK',
+            `the server answered the WebSocket upgrade with HTTP ${response.statusCode}`,
+          ),
+        );
+      });
+      socket.once('close', (code, reason) => {
+        fail(new SednaError('SEDNA_ERR_NETWORK', `closed during the handshake (${code} ${reason.toString()})`));
+      });
+      socket.once('open', () => {
+        const subscribe: Record<string, unknown> = { type: 'subscribe', client_id: this.clientId };
+        subscribe.encoding = this.options.encoding;
+        socket.send(JSON.stringify(subscribe));
+      });
+      const early: { data: RawData; isBinary: boolean }[] = [];
+      socket.on('message', (data: RawData, isBinary: boolean) => {
+        if (settled) return;
+        if (isBinary) {
+          early.push({ data, isBinary });
+          return;
+        }
+        let frame: Frame;
+        try {
+          frame = parseTextFrame(Buffer.from(data as Buffer).toString('utf8'));
+        } catch {
+          return;
+        }
+        if (frame.type === 'error') {
+          fail(errorFromFrame(frame));
+          return;
+        }
+        if (frame.type !== 'subscribe' || frame.client_id !== this.clientId) {
+          early.push({ data, isBinary });
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        socket.removeAllListeners();
+        this.adopt(socket, frame, attempt);
+        for (const m of early) this.onMessage(m.data, m.isBinary);
+        resolve();
+      });
+    });
+  }
+
+  private adopt(socket: WebSocket, reply: Frame, attempt: number): void {
+    const rejoin = this.everConnected;
+    this.socket = socket;
+    this.everConnected = true;
+    this.hello = isHello(reply.server) ? reply.server : undefined;
+    this.wireEncoding = this.hello?.encoding ?? 'json';
+    if (this.hello !== undefined) this.nextRound = this.hello.round_number;
+    this.lastSeen = Date.now();
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      this.lastSeen = Date.now();
+      this.onMessage(data, isBinary);
+    });
+    socket.on('ping', () => {
+      this.lastSeen = Date.now();
+    });
+    socket.on('error', (err) => {
+      this.log.debug({ err }, 'websocket error');
+    });
+    socket.on('close', (code: number, reason: Buffer) => {
+      this.onClose(socket, code, reason.toString());
+    });
+    this.armLiveness();
+    this.log.info({ url: this.url, encoding: this.wireEncoding, rejoin, serverRound: this.nextRound }, 'subscribed');
+    this.emit('connected', { attempt, rejoin, encoding: this.wireEncoding, serverRound: this.nextRound });
+    // The server lost an update we sent (a Python server drops it with the connection; ours says).
+    const pending = this.pending;
+    if (rejoin && pending !== undefined) {
+      const serverHasIt = this.hello?.update_received === true;
+      const sameRound =
+        this.hello === undefined || pending.round === undefined || pending.round === this.hello.round_number;
+      if (!serverHasIt && sameRound) {
+        this.log.info({ round: pending.round }, 're-sending the update the server did not get');
+        void this.sendUpdate(
+          pending.weights,
+          pending.numSamples,
+          pending.round === undefined ? {} : { round: pending.round },
+        ).catch((err: unknown) => {
+          this.log.warn({ err: messageOf(err) }, 'could not re-send the update');
+        });
+      }
+    }
+  }
+
+  private armLiveness(): void {
+    if (this.liveness !== undefined) clearInterval(this.liveness);
+    const period = Math.max(50, Math.min(5_000, this.options.livenessTimeoutMs / 4));
+    this.liveness = setInterval(() => {
+      if (this.socket?.readyState === WebSocket.OPEN && Date.now() - this.lastSeen > this.options.livenessTimeoutMs) {
+        this.log.warn(`no frame or ping from the server for ${this.options.livenessTimeoutMs} ms; reconnecting`);
+        this.socket.terminate();
+      }
+    }, period);
+    this.liveness.unref();
+  }
+
+  private onClose(socket: WebSocket, code: number, reason: string): void {
+    if (socket !== this.socket) return;
+    this.socket = undefined;
+    if (code === CLOSE_CODES.NORMAL && this.fatal === undefined && !this.closed) this.ended = true;
+    const willReconnect = !this.closed && !this.ended && this.fatal === undefined && this.options.reconnect;
+    this.emit('disconnected', { code, reason, willReconnect });
+    if (!willReconnect) {
+      if (this.liveness !== undefined) clearInterval(this.liveness);
+      const error =
+        this.fatal ??
+        (this.closed
+          ? closedError('AggregationClient')
+          : new SednaError(
+              'SEDNA_ERR_ROUND_FAILED',
+              this.ended ? 'the aggregation server ended the job' : `the connection closed (${code} ${reason})`,
+            ));
+      this.failWaiters(error);
+      return;
+    }
+    this.log.warn({ code, reason }, 'connection to the aggregation server lost; reconnecting');
+    this.reconnecting = this.connect().then(
+      () => {
+        this.reconnecting = undefined;
+      },
+      (err: unknown) => {
+        this.reconnecting = undefined;
+        this.fatal = isSednaError(err) ? err : new SednaError('SEDNA_ERR_NETWORK', messageOf(err), { cause: err });
+        if (this.liveness !== undefined) clearInterval(this.liveness);
+        this.failWaiters(this.fatal);
+      },
+    );
+  }
+
+  private failWaiters(error: SednaError): void {
+    for (const w of this.aggregateWaiters.splice(0)) w.reject(error);
+    for (const { waiter } of this.messageWaiters.splice(0)) waiter.reject(error);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Receiving
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    let frame: Frame;
+    let weights: WeightRecord[] | undefined;
+    try {
+      if (isBinary) ({ frame, weights } = decodeBinaryMessage(bytes));
+      else frame = parseTextFrame(bytes.toString('utf8'));
+    } catch (err) {
+      this.log.warn({ err: messageOf(err) }, 'ignoring a frame that is not part of the protocol');
+      return;
+    }
+    if (frame.type === 'error') {
+      const error = errorFromFrame(frame);
+      if (isDropCode(error.code))
+        this.fatal = error; // the server closes next
+      else if (error.code === 'SEDNA_ERR_ROUND_FAILED' || frame.code === 'SEDNA_ERR_ROUND_FAILED') {
+        this.deliverAggregate(new SednaError('SEDNA_ERR_ROUND_FAILED', error.message, { details: error.details }));
+      }
+      return;
+    }
+    if (frame.type === 'recv_weight') {
+      let message: AggregateMessage;
+      try {
+        message = parseAggregate(frame, weights);
+      } catch (err) {
+        this.log.error({ err: messageOf(err) }, 'malformed aggregate from the server');
+        this.deliverAggregate(err as SednaError);
+        return;
+      }
+      this.nextRound = message.round + 1;
+      if (this.pending !== undefined && (this.pending.round === undefined || this.pending.round <= message.round)) {
+        this.pending = undefined;
+      }
+      this.emit('aggregate', message);
+      this.deliverAggregate(message);
+      return;
+    }
+    this.emit('message', frame);
+    const waiting = this.messageWaiters.findIndex((w) => w.type === undefined || w.type === frame.type);
+    if (waiting >= 0) {
+      const [entry] = this.messageWaiters.splice(waiting, 1);
+      entry?.waiter.resolve(frame);
+      return;
+    }
+    this.messages.push(frame);
+    if (this.messages.length > this.options.maxQueuedMessages) this.messages.shift();
+  }
+
+  private deliverAggregate(value: AggregateMessage | SednaError): void {
+    const waiter = this.aggregateWaiters.shift();
+    if (waiter === undefined) {
+      // Only the newest matters: a later aggregate supersedes an unread one.
+      this.latest = value;
+      return;
+    }
+    if (value instanceof SednaError) waiter.reject(value);
+    else waiter.resolve(value);
+  }
+
+  /**
+   * The next aggregate (or the unread latest one). Rejects with SEDNA_ERR_ROUND_FAILED for a
+   * malformed `recv_weight` or a failed round, with the server's code when it dropped us, and
+   * with SEDNA_ERR_TIMEOUT after `timeoutMs`.
+   */
+  nextAggregate(
+    options: { timeoutMs?: number; signal?: AbortSignal; minRound?: number } = {},
+  ): Promise<AggregateMessage> {
+    const { minRound } = options;
+    if (minRound === undefined) return this.nextAnyAggregate(options);
+    // Skips an aggregate older than the round asked for (one resent after a reconnect, say).
+    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+    const next = async (): Promise<AggregateMessage> => {
+      const timeoutMs = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+      const message = await this.nextAnyAggregate({ ...options, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+      return message.round >= minRound ? message : next();
+    };
+    return next();
+  }
+
+  private nextAnyAggregate(options: { timeoutMs?: number; signal?: AbortSignal }): Promise<AggregateMessage> {
+    const latest = this.latest;
+    if (latest !== undefined) {
+      this.latest = undefined;
+      return latest instanceof SednaError ? Promise.reject(latest) : Promise.resolve(latest);
+    }
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
+    return this.wait(this.aggregateWaiters, options, 'an aggregate');
+  }
+
+  /** The next frame of `type` (any type when omitted) other than aggregates; Sedna's `recv(wait_data_type)`. */
+  recv(type?: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Frame> {
+    const at = this.messages.findIndex((m) => type === undefined || m.type === type);
+    if (at >= 0) return Promise.resolve(this.messages.splice(at, 1)[0] as Frame);
+    const stopped = this.stoppedError();
+    if (stopped !== undefined) return Promise.reject(stopped);
+    const list: Waiter<Frame>[] = [];
+    const promise = this.wait(list, options, `a "${type ?? 'any'}" frame`);
+    const waiter = list[0] as Waiter<Frame>;
+    this.messageWaiters.push({ type, waiter });
+    return promise;
+  }
+
+  private stoppedError(): SednaError | undefined {
+    if (this.closed) return closedError('AggregationClient');
+    if (this.fatal !== undefined) return this.fatal;
+    if (this.ended) return new SednaError('SEDNA_ERR_ROUND_FAILED', 'the aggregation server ended the job');
+    return undefined;
+  }
+
+  private wait<T>(list: Waiter<T>[], options: { timeoutMs?: number; signal?: AbortSignal }, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        const i = list.indexOf(waiter);
+        if (i >= 0) list.splice(i, 1);
+        const j = this.messageWaiters.findIndex((w) => w.waiter === waiter);
+        if (j >= 0) this.messageWaiters.splice(j, 1);
+      };
+      const waiter: Waiter<T> = {
+        resolve: (v) => {
+          cleanup();
+          resolve(v);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      };
+      const onAbort = (): void => {
+        const reason: unknown = options.signal?.reason;
+        waiter.reject(
+          reason instanceof Error ? reason : new SednaError('SEDNA_ERR_TIMEOUT', `aborted waiting for ${what}`),
+        );
+      };
+      if (options.signal?.aborted === true) {
+        onAbort();
+        return;
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          waiter.reject(new SednaError('SEDNA_ERR_TIMEOUT', `no ${what} within ${options.timeoutMs} ms`));
+        }, options.timeoutMs);
+      }
+      list.push(waiter);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending
+
+  private async whenConnected(): Promise<WebSocket> {
+    for (;;) {
+      const stopped = this.stoppedError();
+      if (stopped !== undefined) throw stopped;
+      const socket = this.socket;
+      if (socket?.readyState === WebSocket.OPEN) return socket;
+      if (this.reconnecting !== undefined) await this.reconnecting;
+      else throw new SednaError('SEDNA_ERR_NETWORK', 'not connected to the aggregation server');
+    }
+  }
+
+  /** Runs `work` after every earlier send: frames of one message are never interleaved. */
+  private serialize(work: () => Promise<void>): Promise<void> {
+    const run = this.sendChain.then(work);
+    this.sendChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private static write(
+    socket: WebSocket,
+    data: string | Uint8Array,
+    options: { binary: boolean; fin: boolean },
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      socket.send(data, { binary: options.binary, fin: options.fin, compress: false }, (err) => {
+        // ws passes null (not undefined, whatever its types say) on success.
+        if (!(err instanceof Error)) resolve();
+        else reject(new SednaError('SEDNA_ERR_NETWORK', `send failed: ${messageOf(err)}`, { cause: err }));
+      });
+    });
+  }
+
+  /**
+   * Sends this client's weights for the round in progress (`update_weight`): one binary frame in
+   * binary mode (written as fragments that reference the tensors), Sedna's JSON lists otherwise.
+   * The update is kept until its round's aggregate arrives, and sent again after a reconnect if
+   * the server lost it. `round` is the round the weights were trained for (default: the round in
+   * progress now); a sedna-sdk server ignores an update whose round already closed.
+   */
+  sendUpdate(weights: readonly WeightRecord[], numSamples: number, options: { round?: number } = {}): Promise<void> {
+    checkNumSamples(numSamples, 'numSamples');
+    if (weights.length === 0) throw invalidArgument('weights', [], 'at least one tensor');
+    const round = options.round ?? this.nextRound;
+    this.pending = { weights, numSamples, round };
+    return this.serialize(async () => {
+      const socket = await this.whenConnected();
+      if (this.wireEncoding === 'binary') {
+        const envelope: Record<string, unknown> = {
+          type: 'update_weight',
+          client: this.clientId,
+          data: { num_samples: numSamples },
+          job_name: this.jobName,
+        };
+        if (round !== undefined) envelope.round_number = round;
+        const bytes = weights.reduce((n, w) => n + w.data.byteLength, 0);
+        if (bytes <= SINGLE_FRAME_BYTES) {
+          // One WebSocket frame: the receiver then copies it once (ws joins fragments with a
+          // second copy), which saves the server an allocation and a copy per update.
+          await AggregationClient.write(socket, encodeBinaryMessage(envelope, weights), { binary: true, fin: true });
+          return;
+        }
+        // Larger updates go as fragments that reference the tensors: the client never holds a
+        // second full copy (masking copies one fragment at a time).
+        const chunks = encodeBinaryMessageChunks(envelope, weights);
+        for (let i = 0; i < chunks.length; i++) {
+          const last = i === chunks.length - 1;
+          const written = AggregationClient.write(socket, chunks[i] as Uint8Array, { binary: true, fin: last });
+          // A window of fragments in flight: masking copies each, so memory stays bounded.
+          if (last || i % 8 === 7) await written;
+        }
+        return;
+      }
+      const frame = {
+        type: 'update_weight',
+        client: this.clientId,
+        data: { num_samples: numSamples, weights: weightsToNestedLists(weights) },
+        job_name: this.jobName,
+      };
+      await AggregationClient.write(socket, JSON.stringify(frame), { binary: false, fin: true });
+    });
+  }
+
+  /** Sends any other frame, `{"type", "client", "data", "job_name"}` (Sedna's `send(data, msg_type)`); the server re-broadcasts it. */
+  send(data: unknown, type = 'message'): Promise<void> {
+    if (type === 'update_weight' || type === 'subscribe') {
+      throw invalidArgument('type', type, 'a message type other than update_weight/subscribe (use sendUpdate)');
+    }
+    return this.serialize(async () => {
+      const socket = await this.whenConnected();
+      const frame = { type, client: this.clientId, data, job_name: this.jobName };
+      await AggregationClient.write(socket, JSON.stringify(frame), { binary: false, fin: true });
+    });
+  }
+
+  /** Casts an aggregate to the local model's layout (names and dtypes; shapes must match). */
+  static fitToLayout(message: AggregateMessage, layout: WeightLayout): WeightRecord[] {
+    try {
+      return castWeightsLike(message.weights, layout, `aggregate of round ${message.round}`);
+    } catch (err) {
+      throw new SednaError('SEDNA_ERR_ROUND_FAILED', `malformed recv_weight: ${messageOf(err)}`, { cause: err });
+    }
+  }
+
+  /** Closes the connection (1000). Idempotent; waiting calls reject with SEDNA_ERR_CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.liveness !== undefined) clearInterval(this.liveness);
+    const socket = this.socket;
+    this.failWaiters(closedError('AggregationClient'));
+    if (socket === undefined || socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => {
+        resolve();
+      });
+      socket.close(CLOSE_CODES.NORMAL, 'client closing');
+      setTimeout(() => {
+        socket.terminate();
+      }, 2_000).unref();
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

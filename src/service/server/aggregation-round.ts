@@ -1,0 +1,264 @@
+/**
+ * The round state machine of the aggregation server, apart from sockets and frames.
+ *
+ * A round opens with `algorithm.configure(round, globalWeights)` and `algorithm.aggregate(round,
+ * updates)`. Updates are processed one at a time through a chain (so at most one is being folded
+ * in at once), and the round closes when `participantsCount` updates are in, or, once
+ * `roundTimeoutMs` has passed since its first update, as soon as `minClients` are in (a dead or
+ * slow client no longer stalls the job, Sedna issue #459). Round `exitRound` answers
+ * `exit_flag: "ok"` and ends the job.
+ */
+import { SednaError, isSednaError, messageOf } from '../../core/errors.js';
+import type { WeightRecord } from '../../backend/weights.js';
+import {
+  RoundLayout,
+  UpdateQueue,
+  type AggregateResult,
+  type AggregationAlgorithm,
+  type ClientUpdate,
+  type RoundConfig,
+} from '../../algorithms/aggregation/base.js';
+import type { ExitFlag } from '../aggregation-protocol.js';
+
+export interface RoundSettings {
+  readonly participantsCount: number;
+  readonly minClients: number;
+  /** 0: no timeout (Sedna's behaviour: wait for every participant). */
+  readonly roundTimeoutMs: number;
+  readonly exitRound: number;
+}
+
+/** A closed round, as the server broadcasts it. */
+export interface ClosedRound {
+  readonly round: number;
+  readonly result: AggregateResult;
+  readonly exitFlag: ExitFlag;
+  /** Sender of the update that completed the round (Sedna's `client` of recv_weight); the last one on a timeout. */
+  readonly sender: string;
+  /** job_name of that update. */
+  readonly jobName: string;
+  /** From the round's first update to its aggregate. */
+  readonly durationMs: number;
+  readonly closedBy: 'all' | 'timeout';
+}
+
+export type SubmitOutcome = 'accepted' | 'duplicate' | 'stale' | 'rejected' | 'finished';
+
+export interface RoundCallbacks {
+  /** A round opened; `config` is what `configure()` returned. */
+  opened(round: number, config: RoundConfig | undefined): void;
+  /** What became of an update (for 'accepted', before the round can close). */
+  settled(update: ClientUpdate, round: number, outcome: SubmitOutcome): void;
+  /** An update was refused (layout, values): the server drops its client. */
+  rejected(update: ClientUpdate, error: SednaError): void;
+  /** The algorithm failed the round; its contributors are told, and the round starts over. */
+  failed(round: number, contributors: readonly string[], error: SednaError): void;
+  /** The round timeout passed; the round closes now if it has `minClients` updates, else at the next one that makes it so. */
+  timedOut(round: number, updatesReceived: number): void;
+  /** A round closed: broadcast its aggregate. Awaited before the next round opens. */
+  closed(round: ClosedRound): Promise<void>;
+}
+
+export class RoundCoordinator {
+  private roundNumber = 0;
+  private finishedFlag = false;
+  private queue = new UpdateQueue();
+  private result: Promise<AggregateResult> = Promise.resolve({ weights: [], totalSamples: 0, clients: [] });
+  private layout = new RoundLayout();
+  private readonly contributors = new Set<string>();
+  private firstUpdateAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timedOut = false;
+  private lastSender = '';
+  private lastJobName = '';
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly algorithm: AggregationAlgorithm,
+    private readonly settings: RoundSettings,
+    private readonly callbacks: RoundCallbacks,
+  ) {}
+
+  /** The round in progress (1-based); after the exit round, that round. */
+  get round(): number {
+    return this.roundNumber;
+  }
+
+  get finished(): boolean {
+    return this.finishedFlag;
+  }
+
+  /** Updates accepted in the round in progress. */
+  get updatesReceived(): number {
+    return this.contributors.size;
+  }
+
+  hasContributed(client: string): boolean {
+    return this.contributors.has(client);
+  }
+
+  /** Opens round 1. */
+  start(): void {
+    this.open(1, undefined);
+  }
+
+  /** Stops timers; pending work is abandoned (the server is closing). */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queue.end();
+  }
+
+  /** Waits for the updates queued so far to be processed (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  /**
+   * Queues an update of the round in progress. `updateRound` is the round the client says it
+   * trained for (binary clients say; Sedna's JSON clients do not). Resolves with what happened.
+   */
+  submit(update: ClientUpdate, jobName: string, updateRound?: number): Promise<SubmitOutcome> {
+    // The update is handed over through a box that is emptied when its turn comes, so nothing
+    // here keeps its weights (one message) alive while the round's aggregate is computed.
+    const box: { update: ClientUpdate | undefined } = { update };
+    const step = this.chain.then(async () => {
+      const round = this.roundNumber;
+      const { outcome, close } = await this.process(box, jobName, updateRound, round);
+      if (close !== undefined) await this.close(close);
+      return outcome;
+    });
+    this.chain = step.then(
+      () => undefined,
+      () => undefined,
+    );
+    return step;
+  }
+
+  private open(round: number, globalWeights: readonly WeightRecord[] | undefined): void {
+    this.roundNumber = round;
+    this.contributors.clear();
+    this.layout = new RoundLayout();
+    this.firstUpdateAt = 0;
+    this.timedOut = false;
+    const queue = new UpdateQueue((update, error) => {
+      this.contributors.delete(update.client);
+      this.callbacks.rejected(update, error);
+    });
+    this.queue = queue;
+    const config = this.algorithm.configure(round, globalWeights);
+    this.result = this.algorithm.aggregate(round, queue);
+    // Observed later by close(); this keeps an early failure from being an unhandled rejection.
+    this.result.catch(() => undefined);
+    this.callbacks.opened(round, config);
+  }
+
+  /** Takes the update out of `box`, processes it, and says whether the round must close now. */
+  private async process(
+    box: { update: ClientUpdate | undefined },
+    jobName: string,
+    updateRound: number | undefined,
+    round: number,
+  ): Promise<{ outcome: SubmitOutcome; close?: 'all' | 'timeout' }> {
+    const update = box.update as ClientUpdate;
+    box.update = undefined;
+    const settle = (outcome: SubmitOutcome): { outcome: SubmitOutcome } => {
+      this.callbacks.settled(update, round, outcome);
+      return { outcome };
+    };
+    if (this.finishedFlag || this.stopped) return settle('finished');
+    if (updateRound !== undefined && updateRound < this.roundNumber) return settle('stale');
+    if (updateRound !== undefined && updateRound > this.roundNumber) {
+      this.callbacks.rejected(
+        update,
+        new SednaError(
+          'SEDNA_ERR_PROTOCOL',
+          `update for round ${updateRound}, but round ${this.roundNumber} is in progress`,
+        ),
+      );
+      return settle('rejected');
+    }
+    if (this.contributors.has(update.client)) return settle('duplicate');
+    try {
+      this.layout.check(update);
+    } catch (err) {
+      this.callbacks.rejected(update, err as SednaError);
+      return settle('rejected');
+    }
+    this.layout.record(update);
+    this.contributors.add(update.client);
+    // Resolves once the algorithm asks for the next update, i.e. has finished with this one; it
+    // may have rejected it by then (the reject callback removed it from `contributors`).
+    const taken = await Promise.race([
+      this.queue.push(update).then(() => true),
+      this.result.then(
+        () => false,
+        () => false,
+      ),
+    ]);
+    // The algorithm stopped early (it returned or failed): close the round to learn which.
+    if (!taken) return { ...settle('rejected'), close: 'all' };
+    if (!this.contributors.has(update.client)) return settle('rejected');
+    this.lastSender = update.client;
+    this.lastJobName = jobName;
+    if (this.firstUpdateAt === 0) {
+      this.firstUpdateAt = Date.now();
+      this.armTimer();
+    }
+    settle('accepted');
+    const count = this.contributors.size;
+    if (count >= this.settings.participantsCount) return { outcome: 'accepted', close: 'all' };
+    if (this.timedOut && count >= this.settings.minClients) return { outcome: 'accepted', close: 'timeout' };
+    return { outcome: 'accepted' };
+  }
+
+  private armTimer(): void {
+    if (this.settings.roundTimeoutMs <= 0) return;
+    const round = this.roundNumber;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.chain = this.chain.then(async () => {
+        if (this.stopped || this.finishedFlag || this.roundNumber !== round) return;
+        this.timedOut = true;
+        this.callbacks.timedOut(round, this.contributors.size);
+        if (this.contributors.size >= this.settings.minClients) await this.close('timeout');
+      });
+    }, this.settings.roundTimeoutMs);
+    this.timer.unref();
+  }
+
+  private async close(closedBy: 'all' | 'timeout'): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const round = this.roundNumber;
+    const contributors = [...this.contributors];
+    this.queue.end();
+    let result: AggregateResult;
+    try {
+      result = await this.result;
+    } catch (err) {
+      const error = isSednaError(err)
+        ? err
+        : new SednaError('SEDNA_ERR_ROUND_FAILED', `round ${round}: the aggregation failed: ${messageOf(err)}`, {
+            cause: err,
+          });
+      this.callbacks.failed(round, contributors, error);
+      if (!this.stopped) this.open(round, undefined);
+      return;
+    }
+    const exitFlag: ExitFlag = round >= this.settings.exitRound ? 'ok' : 'continue';
+    if (exitFlag === 'ok') this.finishedFlag = true;
+    await this.callbacks.closed({
+      round,
+      result,
+      exitFlag,
+      sender: this.lastSender,
+      jobName: this.lastJobName,
+      durationMs: Date.now() - this.firstUpdateAt,
+      closedBy,
+    });
+    if (exitFlag === 'continue' && !this.stopped) this.open(round + 1, result.weights);
+  }
+}
