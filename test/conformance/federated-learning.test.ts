@@ -1,0 +1,147 @@
+/**
+ * The federated-learning example workers as they run in pods (child processes configured only by
+ * environment variables): an aggregator and two trainers, the trainers reporting each round to
+ * the real LocalController. What the GlobalManager receives.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runNode } from '../helpers/child.js';
+import { ROOT } from '../helpers/paths.js';
+import { deadPort } from '../helpers/scripted-server.js';
+import { RealLC, type GmMessage } from './real-lc.js';
+
+const example = path.join(ROOT, 'examples', 'federated-learning');
+const TRAIN_CSV = path.join(ROOT, 'test', 'fixtures', 'data', 'digits-train.csv');
+const ROUNDS = 3;
+
+describe('federated learning trainers → real LocalController', () => {
+  let lc: RealLC;
+  let tmp: string;
+
+  beforeAll(async () => {
+    lc = await RealLC.start();
+    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'fl-conformance-'));
+  });
+  afterAll(async () => {
+    await lc.stop();
+    await fsp.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('reports every round as federatedlearningjob train status, completed at the end', async () => {
+    // Two shards of the digits train split, each with the header, under the pods' data mount.
+    const hostData = path.join(tmp, 'home-data');
+    await fsp.mkdir(path.join(hostData, 'data'), { recursive: true });
+    const [header, ...rows] = fs.readFileSync(TRAIN_CSV, 'utf8').trim().split('\n');
+    const shards = [rows.slice(0, 300), rows.slice(300, 500)].map((part, k) => {
+      const file = path.join(hostData, 'data', `shard-${k}.csv`);
+      fs.writeFileSync(file, `${header!}\n${part.join('\n')}\n`);
+      return file;
+    });
+    const port = await deadPort();
+    const common = {
+      NAMESPACE: 'default',
+      JOB_NAME: 'digits-fl',
+      aggregation_algorithm: 'FedAvg',
+      exit_round: String(ROUNDS),
+      LOG_LEVEL: 'error',
+    };
+    const aggregator = runNode([path.join(example, 'aggregator.mjs')], {
+      cwd: ROOT,
+      timeoutMs: 90_000, // under the test timeout, so a hang shows the workers' output
+      env: {
+        ...common,
+        WORKER_NAME: 'aggworker-abcde',
+        AGG_BIND_IP: '127.0.0.1',
+        AGG_BIND_PORT: String(port),
+        PARTICIPANTS_COUNT: '2',
+      },
+    });
+    const trainers = shards.map((shard, k) =>
+      runNode([path.join(example, 'trainer.mjs')], {
+        cwd: ROOT,
+        timeoutMs: 90_000, // under the test timeout, so a hang shows the workers' output
+        env: {
+          ...common,
+          WORKER_NAME: `trainworker-${k}`,
+          AGG_IP: '127.0.0.1',
+          AGG_PORT: String(port),
+          LC_SERVER: lc.lcServer,
+          DATA_PATH_PREFIX: hostData,
+          MODEL_URL: path.join(hostData, 'models', `trainworker-${k}`),
+          TRAIN_DATASET_URL: shard,
+          CONNECT_TIMEOUT: '60',
+          epochs: '1',
+        },
+      }),
+    );
+    const results = await Promise.all([aggregator, ...trainers]);
+    for (const r of results) expect([r.code, r.signal, r.stderr]).toEqual([0, null, '']);
+
+    const all = await lc.waitFor((m) => m.filter((x) => x.content.status === 'completed').length >= 2);
+    const fl = all.filter((m) => m.header.resourceKind === 'federatedlearningjob');
+    expect(fl).toHaveLength(2 * ROUNDS); // every round of every trainer reached the GM
+    for (const m of fl) {
+      expect(m.header).toEqual({
+        namespace: 'default',
+        resourceKind: 'federatedlearningjob',
+        resourceName: 'digits-fl',
+        operation: 'status',
+      });
+      expect(m.content.phase).toBe('train');
+    }
+    for (const k of [0, 1]) {
+      // The LC forwards a trainer's reports in order; the models say whose they are.
+      const mine = fl.filter((m) =>
+        (m.content.output.models as { url: string }[])[0]!.url.includes(`trainworker-${k}`),
+      );
+      expect(mine.map((m) => m.content.status)).toEqual(['running', 'running', 'completed']);
+      expect(mine.map((m) => m.content.output.ownerInfo!.currentRound)).toEqual([1, 2, 3]);
+      for (const m of mine) {
+        const models = m.content.output.models as { format: string; url: string; metrics: Record<string, unknown> }[];
+        // DATA_PATH_PREFIX removed from the URLs: the GM knows host paths.
+        expect(models.map((x) => [x.format, x.url])).toEqual([
+          ['json', `/models/trainworker-${k}/model.json`],
+          ['tfjs', `/models/trainworker-${k}`],
+        ]);
+        for (const value of Object.values(models[0]!.metrics)) expect(Array.isArray(value)).toBe(true);
+        expect(m.content.output.ownerInfo).toMatchObject({ sampleCount: 500 });
+      }
+    }
+  });
+
+  it('reports from the Python worker\'s ownerKind "default" are dropped by the real LC (why we send federatedlearningjob)', async () => {
+    const python = JSON.parse(
+      fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'sedna', 'captures', 'fl-lc-reports.json'), 'utf8'),
+    ) as {
+      reports: { worker: string; raw: string }[];
+    };
+    const before = lc.messages().length;
+    for (const report of python.reports) {
+      const res = await fetch(`${lc.lcServer}/sedna/workers/${report.worker}/info`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: report.raw,
+      });
+      expect(res.status).toBe(200);
+    }
+    // A marker report after them: once it arrives, anything the Python reports produced would have too.
+    const marker = {
+      name: 'marker',
+      namespace: 'fl-job',
+      ownerName: 'fl-job',
+      ownerKind: 'federatedlearningjob',
+      kind: 'train',
+      status: 'running',
+    };
+    await fetch(`${lc.lcServer}/sedna/workers/marker/info`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(marker),
+    });
+    const after = await lc.waitFor((m) => m.length > before);
+    expect(after.slice(before).map((m: GmMessage) => m.header.resourceName)).toEqual(['fl-job']);
+    expect(after.slice(before)[0]!.content.status).toBe('running');
+  });
+});
