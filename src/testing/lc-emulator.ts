@@ -200,10 +200,13 @@ export class LCEmulator extends EventEmitter<LCEmulatorEvents> {
       healthPath: false,
       requestTimeoutMs: 0,
       // go-restful answers for paths under its web service root (/sedna), Go's ServeMux for the rest.
-      notFound: (request, reply) => {
-        const urlPath = request.url.split('?')[0] ?? '';
+      notFound: (req, res) => {
+        const urlPath = (req.url ?? '').split('?')[0] ?? '';
         const underSedna = urlPath === '/sedna' || urlPath.startsWith('/sedna/');
-        return plain(reply, 404, underSedna ? '404: Page Not Found' : '404 page not found\n');
+        const text = underSedna ? '404: Page Not Found' : '404 page not found\n';
+        res
+          .writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+          .end(text);
       },
     });
     const emulator = new LCEmulator(server, options);

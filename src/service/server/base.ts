@@ -15,7 +15,9 @@
  * - `close()` stops accepting, lets in-flight requests finish (up to `closeGraceMs`), then closes.
  */
 import fs from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERROR_CATALOG, SednaError, invalidArgument, messageOf, type SednaErrorCode } from '../../core/errors.js';
 import { getLogger, type Logger } from '../../core/logger.js';
@@ -44,8 +46,11 @@ export interface ServerOptions {
   healthPath?: string | false;
   tls?: TlsOptions;
   logger?: Logger;
-  /** Replaces the `{code, message}` 404 answer (the LC emulator mimics Go's plain-text one). */
-  notFound?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+  /**
+   * Replaces the `{code, message}` 404 answer for requests no route matches (the LC emulator
+   * mimics Go's plain-text one). Gets node's raw request and response.
+   */
+  notFound?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 
 export interface ErrorBody {
@@ -120,7 +125,7 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw invalidArgument('port', port, 'an integer from 0 to 65535');
   const logger = options.logger ?? getLogger(`server.${options.name}`);
-  const https =
+  const tls =
     options.tls === undefined
       ? null
       : {
@@ -129,8 +134,24 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
         };
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_SERVER_OPTIONS.requestTimeoutMs;
 
+  const deadlines = new DeadlineWatch(requestTimeout);
+  const healthPath = options.healthPath ?? DEFAULT_SERVER_OPTIONS.healthPath;
+  const healthBody = JSON.stringify({ status: 'ok', name: options.name });
   const app = Fastify({
-    ...(https === null ? {} : { https }),
+    // Our own node server in front of fastify's handler: the health check and the request deadline
+    // watch live here, so neither adds a route or a hook to every request (each cost ~20 % of a
+    // small route's throughput in bench/server-factory.bench.ts).
+    serverFactory: (handler) => {
+      const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+        if (healthPath !== false && req.method === 'GET' && req.url === healthPath) {
+          res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(healthBody);
+          return;
+        }
+        deadlines.watch(req, res);
+        handler(req, res);
+      };
+      return tls === null ? http.createServer(onRequest) : https.createServer(tls, onRequest);
+    },
     // No fastify logger: it would make a pino child per request (half the throughput here); we log
     // failures ourselves in the error handler.
     logger: false,
@@ -138,33 +159,18 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
     keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_SERVER_OPTIONS.keepAliveTimeoutMs,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // Unmatched requests go straight to our 404 (fastify's setNotFoundHandler cost ~20 % of every
+    // matched request's throughput in bench/server-factory.bench.ts).
+    routerOptions: { defaultRoute: options.notFound ?? codedNotFound },
     // Validate what was sent, never "fix" it: no coercion, no stripping, no defaults injected.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err, request, reply) => sendError(reply, request, err, logger));
-  const deadlines = new DeadlineWatch(requestTimeout);
-  app.addHook('onRequest', (request, reply, done) => {
-    deadlines.watch(request, reply);
-    done();
-  });
-  app.addHook('onResponse', (request, _reply, done) => {
-    deadlines.finished(request);
-    done();
-  });
   app.addHook('onClose', (_instance, done) => {
     deadlines.stop();
     done();
   });
-  app.setNotFoundHandler(
-    options.notFound ??
-      ((request, reply) =>
-        reply
-          .code(404)
-          .send({ code: 'SEDNA_ERR_NOT_FOUND', message: `no route for ${request.method} ${request.url}` })),
-  );
-  const healthPath = options.healthPath ?? DEFAULT_SERVER_OPTIONS.healthPath;
-  if (healthPath !== false) app.get(healthPath, () => ({ status: 'ok', name: options.name }));
 
   const closeGrace = options.closeGraceMs ?? DEFAULT_SERVER_OPTIONS.closeGraceMs;
   let url = '';
@@ -185,7 +191,7 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
       const address = app.server.address() as AddressInfo;
       boundPort = address.port;
       const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-      url = `${https === null ? 'http' : 'https'}://${shownHost}:${boundPort}`;
+      url = `${tls === null ? 'http' : 'https'}://${shownHost}:${boundPort}`;
       logger.info({ url, bind: host }, `${options.name} listening`);
       return url;
     },
@@ -196,43 +202,55 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
   };
 }
 
-interface Watched {
-  readonly started: number;
-  readonly reply: FastifyReply;
-  controller: AbortController | undefined;
-}
+// Per-request state lives in symbol properties of the node objects: a WeakMap entry, or an object
+// per request held until a sweep, measurably slowed a small route (GC pressure).
+const STARTED = Symbol('sedna-sdk.request-started');
+const CURRENT = Symbol('sedna-sdk.current-request');
+const CONTROLLER = Symbol('sedna-sdk.request-controller');
+const WATCHED = Symbol('sedna-sdk.watched-socket');
 
-const watchedRequests = new WeakMap<FastifyRequest, Watched>();
+type TrackedRequest = http.IncomingMessage & { [CONTROLLER]?: AbortController };
+type TrackedSocket = Socket & {
+  [STARTED]?: number;
+  [CURRENT]?: { req: TrackedRequest; res: http.ServerResponse } | undefined;
+  [WATCHED]?: boolean;
+};
 
 /**
  * The request's cancellation signal: aborts when the server deadline passes (the client then gets
  * 504) or when the client goes away before the answer was sent. Pass it to long work.
  */
-export function requestSignal(request: FastifyRequest): AbortSignal {
-  const watched = watchedRequests.get(request);
-  if (watched === undefined) return new AbortController().signal;
-  if (watched.controller === undefined) {
+export function requestSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const req = request.raw as TrackedRequest;
+  let controller = req[CONTROLLER];
+  if (controller === undefined) {
     // Made on demand (most routes never ask), with the client-gone watch that goes with it.
-    const controller = new AbortController();
-    watched.controller = controller;
-    const raw = watched.reply.raw;
-    raw.once('close', () => {
-      if (!raw.writableFinished && !controller.signal.aborted) {
-        controller.abort(new SednaError('SEDNA_ERR_TIMEOUT', 'the client went away before the answer was sent'));
+    const made = new AbortController();
+    controller = made;
+    req[CONTROLLER] = made;
+    const res = reply.raw;
+    res.once('close', () => {
+      if (!res.writableFinished && !made.signal.aborted) {
+        made.abort(new SednaError('SEDNA_ERR_TIMEOUT', 'the client went away before the answer was sent'));
       }
     });
   }
-  return watched.controller.signal;
+  return controller.signal;
+}
+
+/** Whether the answer to this request has gone out (also when the deadline answered it). */
+export function isAnswered(reply: FastifyReply): boolean {
+  return reply.sent || reply.raw.headersSent || reply.raw.writableEnded;
 }
 
 /**
- * Request deadlines without a timer per request: in-flight requests sit in a set that one
- * interval sweeps (every quarter deadline, at most 250 ms), so a deadline fires within that slack.
- * A setTimeout, an AbortController and a 'close' listener per request cost a third of a small
- * route's throughput here; this costs a Set insert and delete.
+ * Request deadlines without a timer, a hook or an allocation per request. HTTP/1.1 answers one
+ * request per connection at a time, so each socket remembers its current request and when it
+ * started; one interval sweeps the open sockets (every quarter deadline, at most 250 ms) and
+ * answers overdue requests with 504. A deadline fires within that slack.
  */
 class DeadlineWatch {
-  private readonly inFlight = new Set<Watched>();
+  private readonly sockets = new Set<TrackedSocket>();
   private timer: NodeJS.Timeout | undefined;
   private readonly sweepMs: number;
 
@@ -240,22 +258,21 @@ class DeadlineWatch {
     this.sweepMs = Math.max(10, Math.min(250, Math.floor(timeoutMs / 4)));
   }
 
-  watch(request: FastifyRequest, reply: FastifyReply): void {
-    const watched: Watched = { started: Date.now(), reply, controller: undefined };
-    watchedRequests.set(request, watched);
+  watch(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.timeoutMs <= 0) return;
-    this.inFlight.add(watched);
+    const socket = req.socket as TrackedSocket;
+    socket[STARTED] = Date.now();
+    socket[CURRENT] = { req, res };
+    if (socket[WATCHED] === true) return;
+    socket[WATCHED] = true; // once per connection
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     if (this.timer === undefined) {
       this.timer = setInterval(() => {
         this.sweep();
       }, this.sweepMs);
       this.timer.unref();
     }
-  }
-
-  finished(request: FastifyRequest): void {
-    const watched = watchedRequests.get(request);
-    if (watched !== undefined) this.inFlight.delete(watched);
   }
 
   stop(): void {
@@ -265,23 +282,41 @@ class DeadlineWatch {
 
   private sweep(): void {
     const now = Date.now();
-    for (const watched of this.inFlight) {
-      const { reply } = watched;
-      if (reply.sent || reply.raw.destroyed) {
-        this.inFlight.delete(watched); // answered, or the connection died (no onResponse then)
+    for (const socket of this.sockets) {
+      const current = socket[CURRENT];
+      if (current === undefined) continue;
+      const { req, res } = current;
+      if (res.writableEnded || res.destroyed) {
+        socket[CURRENT] = undefined; // answered: let it be collected
         continue;
       }
-      if (now - watched.started < this.timeoutMs) continue;
-      this.inFlight.delete(watched);
+      if (now - (socket[STARTED] ?? now) < this.timeoutMs) continue;
+      socket[CURRENT] = undefined;
       const err = new SednaError(
         'SEDNA_ERR_TIMEOUT',
         `the request did not complete within the server deadline of ${this.timeoutMs} ms`,
       );
-      watched.controller ??= new AbortController();
-      watched.controller.abort(err);
-      if (!reply.raw.headersSent) void reply.code(504).type('application/json').send(err.toJSON());
+      const controller = req[CONTROLLER] ?? new AbortController();
+      req[CONTROLLER] = controller;
+      controller.abort(err);
+      if (!res.headersSent) {
+        res
+          .writeHead(504, { 'content-type': 'application/json; charset=utf-8' })
+          .end(JSON.stringify({ code: err.code, message: err.message }));
+      }
     }
   }
+}
+
+/** The default answer for a request no route matches: `{code, message}`, 404. */
+function codedNotFound(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const body = JSON.stringify({
+    code: 'SEDNA_ERR_NOT_FOUND',
+    message: `no route for ${req.method ?? ''} ${req.url ?? ''}`,
+  });
+  res
+    .writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+    .end(body);
 }
 
 function sendError(reply: FastifyReply, request: FastifyRequest, err: unknown, logger: Logger): FastifyReply {

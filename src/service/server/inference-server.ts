@@ -12,7 +12,7 @@
  */
 import { SednaError, invalidArgument, messageOf } from '../../core/errors.js';
 import { getLogger } from '../../core/logger.js';
-import { createServer, requestSignal, type SednaServer, type ServerOptions } from './base.js';
+import { createServer, isAnswered, requestSignal, type SednaServer, type ServerOptions } from './base.js';
 import { ConcurrencyLimiter } from './concurrency.js';
 
 /** What the server calls for each request. */
@@ -164,13 +164,13 @@ export class InferenceServer {
     app.get(base, () => ({ infos }));
     app.post<{ Body: PredictBody }>(`${base}/predict`, { schema: predictSchema }, async (request, reply) => {
       this.requests++;
-      const signal = requestSignal(request);
+      const signal = requestSignal(request, reply);
       try {
         const context: InferenceContext = { callback: request.body.callback ?? undefined, signal };
         const result = await this.limiter.run(() => model.inference(request.body.data, context), signal);
         // The deadline already answered 504: returning the reply tells fastify not to send again.
         // eslint-disable-next-line @typescript-eslint/return-await -- a FastifyReply is thenable; awaiting it is not what we want
-        if (reply.sent) return reply;
+        if (isAnswered(reply)) return reply;
         if (!Array.isArray(result)) {
           throw new SednaError(
             'SEDNA_ERR_INFERENCE',
@@ -180,7 +180,7 @@ export class InferenceServer {
         return { result };
       } catch (err) {
         this.failures++;
-        if (reply.sent) return reply;
+        if (isAnswered(reply)) return reply;
         if (err instanceof SednaError) throw err;
         getLogger('inference-server').error({ err }, 'model inference failed');
         throw new SednaError('SEDNA_ERR_INFERENCE', `inference failed: ${messageOf(err)}`, { cause: err });
