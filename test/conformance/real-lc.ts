@@ -30,6 +30,8 @@ export interface RealLcOptions {
   /** GM insert messages ({header, content}) sent when the LC connects (jobs the LC should know). */
   inserts?: readonly object[];
   startTimeoutMs?: number;
+  /** The launcher script (default ../shared/tools/real-lc/start.mjs); tests of this harness swap it. */
+  launcher?: string;
 }
 
 export class RealLC {
@@ -42,9 +44,10 @@ export class RealLC {
   ) {}
 
   static async start(options: RealLcOptions = {}): Promise<RealLC> {
-    if (!fs.existsSync(REAL_LC_LAUNCHER)) {
+    const launcher = options.launcher ?? REAL_LC_LAUNCHER;
+    if (!fs.existsSync(launcher)) {
       throw new Error(
-        `the real LocalController launcher is missing: ${REAL_LC_LAUNCHER} (the conformance suite needs ../shared beside the repository)`,
+        `the real LocalController launcher is missing: ${launcher} (the conformance suite needs ../shared beside the repository)`,
       );
     }
     const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'real-lc-'));
@@ -53,7 +56,7 @@ export class RealLC {
       fs.writeFileSync(file, JSON.stringify(insert));
       return file;
     });
-    const child = spawn(process.execPath, [REAL_LC_LAUNCHER, path.join(workdir, 'lc')], {
+    const child = spawn(process.execPath, [launcher, path.join(workdir, 'lc')], {
       cwd: ROOT, // the launcher loads `ws` from the project
       env: { ...process.env, GM_INSERTS: inserts.join(':') },
       stdio: ['ignore', 'pipe', 'pipe'],

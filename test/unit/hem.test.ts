@@ -129,6 +129,34 @@ describe('CrossEntropy', () => {
       'a number from 0 to 1',
     );
   });
+
+  it('decides exactly as 1 − normalised entropy < threshold, over many distributions (it stops taking logs early)', () => {
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1664525 + 1013904223) % 2 ** 32) / 2 ** 32;
+    let hard = 0;
+    for (let trial = 0; trial < 2_000; trial++) {
+      const n = 2 + Math.floor(random() * 99);
+      const peak = random() * 40; // from flat to very peaked
+      const raw = Array.from({ length: n }, (_, i) => (i === 0 ? peak : 0) + random());
+      const total = raw.reduce((a, b) => a + b, 0);
+      const p = raw.map((v) => v / total);
+      const threshold = random();
+      const expected = entropyConfidence(p) < threshold;
+      if (expected) hard++;
+      expect([trial, new CrossEntropyFilter({ threshold_cross_entropy: threshold }).isHard(p)]).toEqual([
+        trial,
+        expected,
+      ]);
+    }
+    expect(hard).toBeGreaterThan(200); // both answers were exercised
+    expect(hard).toBeLessThan(1_800);
+  });
+
+  it('still checks every value after the answer is known', () => {
+    expect(errorOf(() => new CrossEntropyFilter({ threshold_cross_entropy: 1 }).isHard([0.5, 0.5, 1.5])).code).toBe(
+      'SEDNA_ERR_HEM_INPUT',
+    );
+  });
 });
 
 describe('IBT', () => {
