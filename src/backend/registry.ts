@@ -12,6 +12,7 @@
  * estimator object through {@link asEstimator} (Sedna's "Customize" estimator). The registry's
  * state lives under a global `Symbol.for` key, so two copies of the package share it.
  */
+import { globalState } from '../core/global-state.js';
 import { SednaError, invalidArgument, messageOf } from '../core/errors.js';
 import { removePathPrefix } from '../datasources/file-ops.js';
 import type {
@@ -75,21 +76,8 @@ interface RegistryState {
   readonly entries: Map<string, Entry>;
 }
 
-const STATE_KEY = Symbol.for('sedna-sdk.backend-registry');
-
 function state(): RegistryState {
-  const holder = globalThis as unknown as Record<symbol, RegistryState | undefined>;
-  let current = holder[STATE_KEY];
-  if (current === undefined) {
-    current = { entries: new Map() };
-    Object.defineProperty(globalThis, STATE_KEY, {
-      value: current,
-      enumerable: false,
-      configurable: false,
-      writable: false,
-    });
-  }
-  return current;
+  return globalState<RegistryState>('sedna-sdk.backend-registry', () => ({ entries: new Map() }));
 }
 
 function normaliseType(type: string): string {

@@ -6,6 +6,7 @@
  * which bundlers and minifiers rename. The registry lives under a global `Symbol.for` key so
  * two copies of this package in one process (a bundled app plus a dependency) share it.
  */
+import { globalState } from './global-state.js';
 import { SednaError, invalidArgument, showValue } from './errors.js';
 import type { AlgorithmParamValue } from './config.js';
 
@@ -65,21 +66,8 @@ interface RegistryState {
   readonly kinds: Map<string, Map<string, RegistryEntry>>;
 }
 
-const STATE_KEY = Symbol.for('sedna-sdk.class-factory');
-
 function state(): RegistryState {
-  const holder = globalThis as unknown as Record<symbol, RegistryState | undefined>;
-  let current = holder[STATE_KEY];
-  if (current === undefined) {
-    current = { kinds: new Map() };
-    Object.defineProperty(globalThis, STATE_KEY, {
-      value: current,
-      enumerable: false,
-      configurable: false,
-      writable: false,
-    });
-  }
-  return current;
+  return globalState<RegistryState>('sedna-sdk.class-factory', () => ({ kinds: new Map() }));
 }
 
 function explicitName(entry: RegistryEntry, alias: string | undefined): string {
