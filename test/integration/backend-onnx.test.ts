@@ -6,7 +6,6 @@ import path from 'node:path';
 import { OnnxEstimator, accuracy } from '../../src/backend/onnx.js';
 import { encodeModel, decodeModel } from '../../src/backend/onnx-proto.js';
 import type { WeightRecord } from '../../src/backend/weights.js';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import {
   CLOUD_ONNX,
   EDGE_ONNX,
@@ -19,6 +18,7 @@ import {
   scaleDigitsBatch,
   sha256,
 } from '../helpers/backend-fixtures.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const test = loadDigits('test');
 let tmp: string;
@@ -28,16 +28,6 @@ async function estimator(modelUrl?: string): Promise<OnnxEstimator> {
   const e = await OnnxEstimator.create(modelUrl === undefined ? {} : { modelUrl });
   open.push(e);
   return e;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<SednaError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSednaError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError, but the call succeeded');
 }
 
 beforeAll(async () => {
@@ -124,32 +114,32 @@ describe('predict', () => {
   });
 
   it('rejects a wrong input shape with SEDNA_ERR_SHAPE_MISMATCH showing the expected shape', async () => {
-    const short = await codeOf(cloud.predict([test.x[0]!.slice(0, 63)]));
+    const short = await rejectionOf(cloud.predict([test.x[0]!.slice(0, 63)]));
     expect(short.code).toBe('SEDNA_ERR_SHAPE_MISMATCH');
     expect(short.message).toContain('expects float32 [N, 64]');
     expect(short.message).toContain('row 0 has 63 values');
 
-    const dims = await codeOf(cloud.predict({ data: new Float32Array(2 * 32), dims: [2, 32] }));
+    const dims = await rejectionOf(cloud.predict({ data: new Float32Array(2 * 32), dims: [2, 32] }));
     expect(dims.code).toBe('SEDNA_ERR_SHAPE_MISMATCH');
     expect(dims.details).toMatchObject({ expected: { type: 'float32', shape: ['N', 64] }, actual: { shape: [2, 32] } });
 
-    const rank = await codeOf(cloud.predict({ data: new Float32Array(64), dims: [64] }));
+    const rank = await rejectionOf(cloud.predict({ data: new Float32Array(64), dims: [64] }));
     expect(rank.message).toContain('rank 1, expected 2');
 
-    const count = await codeOf(cloud.predict({ data: new Float32Array(10), dims: [1, 64] }));
+    const count = await rejectionOf(cloud.predict({ data: new Float32Array(10), dims: [1, 64] }));
     expect(count.message).toContain('10 values for 64 elements');
 
-    const dtype = await codeOf(cloud.predict({ data: new Float64Array(64), dims: [1, 64] }));
+    const dtype = await rejectionOf(cloud.predict({ data: new Float64Array(64), dims: [1, 64] }));
     expect(dtype.code).toBe('SEDNA_ERR_SHAPE_MISMATCH');
     expect(dtype.message).toContain('got float64');
 
-    const flat = await codeOf(cloud.predict(test.x[0] as unknown as number[][]));
+    const flat = await rejectionOf(cloud.predict(test.x[0] as unknown as number[][]));
     expect(flat.code).toBe('SEDNA_ERR_SHAPE_MISMATCH');
   });
 
   it('rejects unknown or missing named inputs with SEDNA_ERR_INVALID_ARGUMENT', async () => {
-    expect((await codeOf(cloud.predict({ pixels: test.x.slice(0, 1) }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
-    expect((await codeOf(cloud.predict({}))).message).toContain('missing input');
+    expect((await rejectionOf(cloud.predict({ pixels: test.x.slice(0, 1) }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
+    expect((await rejectionOf(cloud.predict({}))).message).toContain('missing input');
   });
 
   it('handles Int64 and Float32 named inputs on a multi-input model', async () => {
@@ -181,10 +171,10 @@ describe('predict', () => {
     expect(await e.predict({ ids: [[1, 2, 3]], scale: [[3]] })).toEqual([[3, 6, 9]]);
     expect(await e.getWeights()).toEqual([]);
     // A bare batch is ambiguous with two inputs.
-    expect((await codeOf(e.predict([[1, 2, 3]]))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
+    expect((await rejectionOf(e.predict([[1, 2, 3]]))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
     // Int64 rows must hold integers; Float32 data for an int64 input is a type mismatch.
-    expect((await codeOf(e.predict({ ids: [[1.5, 2, 3]], scale: [[1]] }))).code).toBe('SEDNA_ERR_SHAPE_MISMATCH');
-    const wrongType = await codeOf(e.predict({ ids: { data: new Float32Array(3), dims: [1, 3] }, scale: [[1]] }));
+    expect((await rejectionOf(e.predict({ ids: [[1.5, 2, 3]], scale: [[1]] }))).code).toBe('SEDNA_ERR_SHAPE_MISMATCH');
+    const wrongType = await rejectionOf(e.predict({ ids: { data: new Float32Array(3), dims: [1, 3] }, scale: [[1]] }));
     expect(wrongType.message).toContain('input "ids" expects int64 [N, 3], got float32');
 
     // Int64 outputs: numbers from predict(), the BigInt64Array itself from run().
@@ -233,7 +223,7 @@ describe('evaluate', () => {
 
   it('fails with SEDNA_ERR_METRIC when a metric throws or returns a non-number', async () => {
     const e = await estimator(EDGE_ONNX);
-    const thrown = await codeOf(
+    const thrown = await rejectionOf(
       e.evaluate(test, {
         metrics: {
           boom: () => {
@@ -244,16 +234,16 @@ describe('evaluate', () => {
     );
     expect(thrown.code).toBe('SEDNA_ERR_METRIC');
     expect(thrown.message).toContain('metric "boom" threw: bad metric');
-    const nan = await codeOf(e.evaluate(test, { metrics: { nan: () => NaN } }));
+    const nan = await rejectionOf(e.evaluate(test, { metrics: { nan: () => NaN } }));
     expect(nan.message).toContain('metric "nan" returned');
   });
 
   it('needs one label per sample', async () => {
     const e = await estimator(EDGE_ONNX);
-    expect((await codeOf(e.evaluate({ x: test.x }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
-    expect((await codeOf(e.evaluate({ x: test.x, y: test.y.slice(1) }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
+    expect((await rejectionOf(e.evaluate({ x: test.x }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
+    expect((await rejectionOf(e.evaluate({ x: test.x, y: test.y.slice(1) }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
     // Generic job code may hand over batches as samples; they are rejected, not misread.
-    const batches = await codeOf(e.evaluate({ x: [test.x.slice(0, 2)], y: [0] }));
+    const batches = await rejectionOf(e.evaluate({ x: [test.x.slice(0, 2)], y: [0] }));
     expect(batches.code).toBe('SEDNA_ERR_SHAPE_MISMATCH');
     expect(batches.message).toContain('one row of numbers per sample');
   });
@@ -315,7 +305,7 @@ describe('weights', () => {
       [w[0]!, { name: 'edge/bias', dtype: 'float32', shape: [10], data: new Float32Array(9) }],
     ];
     for (const weights of cases) {
-      const err = await codeOf(e.setWeights(weights));
+      const err = await rejectionOf(e.setWeights(weights));
       expect(err.code).toBe('SEDNA_ERR_WEIGHTS_MISMATCH');
     }
     expect(await e.predict(test.x.slice(0, 4))).toEqual(before);
@@ -368,7 +358,7 @@ describe('save, load and modelInfo', () => {
 describe('bad models and misuse', () => {
   it('a missing file is SEDNA_ERR_MODEL_NOT_FOUND naming the path', async () => {
     const missing = path.join(tmp, 'nope', 'model.onnx');
-    const err = await codeOf(OnnxEstimator.create({ modelUrl: missing }));
+    const err = await rejectionOf(OnnxEstimator.create({ modelUrl: missing }));
     expect(err.code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
     expect(err.message).toContain(missing);
   });
@@ -377,27 +367,27 @@ describe('bad models and misuse', () => {
     const truncated = path.join(tmp, 'truncated.onnx');
     const bytes = fs.readFileSync(CLOUD_ONNX);
     fs.writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    const err = await codeOf(OnnxEstimator.create({ modelUrl: truncated }));
+    const err = await rejectionOf(OnnxEstimator.create({ modelUrl: truncated }));
     expect(err.code).toBe('SEDNA_ERR_MODEL_INVALID');
     expect(err.message).toContain(truncated);
 
     const text = path.join(tmp, 'text.onnx');
     fs.writeFileSync(text, 'this is not a model');
-    expect((await codeOf(OnnxEstimator.create({ modelUrl: text }))).code).toBe('SEDNA_ERR_MODEL_INVALID');
+    expect((await rejectionOf(OnnxEstimator.create({ modelUrl: text }))).code).toBe('SEDNA_ERR_MODEL_INVALID');
   });
 
   it('a failed load keeps the previous model serving', async () => {
     const e = await estimator(EDGE_ONNX);
     const before = await e.predict(test.x.slice(0, 3));
-    expect((await codeOf(e.load(path.join(tmp, 'missing.onnx')))).code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
+    expect((await rejectionOf(e.load(path.join(tmp, 'missing.onnx')))).code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
     expect(await e.predict(test.x.slice(0, 3))).toEqual(before);
   });
 
   it('without a model: SEDNA_ERR_MODEL_NOT_LOADED; train: SEDNA_ERR_NOT_SUPPORTED', async () => {
     const e = await estimator();
-    expect((await codeOf(e.predict(test.x))).code).toBe('SEDNA_ERR_MODEL_NOT_LOADED');
-    expect((await codeOf(e.getWeights())).code).toBe('SEDNA_ERR_MODEL_NOT_LOADED');
-    const train = await codeOf(e.train());
+    expect((await rejectionOf(e.predict(test.x))).code).toBe('SEDNA_ERR_MODEL_NOT_LOADED');
+    expect((await rejectionOf(e.getWeights())).code).toBe('SEDNA_ERR_MODEL_NOT_LOADED');
+    const train = await rejectionOf(e.train());
     expect(train.code).toBe('SEDNA_ERR_NOT_SUPPORTED');
     expect(train.message).toContain('inference-only');
   });
@@ -415,13 +405,13 @@ describe('bad models and misuse', () => {
       () => e.getWeights(),
       () => e.setWeights([]),
     ]) {
-      expect((await codeOf(call())).code).toBe('SEDNA_ERR_CLOSED');
+      expect((await rejectionOf(call())).code).toBe('SEDNA_ERR_CLOSED');
     }
     expect(() => e.inputs).toThrow(expect.objectContaining({ code: 'SEDNA_ERR_CLOSED' }) as Error);
   });
 
   it('a remote URL without FileOps is SEDNA_ERR_INVALID_ARGUMENT', async () => {
-    const err = await codeOf(OnnxEstimator.create({ modelUrl: 's3://bucket/model.onnx' }));
+    const err = await rejectionOf(OnnxEstimator.create({ modelUrl: 's3://bucket/model.onnx' }));
     expect(err.code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
     expect(err.message).toContain('s3://bucket/model.onnx');
   });

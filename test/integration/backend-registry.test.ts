@@ -18,18 +18,9 @@ import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import { runNode } from '../helpers/child.js';
 import { ROOT, SCRATCH } from '../helpers/paths.js';
 import { EDGE_ONNX, MLP_TFJS, loadDigits } from '../helpers/backend-fixtures.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const test = loadDigits('test');
-
-async function codeOf(promise: Promise<unknown>): Promise<SednaError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSednaError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError, but the call succeeded');
-}
 
 function syncCodeOf(fn: () => unknown): SednaError {
   try {
@@ -164,7 +155,7 @@ describe('registering backends', () => {
       5,
       { types: ['BROKEN'] },
     );
-    const first = await codeOf(resolveBackend('broken'));
+    const first = await rejectionOf(resolveBackend('broken'));
     expect(first.code).toBe('SEDNA_ERR_NO_BACKEND');
     expect(first.message).toBe(
       'no estimator backend could be initialised for BACKEND_TYPE=BROKEN: [gpu] libcuda.so.1: cannot open shared object file; [remote] no accelerator service at 10.0.0.9',
@@ -176,7 +167,7 @@ describe('registering backends', () => {
         { name: 'remote', reason: 'no accelerator service at 10.0.0.9' },
       ],
     });
-    const second = await codeOf(createEstimator('BROKEN'));
+    const second = await rejectionOf(createEstimator('BROKEN'));
     expect(second.message).toBe(first.message);
     expect(calls).toBe(2); // failures are remembered, not retried
     expect(
@@ -198,13 +189,13 @@ describe('registering backends', () => {
 
   it('an init that returns no factory is a failure with a reason', async () => {
     register('hollow', () => ({}) as BackendFactory, 0, { types: ['HOLLOW'] });
-    expect((await codeOf(resolveBackend('HOLLOW'))).message).toContain(
+    expect((await rejectionOf(resolveBackend('HOLLOW'))).message).toContain(
       '[hollow] init() did not return an object with a create(options) method',
     );
   });
 
   it('an unknown BACKEND_TYPE is SEDNA_ERR_NO_BACKEND listing what is registered', async () => {
-    const err = await codeOf(createEstimator('PADDLE'));
+    const err = await rejectionOf(createEstimator('PADDLE'));
     expect(err.code).toBe('SEDNA_ERR_NO_BACKEND');
     expect(err.message).toContain('no estimator backend is registered for BACKEND_TYPE=PADDLE');
     expect(err.message).toContain('onnx (ONNX); tfjs (TENSORFLOW, KERAS, TFJS)');
@@ -275,8 +266,8 @@ describe('asEstimator (custom estimators)', () => {
     expect(e.modelInfo('/home/data/m/bucket.PKL', { dataPathPrefix: '/home/data' })).toEqual([
       { format: 'pkl', url: '/m/bucket.PKL', metrics: null },
     ]);
-    expect((await codeOf(e.getWeights())).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
-    expect((await codeOf(e.setWeights([]))).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
+    expect((await rejectionOf(e.getWeights())).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
+    expect((await rejectionOf(e.setWeights([]))).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
     await e.close();
   });
 
@@ -293,7 +284,7 @@ describe('asEstimator (custom estimators)', () => {
       getWeights: () => [],
       close: () => undefined,
     });
-    const err = await codeOf(e.predict(1));
+    const err = await rejectionOf(e.predict(1));
     expect(err.code).toBe('SEDNA_ERR_INFERENCE');
     expect(err.cause).toBe(boom);
     expect(await e.train({ x: [] })).toEqual({ loss: 1 });

@@ -5,25 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { OnnxEstimator } from '../../src/backend/onnx.js';
 import { TfjsEstimator } from '../../src/backend/tfjs.js';
 import { FileOps } from '../../src/datasources/file-ops.js';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import { EDGE_ONNX, MLP_TFJS, loadDigits, sameWeights } from '../helpers/backend-fixtures.js';
 import { s3TestSettings, uniquePrefix } from '../helpers/s3.js';
 import fs from 'node:fs';
 import path from 'node:path';
+import { rejectionOf } from '../helpers/errors.js';
 
 const test = loadDigits('test');
 let fileOps: FileOps;
 let base: string;
-
-async function codeOf(promise: Promise<unknown>): Promise<SednaError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSednaError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError, but the call succeeded');
-}
 
 beforeAll(() => {
   const s3 = s3TestSettings();
@@ -53,7 +43,7 @@ describe('ONNX models on S3', () => {
 
   it('a missing object is SEDNA_ERR_MODEL_NOT_FOUND naming the URL', async () => {
     const url = `${base}/onnx/missing.onnx`;
-    const err = await codeOf(OnnxEstimator.create({ modelUrl: url, fileOps }));
+    const err = await rejectionOf(OnnxEstimator.create({ modelUrl: url, fileOps }));
     expect(err.code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
     expect(err.message).toContain(url);
   });
@@ -74,7 +64,7 @@ describe('TF.js models on S3', () => {
 
   it('a missing model is SEDNA_ERR_MODEL_NOT_FOUND naming the URL', async () => {
     const url = `${base}/tfjs/missing`;
-    const err = await codeOf(TfjsEstimator.create({ modelUrl: url, fileOps }));
+    const err = await rejectionOf(TfjsEstimator.create({ modelUrl: url, fileOps }));
     expect(err.code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
     expect(err.message).toContain(`${url}/model.json`);
   });
@@ -108,13 +98,13 @@ describe('models over HTTP (read-only)', () => {
     const tfjs = await TfjsEstimator.create({ modelUrl: `${origin}/${path.basename(MLP_TFJS)}`, fileOps });
     expect((await tfjs.evaluate(test)).accuracy).toBeGreaterThan(0.97);
     // http(s) is read-only: saving there fails with FileOps' own code.
-    expect((await codeOf(onnx.save(`${origin}/copy.onnx`))).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
+    expect((await rejectionOf(onnx.save(`${origin}/copy.onnx`))).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
     await Promise.all([onnx.close(), local.close(), tfjs.close()]);
   });
 
   it('a 404 is SEDNA_ERR_MODEL_NOT_FOUND naming the URL', async () => {
     const url = `${origin}/nothing.onnx`;
-    const err = await codeOf(OnnxEstimator.create({ modelUrl: url, fileOps }));
+    const err = await rejectionOf(OnnxEstimator.create({ modelUrl: url, fileOps }));
     expect(err.code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
     expect(err.message).toContain(url);
   });

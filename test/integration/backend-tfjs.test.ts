@@ -6,7 +6,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { TfjsEstimator, accuracy, loadTfjs, type Tf } from '../../src/backend/tfjs.js';
 import type { EpochProgress } from '../../src/backend/estimator.js';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import {
   MLP_TFJS,
   bytesOf,
@@ -17,6 +16,7 @@ import {
   sameWeights,
   scaleDigitsBatch,
 } from '../helpers/backend-fixtures.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const train = loadDigits('train');
 const test = loadDigits('test');
@@ -48,16 +48,6 @@ function mlp(tf: Tf, hidden = 128): ReturnType<Tf['sequential']> {
       }),
     ],
   });
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<SednaError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSednaError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError, but the call succeeded');
 }
 
 beforeAll(async () => {
@@ -191,8 +181,8 @@ describe('training', () => {
 
   it('rejects labels that do not match the samples', async () => {
     const e = await estimator({ model: (tf) => mlp(tf, 8) });
-    expect((await codeOf(e.train({ x: train.x, y: train.y.slice(1) }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
-    expect((await codeOf(e.train({ x: [], y: [] }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
+    expect((await rejectionOf(e.train({ x: train.x, y: train.y.slice(1) }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
+    expect((await rejectionOf(e.train({ x: [], y: [] }))).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
   });
 });
 
@@ -224,7 +214,8 @@ describe('weights', () => {
       [...w.slice(0, 3), { name: 'output/bias', dtype: 'float32' as const, shape: [11], data: new Float32Array(11) }],
       [...w.slice(0, 3), { name: 'output/bias', dtype: 'float64' as const, shape: [10], data: new Float64Array(10) }],
     ];
-    for (const weights of wrong) expect((await codeOf(e.setWeights(weights))).code).toBe('SEDNA_ERR_WEIGHTS_MISMATCH');
+    for (const weights of wrong)
+      expect((await rejectionOf(e.setWeights(weights))).code).toBe('SEDNA_ERR_WEIGHTS_MISMATCH');
     expect(sameWeights(await e.getWeights(), w)).toBe(true);
   });
 });
@@ -262,7 +253,7 @@ describe('save, load and modelInfo', () => {
 
     const json = JSON.parse(fs.readFileSync(lone, 'utf8')) as { weightDataBase64: string };
     fs.writeFileSync(lone, JSON.stringify({ ...json, weightDataBase64: json.weightDataBase64.slice(0, 100) }));
-    const truncated = await codeOf(TfjsEstimator.create({ modelUrl: lone }));
+    const truncated = await rejectionOf(TfjsEstimator.create({ modelUrl: lone }));
     expect(truncated.code).toBe('SEDNA_ERR_MODEL_INVALID');
 
     const plain = await TfjsEstimator.create({ model: (tf) => mlp(tf, 8), embedWeights: false });
@@ -301,7 +292,7 @@ describe('save, load and modelInfo', () => {
 describe('bad models and misuse', () => {
   it('a missing model is SEDNA_ERR_MODEL_NOT_FOUND naming the path', async () => {
     const missing = path.join(tmp, 'missing-model');
-    const err = await codeOf(TfjsEstimator.create({ modelUrl: missing }));
+    const err = await rejectionOf(TfjsEstimator.create({ modelUrl: missing }));
     expect(err.code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
     expect(err.message).toContain(path.join(missing, 'model.json'));
   });
@@ -311,36 +302,36 @@ describe('bad models and misuse', () => {
     fs.cpSync(MLP_TFJS, dir, { recursive: true });
     const json = fs.readFileSync(path.join(dir, 'model.json'));
     fs.writeFileSync(path.join(dir, 'model.json'), json.subarray(0, json.length - 20));
-    const badJson = await codeOf(TfjsEstimator.create({ modelUrl: dir }));
+    const badJson = await rejectionOf(TfjsEstimator.create({ modelUrl: dir }));
     expect(badJson.code).toBe('SEDNA_ERR_MODEL_INVALID');
     expect(badJson.message).toContain(path.join(dir, 'model.json'));
 
     fs.writeFileSync(path.join(dir, 'model.json'), json);
     const weights = fs.readFileSync(path.join(dir, 'weights.bin'));
     fs.writeFileSync(path.join(dir, 'weights.bin'), weights.subarray(0, 1000));
-    const badWeights = await codeOf(TfjsEstimator.create({ modelUrl: dir }));
+    const badWeights = await rejectionOf(TfjsEstimator.create({ modelUrl: dir }));
     expect(badWeights.code).toBe('SEDNA_ERR_MODEL_INVALID');
     expect(badWeights.message).toContain('1000 bytes');
 
     fs.writeFileSync(path.join(dir, 'model.json'), '{"hello": "world"}');
-    expect((await codeOf(TfjsEstimator.create({ modelUrl: dir }))).code).toBe('SEDNA_ERR_MODEL_INVALID');
+    expect((await rejectionOf(TfjsEstimator.create({ modelUrl: dir }))).code).toBe('SEDNA_ERR_MODEL_INVALID');
   });
 
   it('a wrong input shape is SEDNA_ERR_SHAPE_MISMATCH showing the expected shape', async () => {
     const e = await estimator({ modelUrl: MLP_TFJS });
     const before = e.tf.memory().numTensors;
-    const rows = await codeOf(e.predict([test.x[0]!.slice(0, 63)]));
+    const rows = await rejectionOf(e.predict([test.x[0]!.slice(0, 63)]));
     expect(rows.code).toBe('SEDNA_ERR_SHAPE_MISMATCH');
     expect(rows.message).toContain('expects float32 [N, 64]');
-    const dims = await codeOf(e.predict({ data: new Float32Array(64), dims: [2, 32] }));
+    const dims = await rejectionOf(e.predict({ data: new Float32Array(64), dims: [2, 32] }));
     expect(dims.code).toBe('SEDNA_ERR_SHAPE_MISMATCH');
     expect(e.tf.memory().numTensors).toBe(before);
   });
 
   it('without a model: SEDNA_ERR_MODEL_NOT_LOADED', async () => {
     const e = await estimator({});
-    expect((await codeOf(e.predict(test.x))).code).toBe('SEDNA_ERR_MODEL_NOT_LOADED');
-    expect((await codeOf(e.train(train))).code).toBe('SEDNA_ERR_MODEL_NOT_LOADED');
+    expect((await rejectionOf(e.predict(test.x))).code).toBe('SEDNA_ERR_MODEL_NOT_LOADED');
+    expect((await rejectionOf(e.train(train))).code).toBe('SEDNA_ERR_MODEL_NOT_LOADED');
   });
 
   it('after close() every use is SEDNA_ERR_CLOSED; close is idempotent', async () => {
@@ -358,7 +349,7 @@ describe('bad models and misuse', () => {
       () => e.getWeights(),
       () => e.setWeights([]),
     ]) {
-      expect((await codeOf(call())).code).toBe('SEDNA_ERR_CLOSED');
+      expect((await rejectionOf(call())).code).toBe('SEDNA_ERR_CLOSED');
     }
   });
 });

@@ -5,12 +5,12 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import { MemoryDataSource, loadDataSource } from '../../src/datasources/base.js';
 import { CSVDataParse, type CsvProgress, type CsvRow } from '../../src/datasources/csv.js';
 import type { FileOps } from '../../src/datasources/file-ops.js';
 import { TxtDataParse } from '../../src/datasources/txt.js';
 import { s3FileOps, s3TestSettings, uniquePrefix } from '../helpers/s3.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 let root: string;
 beforeEach(async () => {
@@ -19,16 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await fsp.rm(root, { recursive: true, force: true });
 });
-
-async function failure(promise: Promise<unknown>): Promise<SednaError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSednaError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError');
-}
 
 async function write(name: string, text: string): Promise<string> {
   const file = path.join(root, name);
@@ -98,7 +88,7 @@ describe('TxtDataParse', () => {
         return [line];
       },
     });
-    const err = await failure(failing.parse(index));
+    const err = await rejectionOf(failing.parse(index));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain(`${index}:3`);
   });
@@ -106,7 +96,7 @@ describe('TxtDataParse', () => {
   it('checkFiles lists every missing sample with its index file and line', async () => {
     await write('data/images/0001.jpg', 'jpg');
     const index = await write('data/train.txt', HELMET);
-    const err = await failure(new TxtDataParse('train').parse(index, { pathRoot: 'index', checkFiles: true }));
+    const err = await rejectionOf(new TxtDataParse('train').parse(index, { pathRoot: 'index', checkFiles: true }));
     expect(err.code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
     expect(err.message).toContain('1 of 2 samples');
     expect(err.message).toContain(`${index}:3: ${root}/data/images/0002.jpg`);
@@ -118,7 +108,7 @@ describe('TxtDataParse', () => {
 
   it('a missing index file is SEDNA_ERR_FILE_NOT_FOUND (Sedna skipped it silently)', async () => {
     const missing = path.join(root, 'nope.txt');
-    const err = await failure(new TxtDataParse('train').parse([missing]));
+    const err = await rejectionOf(new TxtDataParse('train').parse([missing]));
     expect(err.code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
     expect(err.message).toContain(missing);
   });
@@ -177,7 +167,7 @@ describe('CSVDataParse', () => {
 
   it('a ragged row is SEDNA_ERR_DATA_FORMAT naming file:line and the column counts', async () => {
     const file = await write('r.csv', 'a,b,c\n1,2,3\n\n4,5\n6,7,8\n');
-    const err = await failure(new CSVDataParse('train').parse(file));
+    const err = await rejectionOf(new CSVDataParse('train').parse(file));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain(`${file}:4:`); // the blank line 3 is skipped but counted
     expect(err.message).toContain('expected 3 columns');
@@ -188,7 +178,7 @@ describe('CSVDataParse', () => {
     const rows = Array.from({ length: 50_000 }, (_, i) => `${i},${i * 2}`);
     rows[40_000] = '40000,oops';
     const file = await write('bad.csv', `a,b\n${rows.join('\n')}\n`);
-    const err = await failure(new CSVDataParse('train').parse(file, { chunkBytes: 64 * 1024 }));
+    const err = await rejectionOf(new CSVDataParse('train').parse(file, { chunkBytes: 64 * 1024 }));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain(`${file}:40002:2`);
     expect(err.message).toContain('"b"');
@@ -198,7 +188,7 @@ describe('CSVDataParse', () => {
 
   it('an empty file is SEDNA_ERR_DATA_FORMAT; a header-only file has zero rows', async () => {
     const empty = await write('empty.csv', '');
-    const err = await failure(new CSVDataParse('train').parse(empty));
+    const err = await rejectionOf(new CSVDataParse('train').parse(empty));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain(empty);
     const headerOnly = await write('h.csv', 'a,b,label\n');
@@ -210,17 +200,17 @@ describe('CSVDataParse', () => {
 
   it('a missing label column or usecols column is an error listing the columns', async () => {
     const file = await write('t.csv', 'a,b\n1,2\n');
-    const noLabel = await failure(new CSVDataParse('train').parse(file, { label: 'y' }));
+    const noLabel = await rejectionOf(new CSVDataParse('train').parse(file, { label: 'y' }));
     expect(noLabel.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(noLabel.message).toContain('no label column "y" (columns: a, b)');
-    const noCol = await failure(new CSVDataParse('train').parse(file, { usecols: ['a', 'c'] }));
+    const noCol = await rejectionOf(new CSVDataParse('train').parse(file, { usecols: ['a', 'c'] }));
     expect(noCol.message).toContain('"c"');
   });
 
   it('files with different columns cannot be concatenated', async () => {
     const a = await write('a.csv', 'x,y\n1,2\n');
     const b = await write('b.csv', 'x,z\n3,4\n');
-    const err = await failure(new CSVDataParse('train').parse([a, b]));
+    const err = await rejectionOf(new CSVDataParse('train').parse([a, b]));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain(b);
   });
@@ -288,7 +278,7 @@ describe('CSVDataParse', () => {
         inferred.push(row.values[0]);
       }
     };
-    const err = await failure(read());
+    const err = await rejectionOf(read());
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain(`${file}:4:1`);
   });
@@ -322,7 +312,7 @@ describe('BaseDataSource.save', () => {
 
   it('refuses to load a JSON file that is not a saved datasource', async () => {
     const file = await write('other.json', '{"x":[1]}');
-    const err = await failure(loadDataSource(file));
+    const err = await rejectionOf(loadDataSource(file));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain(file);
   });
@@ -353,7 +343,7 @@ describe('datasources on S3', () => {
       checkFiles: true,
       fileOps: ops,
     });
-    const err = await failure(parse);
+    const err = await rejectionOf(parse);
     expect(err.code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
     expect(err.message).toContain(`${prefix}/data/train.txt:2: ${prefix}/data/images/0002.jpg`);
     await ops.writeFile(`${prefix}/data/images/0002.jpg`, 'jpg');

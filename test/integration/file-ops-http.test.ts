@@ -6,19 +6,9 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import { FileOps } from '../../src/datasources/file-ops.js';
 import { deadPort, scriptedServer as serve } from '../helpers/scripted-server.js';
-
-async function failure(promise: Promise<unknown>): Promise<SednaError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSednaError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError');
-}
+import { rejectionOf } from '../helpers/errors.js';
 
 const fast = { timeoutMs: 500, totalTimeoutMs: 2_000, idleTimeoutMs: 300, retry: { baseDelayMs: 5, maxDelayMs: 20 } };
 const PAYLOAD = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
@@ -69,16 +59,16 @@ describe('FileOps over http(s)', () => {
     try {
       const url = `${server.url}/missing.onnx`;
       const dst = path.join(root, 'out', 'missing.onnx');
-      const err = await failure(ops.download(url, dst));
+      const err = await rejectionOf(ops.download(url, dst));
       expect(err.code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
       expect(err.message).toContain(url);
       expect(server.hits()).toBe(1);
       expect(fs.existsSync(dst)).toBe(false);
       // Without dst: the fresh temp folder is removed again.
-      expect((await failure(ops.download(url))).code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
+      expect((await rejectionOf(ops.download(url))).code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
       expect(await fsp.readdir(root)).toEqual([]);
       expect(await ops.exists(url)).toBe(false);
-      expect((await failure(ops.readFile(url))).code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
+      expect((await rejectionOf(ops.readFile(url))).code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
     } finally {
       await server.close();
     }
@@ -90,7 +80,7 @@ describe('FileOps over http(s)', () => {
       res.end();
     });
     try {
-      const err = await failure(ops.download(`${server.url}/secret.bin`, path.join(root, 'x')));
+      const err = await rejectionOf(ops.download(`${server.url}/secret.bin`, path.join(root, 'x')));
       expect(err.code).toBe('SEDNA_ERR_ACCESS_DENIED');
       expect(err.message).toContain(`${server.url}/secret.bin`);
     } finally {
@@ -121,7 +111,7 @@ describe('FileOps over http(s)', () => {
   it('a dead port is SEDNA_ERR_NETWORK naming the URL', async () => {
     const url = `http://127.0.0.1:${await deadPort()}/model.onnx`;
     const dst = path.join(root, 'model.onnx');
-    const err = await failure(ops.download(url, dst));
+    const err = await rejectionOf(ops.download(url, dst));
     expect(err.code).toBe('SEDNA_ERR_NETWORK');
     expect(err.message).toContain(url);
     expect(fs.existsSync(dst)).toBe(false);
@@ -133,7 +123,7 @@ describe('FileOps over http(s)', () => {
     });
     try {
       const started = Date.now();
-      const err = await failure(ops.download(`${server.url}/hang.bin`, path.join(root, 'hang.bin')));
+      const err = await rejectionOf(ops.download(`${server.url}/hang.bin`, path.join(root, 'hang.bin')));
       const elapsed = Date.now() - started;
       expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
       expect(err.message).toContain(`${server.url}/hang.bin`);
@@ -152,7 +142,7 @@ describe('FileOps over http(s)', () => {
     });
     try {
       const dst = path.join(root, 'out', 'stalled.bin');
-      const err = await failure(ops.download(`${server.url}/stalled.bin`, dst));
+      const err = await rejectionOf(ops.download(`${server.url}/stalled.bin`, dst));
       expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
       expect(err.message).toContain(`${server.url}/stalled.bin`);
       expect(await fsp.readdir(path.join(root, 'out'))).toEqual([]);
@@ -169,7 +159,7 @@ describe('FileOps over http(s)', () => {
     try {
       const dst = path.join(root, 'model.onnx');
       await fsp.writeFile(dst, 'previous model');
-      const err = await failure(ops.download(`${server.url}/model.onnx`, dst));
+      const err = await rejectionOf(ops.download(`${server.url}/model.onnx`, dst));
       expect(['SEDNA_ERR_NETWORK', 'SEDNA_ERR_TIMEOUT']).toContain(err.code);
       expect(err.message).toContain(`${server.url}/model.onnx`);
       expect(await fsp.readFile(dst, 'utf8')).toBe('previous model');
@@ -185,7 +175,7 @@ describe('FileOps over http(s)', () => {
     });
     const small = new FileOps({ http: fast, maxReadBytes: 1024 });
     try {
-      const err = await failure(small.readFile(`${server.url}/big.bin`));
+      const err = await rejectionOf(small.readFile(`${server.url}/big.bin`));
       expect(err.code).toBe('SEDNA_ERR_STORAGE');
       expect(err.message).toContain(`${server.url}/big.bin`);
       expect(err.message).toContain('1024');

@@ -7,8 +7,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { create } from 'tar';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import { FileOps, schemeOf } from '../../src/datasources/file-ops.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 let root: string;
 const ops = new FileOps();
@@ -22,16 +22,6 @@ afterEach(async () => {
 afterAll(async () => {
   await ops.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<SednaError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSednaError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError');
-}
 
 /** Every entry in `dir`, recursively (temp litter shows up here). */
 async function tree(dir: string): Promise<string[]> {
@@ -66,7 +56,7 @@ describe('FileOps, local paths and file:// URLs', () => {
     const target = path.join(root, 'model.onnx');
     await fsp.mkdir(target);
     await fsp.writeFile(path.join(target, 'keep'), 'x');
-    const err = await failure(ops.writeFile(target, Buffer.alloc(1024, 1)));
+    const err = await rejectionOf(ops.writeFile(target, Buffer.alloc(1024, 1)));
     expect(err.code).toBe('SEDNA_ERR_STORAGE');
     expect(err.message).toContain(target);
     expect(await tree(root)).toEqual(['model.onnx', 'model.onnx/keep']);
@@ -74,7 +64,7 @@ describe('FileOps, local paths and file:// URLs', () => {
 
   it('a write that fails to create its folder names the path and leaves nothing', async () => {
     await fsp.writeFile(path.join(root, 'file'), 'x');
-    const err = await failure(ops.writeFile(path.join(root, 'file', 'child.txt'), 'y'));
+    const err = await rejectionOf(ops.writeFile(path.join(root, 'file', 'child.txt'), 'y'));
     expect(err.message).toContain(path.join(root, 'file', 'child.txt'));
     expect(await tree(root)).toEqual(['file']);
   });
@@ -93,10 +83,10 @@ describe('FileOps, local paths and file:// URLs', () => {
 
   it('download of a missing local path is SEDNA_ERR_FILE_NOT_FOUND naming it', async () => {
     const missing = path.join(root, 'missing.onnx');
-    const err = await failure(ops.download(missing));
+    const err = await rejectionOf(ops.download(missing));
     expect(err.code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
     expect(err.message).toContain(missing);
-    expect((await failure(ops.readFile(missing))).code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
+    expect((await rejectionOf(ops.readFile(missing))).code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
   });
 
   it('upload copies a file and a folder and never deletes the source', async () => {
@@ -126,7 +116,7 @@ describe('FileOps, local paths and file:// URLs', () => {
 
   it('refuses unsupported schemes with SEDNA_ERR_UNSUPPORTED_URL naming the URL', async () => {
     for (const url of ['gs://bucket/model', 'ftp://host/file', 'hdfs://nn/path']) {
-      const err = await failure(ops.download(url));
+      const err = await rejectionOf(ops.download(url));
       expect(err.code).toBe('SEDNA_ERR_UNSUPPORTED_URL');
       expect(err.message).toContain(url);
     }
@@ -137,16 +127,16 @@ describe('FileOps, local paths and file:// URLs', () => {
     const closing = new FileOps();
     await closing.close();
     await closing.close();
-    expect((await failure(closing.readFile(path.join(root, 'x')))).code).toBe('SEDNA_ERR_CLOSED');
-    expect((await failure(closing.download('s3://b/k'))).code).toBe('SEDNA_ERR_CLOSED');
+    expect((await rejectionOf(closing.readFile(path.join(root, 'x')))).code).toBe('SEDNA_ERR_CLOSED');
+    expect((await rejectionOf(closing.download('s3://b/k'))).code).toBe('SEDNA_ERR_CLOSED');
   });
 
   it('refuses to write to http(s) URLs', async () => {
-    const err = await failure(ops.writeFile('http://127.0.0.1:1/x', 'y'));
+    const err = await rejectionOf(ops.writeFile('http://127.0.0.1:1/x', 'y'));
     expect(err.code).toBe('SEDNA_ERR_NOT_SUPPORTED');
     const file = path.join(root, 'f');
     await fsp.writeFile(file, 'x');
-    expect((await failure(ops.upload(file, 'https://example.invalid/f'))).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
+    expect((await rejectionOf(ops.upload(file, 'https://example.invalid/f'))).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
   });
 });
 
@@ -186,7 +176,7 @@ describe('FileOps archives', () => {
     ]);
     await fsp.rm(path.join(root, 'evil.txt'));
     const target = path.join(root, 'target', 'deep');
-    const err = await failure(ops.untar(archive, target));
+    const err = await rejectionOf(ops.untar(archive, target));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain(archive);
     expect(err.message).toContain('../../evil.txt');
@@ -201,7 +191,7 @@ describe('FileOps archives', () => {
     await fsp.symlink('/etc/passwd', path.join(staging, 'link'));
     const archive = path.join(root, 'link.tar.gz');
     await create({ gzip: true, file: archive, cwd: staging }, ['link']);
-    const err = await failure(ops.untar(archive, path.join(root, 'out')));
+    const err = await rejectionOf(ops.untar(archive, path.join(root, 'out')));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain('/etc/passwd');
     expect(fs.existsSync(path.join(root, 'out'))).toBe(false);
@@ -210,7 +200,7 @@ describe('FileOps archives', () => {
   it('a file that is not an archive is SEDNA_ERR_DATA_FORMAT naming it', async () => {
     const bogus = path.join(root, 'bogus.tar.gz');
     await fsp.writeFile(bogus, 'this is not gzip');
-    const err = await failure(ops.untar(bogus, path.join(root, 'out')));
+    const err = await rejectionOf(ops.untar(bogus, path.join(root, 'out')));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain(bogus);
     expect(fs.existsSync(path.join(root, 'out'))).toBe(false);

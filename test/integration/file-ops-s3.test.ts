@@ -12,11 +12,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/core/config.js';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import { FileOps } from '../../src/datasources/file-ops.js';
 import { runNode } from '../helpers/child.js';
 import { ROOT, SCRATCH } from '../helpers/paths.js';
 import { s3FileOps, s3TestSettings, uniquePrefix } from '../helpers/s3.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const MIB = 1024 * 1024;
 const settings = s3TestSettings();
@@ -46,16 +46,6 @@ afterEach(async () => {
 afterAll(() => {
   sdk.destroy();
 });
-
-async function failure(promise: Promise<unknown>): Promise<SednaError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSednaError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError');
-}
 
 async function keysUnder(keyPrefix: string): Promise<string[]> {
   const out = await sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix }));
@@ -190,11 +180,11 @@ describe('FileOps with s3:// (Swift s3api)', () => {
 
   it('missing objects, prefixes and buckets are SEDNA_ERR_FILE_NOT_FOUND naming the URL', async () => {
     const missing = `s3://${bucket}/${prefix}/nothing/here.onnx`;
-    const err = await failure(ops.download(missing));
+    const err = await rejectionOf(ops.download(missing));
     expect(err.code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
     expect(err.message).toContain(missing);
-    expect((await failure(ops.readFile(missing))).code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
-    const noBucket = await failure(ops.readFile('s3://no-such-bucket-sedna/x'));
+    expect((await rejectionOf(ops.readFile(missing))).code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
+    const noBucket = await rejectionOf(ops.readFile('s3://no-such-bucket-sedna/x'));
     expect(noBucket.code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
     expect(noBucket.message).toContain('no such bucket');
     expect(await fsp.readdir(root)).toEqual([]);
@@ -208,7 +198,7 @@ describe('FileOps with s3:// (Swift s3api)', () => {
       const src = path.join(root, 'x.bin');
       await fsp.writeFile(src, 'x');
       for (const attempt of [bad.upload(src, url), bad.readFile(url), bad.exists(url), bad.download(url)]) {
-        const err = await failure(attempt);
+        const err = await rejectionOf(attempt);
         expect(err.code).toBe('SEDNA_ERR_ACCESS_DENIED');
         expect(err.message).toContain(url);
         expect(JSON.stringify(err.toJSON())).not.toContain(secret);
@@ -230,7 +220,7 @@ describe('FileOps with s3:// (Swift s3api)', () => {
     });
     try {
       const started = Date.now();
-      const err = await failure(dead.readFile(`s3://${bucket}/x`));
+      const err = await rejectionOf(dead.readFile(`s3://${bucket}/x`));
       expect(err.code).toBe('SEDNA_ERR_NETWORK');
       expect(err.message).toContain(`s3://${bucket}/x`);
       expect(Date.now() - started).toBeLessThan(5_000);
@@ -245,7 +235,7 @@ describe('FileOps with s3:// (Swift s3api)', () => {
     const keys = await keysUnder(`${prefix}/evil/`);
     expect(keys).toContain(`${prefix}/evil/../../escaped.txt`); // the store keeps the name as is
     const dst = path.join(root, 'a', 'b');
-    const err = await failure(ops.download(`s3://${bucket}/${prefix}/evil`, dst));
+    const err = await rejectionOf(ops.download(`s3://${bucket}/${prefix}/evil`, dst));
     expect(err.code).toBe('SEDNA_ERR_DATA_FORMAT');
     expect(err.message).toContain('../../escaped.txt');
     expect(fs.existsSync(path.join(root, 'escaped.txt'))).toBe(false);
@@ -290,10 +280,10 @@ describe('FileOps s3:// downloads that break mid-body', () => {
     try {
       const dst = path.join(root, 'model.onnx');
       await fsp.writeFile(dst, 'previous');
-      const noDst = await failure(flaky.download('s3://bucket/model.onnx'));
+      const noDst = await rejectionOf(flaky.download('s3://bucket/model.onnx'));
       expect(noDst.code).toBe('SEDNA_ERR_NETWORK');
       expect(await fsp.readdir(root)).toEqual(['model.onnx']); // no temp folder left either
-      const err = await failure(flaky.download('s3://bucket/model.onnx', dst));
+      const err = await rejectionOf(flaky.download('s3://bucket/model.onnx', dst));
       expect(['SEDNA_ERR_NETWORK', 'SEDNA_ERR_STORAGE']).toContain(err.code);
       expect(err.message).toContain('s3://bucket/model.onnx');
       expect(await fsp.readFile(dst, 'utf8')).toBe('previous');

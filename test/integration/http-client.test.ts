@@ -1,15 +1,6 @@
 import { backoffDelay, createHttpClient, HttpRequestError } from '../../src/service/client/http.js';
 import { deadPort, scriptedServer as serve } from '../helpers/scripted-server.js';
-
-async function failure(promise: Promise<unknown>): Promise<HttpRequestError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof HttpRequestError) return err;
-    throw err;
-  }
-  throw new Error('expected the request to fail');
-}
+import { rejectionOf } from '../helpers/errors.js';
 
 const fastRetry = { baseDelayMs: 5, maxDelayMs: 20 };
 
@@ -61,12 +52,12 @@ describe('HttpClient', () => {
     });
     const client = createHttpClient({ retry: fastRetry });
     try {
-      const err = await failure(client.post(`${server.url}/x`, {}));
+      const err = await rejectionOf(client.post(`${server.url}/x`, {}), HttpRequestError);
       expect(err.code).toBe('SEDNA_ERR_HTTP_STATUS');
       expect(err.status).toBe(503);
       expect(err.attempts).toBe(1);
       expect(server.hits()).toBe(1);
-      const optedIn = await failure(client.post(`${server.url}/x`, {}, { retry: true }));
+      const optedIn = await rejectionOf(client.post(`${server.url}/x`, {}, { retry: true }), HttpRequestError);
       expect(optedIn.attempts).toBe(3);
       expect(server.hits()).toBe(4);
     } finally {
@@ -83,7 +74,7 @@ describe('HttpClient', () => {
     });
     const client = createHttpClient({ retry: fastRetry });
     try {
-      const err = await failure(client.get(`${server.url}/sedna/workers/a/info`));
+      const err = await rejectionOf(client.get(`${server.url}/sedna/workers/a/info`), HttpRequestError);
       expect(err).toMatchObject({
         code: 'SEDNA_ERR_HTTP_STATUS',
         status: 400,
@@ -105,7 +96,7 @@ describe('HttpClient', () => {
     const client = createHttpClient({ timeoutMs: 150, totalTimeoutMs: 600, retry: fastRetry });
     try {
       const started = Date.now();
-      const err = await failure(client.get(`${server.url}/hang`));
+      const err = await rejectionOf(client.get(`${server.url}/hang`), HttpRequestError);
       const elapsed = Date.now() - started;
       expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
       expect(err.message).toContain('150 ms');
@@ -123,7 +114,7 @@ describe('HttpClient', () => {
     const client = createHttpClient({ timeoutMs: 5_000, totalTimeoutMs: 300, retry: fastRetry });
     try {
       const started = Date.now();
-      const err = await failure(client.get(`${server.url}/hang`));
+      const err = await rejectionOf(client.get(`${server.url}/hang`), HttpRequestError);
       expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
       expect(Date.now() - started).toBeLessThan(300 + 300);
     } finally {
@@ -141,7 +132,7 @@ describe('HttpClient', () => {
     });
     const client = createHttpClient({ timeoutMs: 200, retry: { maxAttempts: 1 } });
     try {
-      const err = await failure(client.get(`${server.url}/drip`));
+      const err = await rejectionOf(client.get(`${server.url}/drip`), HttpRequestError);
       expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
     } finally {
       client.close();
@@ -152,7 +143,7 @@ describe('HttpClient', () => {
   it('fails fast with SEDNA_ERR_NETWORK against a dead port, after its retries', async () => {
     const port = await deadPort();
     const client = createHttpClient({ retry: fastRetry });
-    const err = await failure(client.get(`http://127.0.0.1:${port}/x`));
+    const err = await rejectionOf(client.get(`http://127.0.0.1:${port}/x`), HttpRequestError);
     expect(err.code).toBe('SEDNA_ERR_NETWORK');
     expect(err.message).toContain('ECONNREFUSED');
     expect(err.attempts).toBe(3);
@@ -164,7 +155,7 @@ describe('HttpClient', () => {
     const server = await serve((_req, res) => res.end('{"result": [1, 2'));
     const client = createHttpClient();
     try {
-      const err = await failure(client.get(server.url));
+      const err = await rejectionOf(client.get(server.url), HttpRequestError);
       expect(err.code).toBe('SEDNA_ERR_BAD_RESPONSE');
       expect(err.responseBody).toBe('{"result": [1, 2');
     } finally {
@@ -177,7 +168,7 @@ describe('HttpClient', () => {
     const server = await serve((_req, res) => res.end(JSON.stringify('x'.repeat(10_000))));
     const client = createHttpClient({ maxResponseBytes: 1_000 });
     try {
-      expect((await failure(client.get(server.url))).code).toBe('SEDNA_ERR_BAD_RESPONSE');
+      expect((await rejectionOf(client.get(server.url), HttpRequestError)).code).toBe('SEDNA_ERR_BAD_RESPONSE');
     } finally {
       client.close();
       await server.close();
@@ -208,7 +199,7 @@ describe('HttpClient', () => {
     try {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 50);
-      const err = await failure(client.get(server.url, { signal: controller.signal }));
+      const err = await rejectionOf(client.get(server.url, { signal: controller.signal }), HttpRequestError);
       expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
       expect(err.message).toContain('aborted by the caller');
       expect(err.attempts).toBe(1);

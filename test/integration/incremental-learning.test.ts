@@ -11,13 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { TfjsEstimator, accuracy } from '../../src/backend/tfjs.js';
 import { loadConfig, type SednaConfig } from '../../src/core/config.js';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
 import { IncrementalLearning } from '../../src/core/incremental-learning/incremental-learning.js';
 import { FileOps } from '../../src/datasources/file-ops.js';
 import { TxtDataParse } from '../../src/datasources/txt.js';
 import { LCEmulator } from '../../src/testing/lc-emulator.js';
 import { MLP_TFJS, loadDigits } from '../helpers/backend-fixtures.js';
 import { s3FileOps, s3TestSettings, uniquePrefix } from '../helpers/s3.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const train = loadDigits('train');
 const test = loadDigits('test');
@@ -58,16 +58,6 @@ function config(env: Record<string, string>): SednaConfig {
 
 async function job(env: Record<string, string>, extra: Partial<Parameters<typeof IncrementalLearning.create>[0]> = {}) {
   return IncrementalLearning.create({ estimator: await TfjsEstimator.create(), config: config(env), ...extra });
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<SednaError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSednaError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError, but the call succeeded');
 }
 
 const lastRaw = (): string => lc.reports.at(-1)!.raw;
@@ -145,7 +135,7 @@ describe('train', () => {
           pathRoot: 'index',
           checkFiles: true,
         }) as unknown as Promise<{ x: number[][]; y: number[] }>;
-      const err = await codeOf(il.train(load, undefined, { epochs: 1 }));
+      const err = await rejectionOf(il.train(load, undefined, { epochs: 1 }));
       expect(err.code).toBe('SEDNA_ERR_FILE_NOT_FOUND');
       expect(err.message).toContain('index.txt:1');
       expect(lastRaw()).toBe(
@@ -176,7 +166,7 @@ describe('train', () => {
       MODEL_URL: path.join(tmp, 'out-y'),
     });
     try {
-      expect((await codeOf(il.train(small, undefined, { epochs: 1 }))).code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
+      expect((await rejectionOf(il.train(small, undefined, { epochs: 1 }))).code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
       expect(JSON.parse(lastRaw())).toMatchObject({ kind: 'train', status: 'failed' });
     } finally {
       await il.close();
@@ -321,7 +311,7 @@ describe('evaluate', () => {
   it('MODEL_URLS with one entry: SEDNA_ERR_INVALID_CONFIG, reported failed', async () => {
     const il = await job({ WORKER_NAME: 'eval-worker-1', MODEL_URLS: deployed });
     try {
-      const err = await codeOf(il.evaluate(testSet));
+      const err = await rejectionOf(il.evaluate(testSet));
       expect(err.code).toBe('SEDNA_ERR_INVALID_CONFIG');
       expect(err.message).toContain('MODEL_URLS');
       expect(lastRaw()).toBe(
@@ -342,11 +332,13 @@ describe('evaluate', () => {
   it('a metric returning a non-number: SEDNA_ERR_METRIC, reported failed, no completed report', async () => {
     const il = await job({ WORKER_NAME: 'eval-worker-m', MODEL_URLS: `${trained};${deployed}` });
     try {
-      const err = await codeOf(il.evaluate(testSet, { metrics: { precision: () => 'high' as unknown as number } }));
+      const err = await rejectionOf(
+        il.evaluate(testSet, { metrics: { precision: () => 'high' as unknown as number } }),
+      );
       expect(err.code).toBe('SEDNA_ERR_METRIC');
       expect(lc.accepted().map((r) => [r.kind, r.status])).toEqual([['eval', 'failed']]);
       // A post-process that breaks the list rule is caught the same way.
-      const err2 = await codeOf(il.evaluate(testSet, { postProcess: () => ({ accuracy: Number.NaN }) }));
+      const err2 = await rejectionOf(il.evaluate(testSet, { postProcess: () => ({ accuracy: Number.NaN }) }));
       expect(err2.code).toBe('SEDNA_ERR_METRIC');
       expect(lc.accepted().map((r) => r.status)).toEqual(['failed', 'failed']);
     } finally {
@@ -357,7 +349,7 @@ describe('evaluate', () => {
   it('a missing model in MODEL_URLS: reported failed', async () => {
     const il = await job({ WORKER_NAME: 'eval-worker-n', MODEL_URLS: `${path.join(tmp, 'nope')};${deployed}` });
     try {
-      expect((await codeOf(il.evaluate(testSet))).code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
+      expect((await rejectionOf(il.evaluate(testSet))).code).toBe('SEDNA_ERR_MODEL_NOT_FOUND');
       expect(JSON.parse(lastRaw())).toMatchObject({ kind: 'eval', status: 'failed' });
     } finally {
       await il.close();

@@ -1,15 +1,5 @@
 import { ClassFactory, ClassType } from '../../src/core/class-factory.js';
-import { SednaError } from '../../src/core/errors.js';
-
-function errorOf(fn: () => unknown): SednaError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SednaError) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError');
-}
+import { errorOf } from '../helpers/errors.js';
 
 describe('ClassType', () => {
   it("carries Sedna's constant names and string values", () => {

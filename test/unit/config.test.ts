@@ -6,18 +6,8 @@ import {
   parseCrdParameters,
   type SednaConfig,
 } from '../../src/core/config.js';
-import { SednaError } from '../../src/core/errors.js';
 import { primaryHostIp } from '../../src/core/host-ip.js';
-
-function errorOf(fn: () => unknown): SednaError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SednaError) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError, nothing was thrown');
-}
+import { errorOf } from '../helpers/errors.js';
 
 describe('loadConfig defaults', () => {
   // Written out by hand from the spec (§1.1, §1.5, §1.6), not derived from the table under test.

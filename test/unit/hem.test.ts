@@ -9,17 +9,7 @@ import {
 } from '../../src/algorithms/hard-example-mining/index.js';
 import { ClassFactory, ClassType } from '../../src/core/class-factory.js';
 import { createHemFilter } from '../../src/core/hem.js';
-import { SednaError } from '../../src/core/errors.js';
-
-function errorOf(fn: () => unknown): SednaError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SednaError) return err;
-    throw err;
-  }
-  throw new Error('expected a SednaError');
-}
+import { errorOf } from '../helpers/errors.js';
 
 const box = (score: number): number[] => [0, 0, 10, 10, score, 1];
 
