@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { AggregationServer } from '../src/service/server/aggregation-server.js';
 import { AggregationClient } from '../src/service/client/aggregation-client.js';
-import { configureLogger } from '../src/core/logger.js';
+import { configureLogger } from '../src/common/logger.js';
 import type { WeightRecord, WeightDtype } from '../src/backend/weights.js';
 
 configureLogger({ level: 'warn', name: 'bench' });

@@ -21,9 +21,9 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { TfjsEstimator } from '../src/backend/tfjs.js';
-import { loadConfig } from '../src/core/config.js';
+import { loadConfig } from '../src/common/config.js';
 import { IncrementalLearning } from '../src/core/incremental-learning/incremental-learning.js';
-import { configureLogger } from '../src/core/logger.js';
+import { configureLogger } from '../src/common/logger.js';
 import { loadDigits } from '../test/helpers/backend-fixtures.js';
 import { constantModels, goTime, writeHotUpdateConfig } from '../test/helpers/il.js';
 

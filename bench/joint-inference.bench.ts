@@ -23,8 +23,8 @@ import {
   type HardExampleFilter,
 } from '../src/algorithms/hard-example-mining/index.js';
 import { OnnxEstimator } from '../src/backend/onnx.js';
-import { configureLogger } from '../src/core/logger.js';
-import { loadConfig } from '../src/core/config.js';
+import { configureLogger } from '../src/common/logger.js';
+import { loadConfig } from '../src/common/config.js';
 import { JointInference } from '../src/core/joint-inference/joint-inference.js';
 import { LCClient } from '../src/service/client/lc-client.js';
 import { LCReporter } from '../src/service/client/lc-reporter.js';

@@ -1,7 +1,7 @@
 // Regenerates the tables in docs/ from the code that defines them: npm run docs:gen
 import fs from 'node:fs';
 import path from 'node:path';
-import { GENERATED_TABLES, fillGenerated } from '../src/core/docs-tables.js';
+import { GENERATED_TABLES, fillGenerated } from '../src/common/docs-tables.js';
 
 const docs = path.join(import.meta.dirname, '..', 'docs');
 for (const [page, tables] of Object.entries(GENERATED_TABLES)) {

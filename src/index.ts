@@ -19,7 +19,7 @@ export {
   type AlgorithmParamValue,
   type ConfigVariable,
   type ConfigTable,
-} from './core/config.js';
+} from './common/config.js';
 export {
   SednaError,
   isSednaError,
@@ -27,7 +27,7 @@ export {
   type SednaErrorCode,
   type SednaErrorOptions,
   type ErrorCodeInfo,
-} from './core/errors.js';
+} from './common/errors.js';
 export {
   ClassFactory,
   ClassType,
@@ -40,10 +40,10 @@ export {
   type RegistrableFunction,
   type RegistryEntry,
   type RegisterDecorator,
-} from './core/class-factory.js';
-export { getLogger, configureLogger, type Logger, type LoggerOptions } from './core/logger.js';
-export { primaryHostIp } from './core/host-ip.js';
-export { VERSION } from './version.js';
+} from './common/class-factory.js';
+export { getLogger, configureLogger, type Logger, type LoggerOptions } from './common/logger.js';
+export { primaryHostIp } from './common/host-ip.js';
+export { VERSION } from './common/version.js';
 
 // Estimator backends: the contract, the registry and metric helpers. The backends themselves are
 // their own entry points (sedna-sdk/backend/onnx, sedna-sdk/backend/tfjs): the core never loads
@@ -85,7 +85,7 @@ export {
   type ResourceKind,
   type ReportStatus,
   type ReportKind,
-} from './core/constants.js';
+} from './common/constants.js';
 export {
   createHttpClient,
   HttpClient,
@@ -98,7 +98,7 @@ export {
   type HttpMethod,
   type ResponseKind,
   type RetryPolicy,
-} from './service/client/http.js';
+} from './common/http-client.js';
 export {
   LCClient,
   jobReport,

@@ -5,7 +5,7 @@
  * as one JSON line.
  */
 import { AggregationClient } from '../../src/service/client/aggregation-client.js';
-import { configureLogger } from '../../src/core/logger.js';
+import { configureLogger } from '../../src/common/logger.js';
 import type { WeightRecord } from '../../src/backend/weights.js';
 
 configureLogger({ level: 'warn', name: 'bench-clients' });

@@ -3,8 +3,8 @@
  * pass numbers. Each algorithm casts its parameters once, at construction, and a value it cannot
  * use is a SEDNA_ERR_INVALID_ALGORITHM_PARAM naming the algorithm, the parameter and the value.
  */
-import type { AlgorithmParamValue } from '../core/config.js';
-import { invalidAlgorithmParam } from '../core/errors.js';
+import type { AlgorithmParamValue } from '../common/config.js';
+import { invalidAlgorithmParam } from '../common/errors.js';
 
 export type ParamInput = AlgorithmParamValue | null | undefined;
 

@@ -3,16 +3,12 @@
  * TensorFlow.js, or the user's own object: Sedna's "Customize" estimator). Backends implement it;
  * jobs only ever talk to this interface.
  */
+import type { Dataset } from '../datasources/dataset.js';
 import type { WeightRecord } from './weights.js';
 
+export type { Dataset };
 /** Metrics as the LC expects them: numbers, or lists of numbers (IL eval reports lists). */
 export type Metrics = Readonly<Record<string, number | readonly number[]>>;
-
-/** Samples with optional labels; `BaseDataSource` satisfies it. */
-export interface Dataset<X = unknown, Y = unknown> {
-  readonly x: readonly X[];
-  readonly y?: readonly Y[] | undefined;
-}
 
 export interface EpochProgress {
   /** 1-based epoch number. */

@@ -3,7 +3,7 @@
  * runs user metric functions and checks what they return (numbers, or lists of numbers, which is
  * what the LocalController accepts in a report's `metrics`).
  */
-import { SednaError, messageOf, showValue } from '../core/errors.js';
+import { SednaError, messageOf, showValue } from '../common/errors.js';
 import type { MetricFunction, Metrics } from './estimator.js';
 
 /** Index of the largest value (the first one on ties); -1 for an empty row. */

@@ -8,7 +8,7 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { SednaError, invalidArgument, isSednaError } from '../core/errors.js';
+import { SednaError, invalidArgument, isSednaError } from '../common/errors.js';
 import { localError, schemeOf, toLocalPath, writeDirAtomic, writeFileAtomic } from '../datasources/file-ops.js';
 
 /**

@@ -10,7 +10,7 @@
  * as raw bytes, so rewriting initializers preserves everything else in the model unchanged.
  * Field numbers are from onnx/onnx.proto.
  */
-import { SednaError } from '../core/errors.js';
+import { SednaError } from '../common/errors.js';
 import { elementCount, type WeightDataByDtype, type WeightDtype, type WeightRecord } from './weights.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import {
   missingDependency,
   notSupported,
   showValue,
-} from '../core/errors.js';
+} from '../common/errors.js';
 import { removePathPrefix } from '../datasources/file-ops.js';
 import type {
   Dataset,

@@ -12,8 +12,8 @@
  * estimator object through {@link asEstimator} (Sedna's "Customize" estimator). The registry's
  * state lives under a global `Symbol.for` key, so two copies of the package share it.
  */
-import { globalState } from '../core/global-state.js';
-import { SednaError, invalidArgument, messageOf } from '../core/errors.js';
+import { globalState } from '../common/global-state.js';
+import { SednaError, invalidArgument, messageOf } from '../common/errors.js';
 import { removePathPrefix } from '../datasources/file-ops.js';
 import type {
   Dataset,

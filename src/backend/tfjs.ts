@@ -19,8 +19,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
-import { SednaError, closedError, invalidArgument, messageOf, missingDependency, showValue } from '../core/errors.js';
-import { getLogger } from '../core/logger.js';
+import { SednaError, closedError, invalidArgument, messageOf, missingDependency, showValue } from '../common/errors.js';
+import { getLogger } from '../common/logger.js';
 import { removePathPrefix } from '../datasources/file-ops.js';
 import type {
   Dataset,

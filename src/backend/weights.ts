@@ -3,7 +3,7 @@
  * the aggregation algorithms and the federated-learning transport use these records; JSON arrays
  * of numbers appear only at the edge of the Sedna-compatible transport.
  */
-import { SednaError } from '../core/errors.js';
+import { SednaError } from '../common/errors.js';
 
 export type WeightDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8';
 

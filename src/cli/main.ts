@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
- * The `sedna` command's entry point: the one place besides core/config that reads process.env,
+ * The `sedna` command's entry point: the one place besides common/config that reads process.env,
  * and the place that owns the process (exit codes, signals).
  */
 import { CommanderError } from 'commander';
-import { loadLoggingConfig } from '../core/config.js';
-import { isSednaError, messageOf } from '../core/errors.js';
-import { configureLogger } from '../core/logger.js';
+import { loadLoggingConfig } from '../common/config.js';
+import { isSednaError, messageOf } from '../common/errors.js';
+import { configureLogger } from '../common/logger.js';
 import { buildProgram } from './program.js';
 
 try {

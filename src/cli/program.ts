@@ -3,8 +3,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { loadConfig, type Env } from '../core/config.js';
-import { VERSION } from '../version.js';
+import { loadConfig, type Env } from '../common/config.js';
+import { VERSION } from '../common/version.js';
 import { formatDemoTable, runJointInferenceDemo } from './demo/joint-inference.js';
 
 const SECRET_KEYS = new Set(['secretAccessKey', 'accessKeyId']);

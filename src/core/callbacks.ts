@@ -3,8 +3,8 @@
  * was registered under (`ClassFactory.registerCls(fn, ClassType.CALLBACK, 'name')`), as Sedna's
  * `post_process` strings are resolved.
  */
-import { ClassFactory, ClassType } from './class-factory.js';
-import { invalidArgument } from './errors.js';
+import { ClassFactory, ClassType } from '../common/class-factory.js';
+import { invalidArgument } from '../common/errors.js';
 
 export type PostProcessFunction<In = unknown, Out = unknown> = (result: In) => Out | Promise<Out>;
 export type PostProcess<In = unknown, Out = unknown> = PostProcessFunction<In, Out> | string;

@@ -5,10 +5,10 @@
  */
 import '../algorithms/hard-example-mining/index.js'; // registers the built-in filters
 import type { HardExampleFilter } from '../algorithms/hard-example-mining/base.js';
-import { ClassFactory, ClassType } from './class-factory.js';
-import type { AlgorithmSpec } from './config.js';
-import { invalidArgument } from './errors.js';
-import { getLogger } from './logger.js';
+import { ClassFactory, ClassType } from '../common/class-factory.js';
+import type { AlgorithmSpec } from '../common/config.js';
+import { invalidArgument } from '../common/errors.js';
+import { getLogger } from '../common/logger.js';
 
 /** What a job accepts as its HEM: a filter object, a spec to build one, or `null` for none. */
 export type HemChoice = HardExampleFilter | AlgorithmSpec | null;

@@ -11,7 +11,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { create, extract, list, type ReadEntry } from 'tar';
-import { SednaError, messageOf } from '../core/errors.js';
+import { SednaError, messageOf } from '../common/errors.js';
 import { localError, removeQuietly, tempSibling, writeIntoDir } from './local-fs.js';
 
 /** Archive suffixes `download(..., { unzip: true })` unpacks. */

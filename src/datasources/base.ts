@@ -6,8 +6,8 @@
  * local paths and through FileOps for remote ones. Typed arrays and non-finite numbers survive the
  * round trip ({@link encodeDataJson} / {@link decodeDataJson}).
  */
-import type { Dataset } from '../backend/estimator.js';
-import { SednaError, invalidArgument, messageOf } from '../core/errors.js';
+import type { Dataset } from './dataset.js';
+import { SednaError, invalidArgument, messageOf } from '../common/errors.js';
 import { schemeOf, toLocalPath } from './file-ops.js';
 import { localError, writeFileAtomic } from './local-fs.js';
 import fsp from 'node:fs/promises';

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import Papa from 'papaparse';
-import { SednaError, invalidArgument, messageOf } from '../core/errors.js';
+import { SednaError, invalidArgument, messageOf } from '../common/errors.js';
 import { BaseDataSource, type DataType, type FileStore } from './base.js';
 import { schemeOf, toLocalPath } from './file-ops.js';
 import { localError, makeTempDir, removeQuietly } from './local-fs.js';

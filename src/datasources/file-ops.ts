@@ -13,8 +13,8 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SednaConfig } from '../core/config.js';
-import { SednaError, closedError, invalidArgument, notSupported } from '../core/errors.js';
+import type { SednaConfig } from '../common/config.js';
+import { SednaError, closedError, invalidArgument, notSupported } from '../common/errors.js';
 import { isTarGz, tarGz, untar } from './archive.js';
 import { HttpFiles, fileNameOf, type HttpFilesOptions } from './http-files.js';
 import {

@@ -6,9 +6,9 @@
  */
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { SednaError } from '../core/errors.js';
-import { getLogger } from '../core/logger.js';
-import { createHttpClient, type HttpClient, type HttpClientOptions } from '../service/client/http.js';
+import { SednaError } from '../common/errors.js';
+import { getLogger } from '../common/logger.js';
+import { createHttpClient, type HttpClient, type HttpClientOptions } from '../common/http-client.js';
 import { fileTarget, makeTempDir, readAll, removeQuietly, writeStreamAtomic } from './local-fs.js';
 
 export interface HttpFilesOptions extends HttpClientOptions {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SednaError, messageOf } from '../core/errors.js';
+import { SednaError, messageOf } from '../common/errors.js';
 
 /**
  * Removes a temp file or folder, ignoring every error: cleanup must never hide the failure that

@@ -14,8 +14,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
-import { SednaError, closedError, invalidArgument, messageOf, missingDependency, showValue } from '../core/errors.js';
-import { getLogger } from '../core/logger.js';
+import { SednaError, closedError, invalidArgument, messageOf, missingDependency, showValue } from '../common/errors.js';
+import { getLogger } from '../common/logger.js';
 import { Semaphore, mapLimit } from './limit.js';
 import {
   fileTarget,

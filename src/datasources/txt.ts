@@ -9,7 +9,7 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { SednaError, invalidArgument, messageOf } from '../core/errors.js';
+import { SednaError, invalidArgument, messageOf } from '../common/errors.js';
 import { BaseDataSource, type DataType, type FileStore } from './base.js';
 import { schemeOf, toLocalPath } from './file-ops.js';
 import { mapLimit } from './limit.js';

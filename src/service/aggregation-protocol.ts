@@ -20,7 +20,7 @@
  * Errors: the server sends `{"type":"error","code":"SEDNA_ERR_…","message":"…"}` and closes with
  * the code's WebSocket close code (4000-range, {@link CLOSE_CODES}). See docs/federated-learning.md.
  */
-import { SednaError, type SednaErrorCode } from '../core/errors.js';
+import { SednaError, type SednaErrorCode } from '../common/errors.js';
 import {
   decodeWeightsFrame,
   encodeWeightsFrame,

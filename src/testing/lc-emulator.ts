@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyReply } from 'fastify';
 import { createServer, type SednaServer } from '../service/server/base.js';
-import { SednaError } from '../core/errors.js';
+import { SednaError } from '../common/errors.js';
 
 /** One request to the worker route, as received. */
 export interface RecordedReport {

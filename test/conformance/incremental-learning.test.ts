@@ -10,7 +10,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TfjsEstimator } from '../../src/backend/tfjs.js';
-import { loadConfig } from '../../src/core/config.js';
+import { loadConfig } from '../../src/common/config.js';
 import { IncrementalLearning } from '../../src/core/incremental-learning/incremental-learning.js';
 import { LCEmulator } from '../../src/testing/lc-emulator.js';
 import { MLP_TFJS, loadDigits } from '../helpers/backend-fixtures.js';

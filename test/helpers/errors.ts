@@ -1,5 +1,5 @@
 /** The coded error a call throws or a promise rejects with; fails the test if there is none. */
-import { SednaError } from '../../src/core/errors.js';
+import { SednaError } from '../../src/common/errors.js';
 
 type ErrorClass<T extends SednaError> = abstract new (...args: never[]) => T;
 

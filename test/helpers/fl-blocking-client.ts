@@ -5,7 +5,7 @@
  * Prints one JSON line: {"ok": true} when both messages went out and the connection was never lost.
  */
 import { AggregationClient } from '../../src/service/client/aggregation-client.js';
-import { configureLogger } from '../../src/core/logger.js';
+import { configureLogger } from '../../src/common/logger.js';
 
 configureLogger({ level: 'silent', name: 'blocking-client' });
 const [url, clientId, blockMs] = process.argv.slice(2) as [string, string, string];

@@ -4,7 +4,7 @@
  * Big samples keep the process inside a write almost all the time. Prints one line per saved sample.
  */
 import { randomBytes } from 'node:crypto';
-import { configureLogger } from '../../src/core/logger.js';
+import { configureLogger } from '../../src/common/logger.js';
 import { HardExampleStore } from '../../src/core/incremental-learning/hard-example-store.js';
 
 configureLogger({ level: 'silent', name: 'writer' });

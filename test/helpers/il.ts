@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset, Estimator, Metrics, ModelResultEntry } from '../../src/backend/estimator.js';
 import { TfjsEstimator } from '../../src/backend/tfjs.js';
-import { SednaError } from '../../src/core/errors.js';
+import { SednaError } from '../../src/common/errors.js';
 import type { WeightRecord } from '../../src/backend/weights.js';
 import { MLP_TFJS } from './backend-fixtures.js';
 

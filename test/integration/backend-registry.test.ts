@@ -14,7 +14,7 @@ import {
   type CustomEstimator,
 } from '../../src/backend/registry.js';
 import type { Dataset } from '../../src/backend/estimator.js';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
+import { isSednaError, type SednaError } from '../../src/common/errors.js';
 import { runNode } from '../helpers/child.js';
 import { ROOT, SCRATCH } from '../helpers/paths.js';
 import { EDGE_ONNX, MLP_TFJS, loadDigits } from '../helpers/backend-fixtures.js';

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { loadConfig } from '../../src/core/config.js';
+import { loadConfig } from '../../src/common/config.js';
 import { FileOps } from '../../src/datasources/file-ops.js';
 import { runNode } from '../helpers/child.js';
 import { ROOT, SCRATCH } from '../helpers/paths.js';

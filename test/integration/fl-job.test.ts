@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { FederatedLearning } from '../../src/core/federated-learning/index.js';
-import { loadConfig } from '../../src/core/config.js';
+import { loadConfig } from '../../src/common/config.js';
 import { AggregationServer, type AggregationServerOptions } from '../../src/service/server/aggregation-server.js';
 import { LCEmulator } from '../../src/testing/lc-emulator.js';
 import type { WeightRecord } from '../../src/backend/weights.js';

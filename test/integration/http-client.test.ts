@@ -1,4 +1,4 @@
-import { backoffDelay, createHttpClient, HttpRequestError } from '../../src/service/client/http.js';
+import { backoffDelay, createHttpClient, HttpRequestError } from '../../src/common/http-client.js';
 import { deadPort, scriptedServer as serve } from '../helpers/scripted-server.js';
 import { rejectionOf } from '../helpers/errors.js';
 

@@ -11,8 +11,8 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TfjsEstimator, argmax } from '../../src/backend/tfjs.js';
-import { loadConfig, type SednaConfig } from '../../src/core/config.js';
-import { isSednaError, type SednaError } from '../../src/core/errors.js';
+import { loadConfig, type SednaConfig } from '../../src/common/config.js';
+import { isSednaError, type SednaError } from '../../src/common/errors.js';
 import {
   IncrementalLearning,
   type IncrementalLearningOptions,

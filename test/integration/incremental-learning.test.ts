@@ -10,7 +10,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TfjsEstimator, accuracy } from '../../src/backend/tfjs.js';
-import { loadConfig, type SednaConfig } from '../../src/core/config.js';
+import { loadConfig, type SednaConfig } from '../../src/common/config.js';
 import { IncrementalLearning } from '../../src/core/incremental-learning/incremental-learning.js';
 import { FileOps } from '../../src/datasources/file-ops.js';
 import { TxtDataParse } from '../../src/datasources/txt.js';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { HttpRequestError } from '../../src/service/client/http.js';
+import { HttpRequestError } from '../../src/common/http-client.js';
 import { ModelClient } from '../../src/service/client/model-client.js';
 import { InferenceServer, type InferenceContext } from '../../src/service/server/inference-server.js';
 import { scriptedServer } from '../helpers/scripted-server.js';

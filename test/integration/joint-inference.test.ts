@@ -4,8 +4,8 @@
  */
 import type http from 'node:http';
 import { OnnxEstimator } from '../../src/backend/onnx.js';
-import { ClassFactory, ClassType } from '../../src/core/class-factory.js';
-import { loadConfig } from '../../src/core/config.js';
+import { ClassFactory, ClassType } from '../../src/common/class-factory.js';
+import { loadConfig } from '../../src/common/config.js';
 import { BigModelService } from '../../src/core/joint-inference/big-model-service.js';
 import { JointInference } from '../../src/core/joint-inference/joint-inference.js';
 import { ModelClient } from '../../src/service/client/model-client.js';

@@ -4,8 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../src/core/config.js';
-import { K8sResourceKind } from '../../src/core/constants.js';
+import { loadConfig } from '../../src/common/config.js';
+import { K8sResourceKind } from '../../src/common/constants.js';
 import {
   formatLocalTime,
   jobReport,

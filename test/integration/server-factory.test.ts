@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SednaError } from '../../src/core/errors.js';
-import { createHttpClient, HttpRequestError } from '../../src/service/client/http.js';
+import { SednaError } from '../../src/common/errors.js';
+import { createHttpClient, HttpRequestError } from '../../src/common/http-client.js';
 import { createServer, toErrorReply, type SednaServer } from '../../src/service/server/base.js';
 
 async function post(

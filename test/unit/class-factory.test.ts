@@ -1,4 +1,4 @@
-import { ClassFactory, ClassType } from '../../src/core/class-factory.js';
+import { ClassFactory, ClassType } from '../../src/common/class-factory.js';
 import { errorOf } from '../helpers/errors.js';
 
 describe('ClassType', () => {

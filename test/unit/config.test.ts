@@ -5,8 +5,8 @@ import {
   loadConfig,
   parseCrdParameters,
   type SednaConfig,
-} from '../../src/core/config.js';
-import { primaryHostIp } from '../../src/core/host-ip.js';
+} from '../../src/common/config.js';
+import { primaryHostIp } from '../../src/common/host-ip.js';
 import { errorOf } from '../helpers/errors.js';
 
 describe('loadConfig defaults', () => {

@@ -9,9 +9,9 @@ import {
   messageOf,
   missingDependency,
   showValue,
-} from '../../src/core/errors.js';
-import { GENERATED_TABLES, fillGenerated } from '../../src/core/docs-tables.js';
-import { VERSION } from '../../src/version.js';
+} from '../../src/common/errors.js';
+import { GENERATED_TABLES, fillGenerated } from '../../src/common/docs-tables.js';
+import { VERSION } from '../../src/common/version.js';
 import { ROOT } from '../helpers/paths.js';
 
 describe('SednaError', () => {
@@ -130,7 +130,10 @@ describe('package metadata', () => {
   });
 
   it('the core barrel imports none of the optional peers', () => {
-    const core = ['src/index.ts', ...fs.readdirSync(path.join(ROOT, 'src/core')).map((f) => `src/core/${f}`)];
+    const core = [
+      'src/index.ts',
+      ...['src/common', 'src/core'].flatMap((dir) => fs.readdirSync(path.join(ROOT, dir)).map((f) => `${dir}/${f}`)),
+    ];
     for (const file of core.filter((f) => f.endsWith('.ts'))) {
       const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
       expect([file, /from '(onnxruntime-node|@tensorflow\/|@aws-sdk\/|kafkajs)/.test(text)]).toEqual([file, false]);

@@ -17,9 +17,9 @@ import {
   type AggregationAlgorithm,
   type ClientUpdate,
 } from '../../src/algorithms/aggregation/index.js';
-import { ClassFactory, ClassType } from '../../src/core/class-factory.js';
+import { ClassFactory, ClassType } from '../../src/common/class-factory.js';
 import { isFramedInPlace, weightsFromNestedLists, type WeightRecord } from '../../src/backend/weights.js';
-import type { SednaError } from '../../src/core/errors.js';
+import type { SednaError } from '../../src/common/errors.js';
 import { SHARED } from '../helpers/shared.js';
 
 const coded = (code: string): Error => expect.objectContaining({ code }) as Error;

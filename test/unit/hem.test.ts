@@ -7,7 +7,7 @@ import {
   RandomFilter,
   ThresholdFilter,
 } from '../../src/algorithms/hard-example-mining/index.js';
-import { ClassFactory, ClassType } from '../../src/core/class-factory.js';
+import { ClassFactory, ClassType } from '../../src/common/class-factory.js';
 import { createHemFilter } from '../../src/core/hem.js';
 import { errorOf } from '../helpers/errors.js';
 

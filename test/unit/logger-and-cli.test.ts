@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { configureLogger, getLogger } from '../../src/core/logger.js';
+import { configureLogger, getLogger } from '../../src/common/logger.js';
 import { buildProgram } from '../../src/cli/program.js';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {

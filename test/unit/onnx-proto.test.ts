@@ -8,7 +8,7 @@ import {
   replaceInitializers,
 } from '../../src/backend/onnx-proto.js';
 import type { WeightRecord } from '../../src/backend/weights.js';
-import { isSednaError } from '../../src/core/errors.js';
+import { isSednaError } from '../../src/common/errors.js';
 
 const kernel: WeightRecord<'float32'> = {
   name: 'k',

@@ -14,7 +14,7 @@
  *   handed back with `updates.reject(update, error)`; the server drops that client and the round
  *   goes on.
  */
-import { SednaError } from '../../core/errors.js';
+import { SednaError } from '../../common/errors.js';
 import type { WeightDtype, WeightLayout, WeightRecord } from '../../backend/weights.js';
 
 /** How an update reached the server: typed binary tensors, or Sedna's JSON lists (float64, no dtype of its own). */

@@ -3,7 +3,7 @@
  * `parameters = {"type": "fedavg"}`; the v2 engine (a later issue) does the work, so
  * `aggregate()` is not supported on the v1 server: use `FedAvg` there.
  */
-import { notSupported } from '../../core/errors.js';
+import { notSupported } from '../../common/errors.js';
 import type { WeightRecord } from '../../backend/weights.js';
 import type { AggregateResult, AggregationAlgorithm, RoundConfig, UpdateStream } from './base.js';
 

@@ -10,7 +10,7 @@
  * the same memory and bandwidth cost as Kahan's two float32 arrays, and it is what Sedna's numpy
  * code computes.
  */
-import { SednaError, invalidAlgorithmParam, isSednaError } from '../../core/errors.js';
+import { SednaError, invalidAlgorithmParam, isSednaError } from '../../common/errors.js';
 import { allocateWeightsFrame, elementCount, type WeightLayout, type WeightRecord } from '../../backend/weights.js';
 import {
   RoundLayout,

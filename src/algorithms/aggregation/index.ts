@@ -2,7 +2,7 @@
  * Aggregation algorithms (ClassFactory kind `aggregation`). Importing this module registers the
  * built-ins under Sedna's names: `FedAvg`, `FedAvgV2`, `MistNet`.
  */
-import { ClassFactory, ClassType } from '../../core/class-factory.js';
+import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import { FedAvg, type FedAvgParams } from './fedavg.js';
 import { FedAvgV2 } from './fedavg-v2.js';
 import { MistNet, type MistNetParams } from './mistnet.js';
@@ -33,7 +33,7 @@ export interface AggregationParamsMap {
   MistNet: MistNetParams;
 }
 
-declare module '../../core/class-factory.js' {
+declare module '../../common/class-factory.js' {
   interface AlgorithmParamsMap {
     aggregation: AggregationParamsMap;
   }

@@ -7,7 +7,7 @@
  * numeric-string `epsilon` with `int(cut_layer)` (spec §11.1 #10); here `epsilon` is cast as
  * itself, and any other non-numeric value is a coded error.
  */
-import { invalidAlgorithmParam, notSupported } from '../../core/errors.js';
+import { invalidAlgorithmParam, notSupported } from '../../common/errors.js';
 import { numberParam } from '../params.js';
 import type { WeightRecord } from '../../backend/weights.js';
 import type { AggregateResult, AggregationAlgorithm, RoundConfig, UpdateStream } from './base.js';

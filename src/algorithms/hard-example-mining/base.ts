@@ -7,7 +7,7 @@
  * - detection boxes `[[x1, y1, x2, y2, score, label, ...], ...]` (Threshold, IBT);
  * - class probabilities `[p1, ..., pn]` (CrossEntropy); a batch of exactly one row is unwrapped.
  */
-import { SednaError, showValue } from '../../core/errors.js';
+import { SednaError, showValue } from '../../common/errors.js';
 
 export interface HardExampleFilter<I = unknown> {
   /** The registry name (`Threshold`, `IBT`, ...). */

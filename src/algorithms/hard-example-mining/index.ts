@@ -2,7 +2,7 @@
  * The built-in hard-example-mining filters, registered in ClassFactory under Sedna's names
  * (kind `hard_example_mining`) when this module is imported.
  */
-import { ClassFactory, ClassType } from '../../core/class-factory.js';
+import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import { CloudOnlyFilter, EdgeOnlyFilter } from './cloud-edge-only.js';
 import { CrossEntropyFilter, type CrossEntropyParams } from './cross-entropy.js';
 import { IBTFilter, type IBTParams } from './ibt.js';
@@ -29,7 +29,7 @@ export interface HemParamsMap {
   EdgeOnly: Record<string, never>;
 }
 
-declare module '../../core/class-factory.js' {
+declare module '../../common/class-factory.js' {
   interface AlgorithmParamsMap {
     hard_example_mining: HemParamsMap;
   }

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OnnxEstimator } from '../../backend/onnx.js';
-import { loadConfig } from '../../core/config.js';
+import { loadConfig } from '../../common/config.js';
 import { BigModelService } from '../../core/joint-inference/big-model-service.js';
 import { JointInference } from '../../core/joint-inference/joint-inference.js';
 import { CSVDataParse } from '../../datasources/csv.js';

@@ -32,11 +32,11 @@ import {
   type WorkerIdentity,
 } from '../../service/client/lc-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
-import { ClassFactory, ClassType } from '../class-factory.js';
-import { loadConfig, type SednaConfig } from '../config.js';
-import { K8sResourceKind, type ReportStatus } from '../constants.js';
-import { SednaError, closedError, isSednaError, messageOf } from '../errors.js';
-import { getLogger } from '../logger.js';
+import { ClassFactory, ClassType } from '../../common/class-factory.js';
+import { loadConfig, type SednaConfig } from '../../common/config.js';
+import { K8sResourceKind, type ReportStatus } from '../../common/constants.js';
+import { SednaError, closedError, isSednaError, messageOf } from '../../common/errors.js';
+import { getLogger } from '../../common/logger.js';
 
 export interface FederatedLearningOptions<X = unknown, Y = unknown, P = unknown> {
   /** The local model. The job owns it (closes it) unless `ownsEstimator: false`. */

@@ -6,7 +6,7 @@
  * index past the end of a slice. So every value becomes a list of finite numbers, and both models
  * must report the same metric names with the same lengths.
  */
-import { SednaError, showValue } from '../errors.js';
+import { SednaError, showValue } from '../../common/errors.js';
 
 /** Metrics with every value a list of numbers: what eval reports carry. */
 export type MetricLists = Readonly<Record<string, readonly number[]>>;

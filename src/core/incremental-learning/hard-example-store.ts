@@ -19,8 +19,8 @@ import path from 'node:path';
 import { decodeDataJson, encodeDataJson } from '../../datasources/base.js';
 import { localError, removeQuietly, writeFileAtomic } from '../../datasources/local-fs.js';
 import { schemeOf, toLocalPath } from '../../datasources/file-ops.js';
-import { SednaError, invalidArgument, notSupported } from '../errors.js';
-import { getLogger } from '../logger.js';
+import { SednaError, invalidArgument, notSupported } from '../../common/errors.js';
+import { getLogger } from '../../common/logger.js';
 
 /** Format tag of the metadata records. */
 export const HARD_EXAMPLE_FORMAT = 'sedna-sdk/hard-example';

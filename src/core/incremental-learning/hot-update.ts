@@ -15,8 +15,8 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SednaError, messageOf } from '../errors.js';
-import { getLogger } from '../logger.js';
+import { SednaError, messageOf } from '../../common/errors.js';
+import { getLogger } from '../../common/logger.js';
 
 /** The parsed hot-update file. */
 export interface HotUpdateConfig {

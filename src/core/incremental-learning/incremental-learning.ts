@@ -35,11 +35,18 @@ import {
   type WorkerIdentity,
 } from '../../service/client/lc-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
-import { loadConfig, type SednaConfig } from '../config.js';
-import { K8sResourceKind, type ReportKind, type ReportStatus } from '../constants.js';
-import { SednaError, closedError, invalidArgument, invalidConfig, isSednaError, messageOf } from '../errors.js';
+import { loadConfig, type SednaConfig } from '../../common/config.js';
+import { K8sResourceKind, type ReportKind, type ReportStatus } from '../../common/constants.js';
+import {
+  SednaError,
+  closedError,
+  invalidArgument,
+  invalidConfig,
+  isSednaError,
+  messageOf,
+} from '../../common/errors.js';
 import { createHemFilter, type HemChoice } from '../hem.js';
-import { getLogger } from '../logger.js';
+import { getLogger } from '../../common/logger.js';
 import { checkComparable, metricDeltas, toMetricLists, type MetricLists } from './eval-metrics.js';
 import { HardExampleStore, type HardExampleRecord } from './hard-example-store.js';
 import {

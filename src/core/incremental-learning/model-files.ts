@@ -13,7 +13,7 @@ import type { Estimator } from '../../backend/estimator.js';
 import type { FileOps } from '../../datasources/file-ops.js';
 import { makeTempDir, removeQuietly } from '../../datasources/local-fs.js';
 import { schemeOf, toLocalPath } from '../../datasources/file-ops.js';
-import { invalidConfig } from '../errors.js';
+import { invalidConfig } from '../../common/errors.js';
 
 /** Default model file (or folder) names per backend, like Sedna's `model_name` property. */
 const DEFAULT_MODEL_NAMES: Readonly<Record<string, string>> = { tfjs: 'model', onnx: 'model.onnx' };

@@ -5,8 +5,8 @@
  * never fails a request and never answers one with a mix of two models.
  */
 import type { Estimator } from '../../backend/estimator.js';
-import { closedError } from '../errors.js';
-import { getLogger } from '../logger.js';
+import { closedError } from '../../common/errors.js';
+import { getLogger } from '../../common/logger.js';
 
 /** Which model serves, as the job reports it. */
 export interface ModelVersion {

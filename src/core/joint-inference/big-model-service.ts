@@ -11,8 +11,8 @@ import type { Estimator, PredictOptions } from '../../backend/estimator.js';
 import { InferenceServer, type InferenceContext } from '../../service/server/inference-server.js';
 import type { ServerOptions } from '../../service/server/base.js';
 import { resolvePostProcess } from '../callbacks.js';
-import { loadConfig, type SednaConfig } from '../config.js';
-import { SednaError, closedError } from '../errors.js';
+import { loadConfig, type SednaConfig } from '../../common/config.js';
+import { SednaError, closedError } from '../../common/errors.js';
 import { MicroBatcher, type MicroBatchOptions } from './micro-batcher.js';
 
 export interface BigModelServiceOptions<X = unknown, P = unknown> {

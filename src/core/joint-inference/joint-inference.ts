@@ -29,11 +29,11 @@ import {
   type Env,
   type MiningMode,
   type SednaConfig,
-} from '../config.js';
-import { K8sResourceKind } from '../constants.js';
-import { SednaError, closedError, invalidConfig, messageOf } from '../errors.js';
+} from '../../common/config.js';
+import { K8sResourceKind } from '../../common/constants.js';
+import { SednaError, closedError, invalidConfig, messageOf } from '../../common/errors.js';
 import { createHemFilter, type HemChoice } from '../hem.js';
-import { getLogger } from '../logger.js';
+import { getLogger } from '../../common/logger.js';
 
 export interface JointInferenceOptions<X = unknown, P = unknown> {
   /** The edge model. JointInference owns it from now on (closes it) unless `ownsEstimator: false`. */

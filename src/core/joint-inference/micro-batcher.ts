@@ -3,7 +3,7 @@
  * run as one batch (up to `maxBatchSize` samples), which is far cheaper per sample for most models
  * than one run each. Every request's samples get back exactly their rows of the batch output.
  */
-import { SednaError, invalidArgument } from '../errors.js';
+import { SednaError, invalidArgument } from '../../common/errors.js';
 
 export interface MicroBatchOptions {
   /** Most samples in one model run (≥ 1). */

@@ -11,8 +11,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { WebSocket, type RawData } from 'ws';
-import { SednaError, closedError, invalidArgument, isSednaError, messageOf } from '../../core/errors.js';
-import { getLogger, type Logger } from '../../core/logger.js';
+import { SednaError, closedError, invalidArgument, isSednaError, messageOf } from '../../common/errors.js';
+import { getLogger, type Logger } from '../../common/logger.js';
 import {
   castWeightsLike,
   weightsFromNestedLists,
@@ -34,7 +34,7 @@ import {
   type ServerHello,
   type WireEncoding,
 } from '../aggregation-protocol.js';
-import { backoffDelay, type RetryPolicy } from './http.js';
+import { backoffDelay, type RetryPolicy } from '../../common/http-client.js';
 
 const MIB = 1024 * 1024;
 /** Updates up to this size are sent as one frame; larger ones as fragments (bounded memory). */

@@ -9,10 +9,10 @@
  * current state, so repeating it is safe: the client retries (bounded) where Sedna's helper
  * retried blindly without timeouts.
  */
-import type { SednaConfig } from '../../core/config.js';
-import type { ReportKind, ReportStatus, ResourceKind } from '../../core/constants.js';
-import { SednaError, invalidArgument } from '../../core/errors.js';
-import { createHttpClient, HttpRequestError, type HttpClient } from './http.js';
+import type { SednaConfig } from '../../common/config.js';
+import type { ReportKind, ReportStatus, ResourceKind } from '../../common/constants.js';
+import { SednaError, invalidArgument } from '../../common/errors.js';
+import { createHttpClient, HttpRequestError, type HttpClient } from '../../common/http-client.js';
 
 /** One entry of `results` (the LC reads `format`, `url`, `metrics`). */
 export interface ReportResult {

@@ -13,8 +13,8 @@
  * - Ticks are scheduled against the start time, so the period does not drift.
  */
 import { EventEmitter } from 'node:events';
-import { invalidArgument, messageOf } from '../../core/errors.js';
-import { getLogger } from '../../core/logger.js';
+import { invalidArgument, messageOf } from '../../common/errors.js';
+import { getLogger } from '../../common/logger.js';
 import { formatLocalTime, type LCClient, type LCReport } from './lc-client.js';
 
 export interface InferenceCounters {

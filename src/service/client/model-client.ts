@@ -5,8 +5,8 @@
  * Every call has a deadline; inference is not retried unless asked (a hard example is better
  * answered by the edge in time than by the cloud late).
  */
-import { SednaError, invalidArgument } from '../../core/errors.js';
-import { createHttpClient, HttpRequestError, type HttpClient } from './http.js';
+import { SednaError, invalidArgument } from '../../common/errors.js';
+import { createHttpClient, HttpRequestError, type HttpClient } from '../../common/http-client.js';
 
 export interface ModelClientOptions {
   /** Sedna's `service_name`: the route prefix, `sedna` by default (see docs/joint-inference.md). */

@@ -8,7 +8,7 @@
  * slow client no longer stalls the job, Sedna issue #459). Round `exitRound` answers
  * `exit_flag: "ok"` and ends the job.
  */
-import { SednaError, isSednaError, messageOf } from '../../core/errors.js';
+import { SednaError, isSednaError, messageOf } from '../../common/errors.js';
 import type { WeightRecord } from '../../backend/weights.js';
 import {
   RoundLayout,

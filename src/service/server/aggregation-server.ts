@@ -16,10 +16,10 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { ClassFactory, ClassType } from '../../core/class-factory.js';
-import type { SednaConfig } from '../../core/config.js';
-import { SednaError, invalidArgument, isSednaError, messageOf, notSupported } from '../../core/errors.js';
-import { getLogger, type Logger } from '../../core/logger.js';
+import { ClassFactory, ClassType } from '../../common/class-factory.js';
+import type { SednaConfig } from '../../common/config.js';
+import { SednaError, invalidArgument, isSednaError, messageOf, notSupported } from '../../common/errors.js';
+import { getLogger, type Logger } from '../../common/logger.js';
 import {
   isFramedInPlace,
   weightsFromNestedLists,

@@ -19,8 +19,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ERROR_CATALOG, SednaError, invalidArgument, messageOf, type SednaErrorCode } from '../../core/errors.js';
-import { getLogger, type Logger } from '../../core/logger.js';
+import { ERROR_CATALOG, SednaError, invalidArgument, messageOf, type SednaErrorCode } from '../../common/errors.js';
+import { getLogger, type Logger } from '../../common/logger.js';
 
 export interface TlsOptions {
   keyPath: string;

@@ -4,7 +4,7 @@
  * up memory and latency. A waiting task whose request is aborted (deadline, client gone) leaves
  * the queue without running.
  */
-import { SednaError, invalidArgument } from '../../core/errors.js';
+import { SednaError, invalidArgument } from '../../common/errors.js';
 
 export interface ConcurrencyOptions {
   /** Tasks running at once (≥ 1). */

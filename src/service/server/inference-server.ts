@@ -10,8 +10,8 @@
  * and answers bad input with coded 4xx errors instead of FastAPI's 422 `{"detail": ...}`; a Python
  * client only looks at the status class, so it still interoperates.
  */
-import { SednaError, invalidArgument, messageOf } from '../../core/errors.js';
-import { getLogger } from '../../core/logger.js';
+import { SednaError, invalidArgument, messageOf } from '../../common/errors.js';
+import { getLogger } from '../../common/logger.js';
 import { createServer, isAnswered, requestSignal, type SednaServer, type ServerOptions } from './base.js';
 import { ConcurrencyLimiter } from './concurrency.js';
 

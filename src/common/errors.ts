@@ -1,7 +1,7 @@
 /**
  * Designed errors. Every failure the library reports is a {@link SednaError} whose `code` is one
  * of the stable `SEDNA_ERR_*` strings below. Codes are never reused or renamed; `docs/errors.md`
- * is generated from {@link ERROR_CATALOG} (`npm run docs:errors`) and a test keeps it in sync.
+ * is generated from {@link ERROR_CATALOG} (`npm run docs:gen`) and a test keeps it in sync.
  */
 
 /** What a code means and how to fix it; the single source for docs/errors.md. */

@@ -12,7 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance, type AxiosResponse, type RawAxiosRequestHeaders } from 'axios';
-import { SednaError, invalidArgument, messageOf, type SednaErrorCode } from '../../core/errors.js';
+import { SednaError, invalidArgument, messageOf, type SednaErrorCode } from './errors.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 export type ResponseKind = 'json' | 'text' | 'buffer' | 'stream';
