@@ -142,6 +142,17 @@ export {
   type InferenceServerStats,
 } from './service/server/inference-server.js';
 
+// What every job kind is built on: configuration, identity, LC reports, owned resources, close.
+export {
+  JobBase,
+  OwnedResources,
+  type Closeable,
+  type JobBaseInit,
+  type ReportHealth,
+  type ReportOutcome,
+} from './core/job-base.js';
+export { checkComparable, type MetricListOptions } from './core/metric-lists.js';
+
 // Hard example mining and joint inference.
 export * from './algorithms/hard-example-mining/index.js';
 export { createHemFilter, DEFAULT_HEM_METHOD, type HemChoice } from './core/hem.js';
@@ -180,7 +191,6 @@ export {
   type InferenceResult as IncrementalInferenceResult,
   type TrainResult,
   type EvaluateResult,
-  type ReportOutcome,
   type ModelUpdate,
   type DataInput,
   type HardExampleRecord,

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SednaError } from '../../src/common/errors.js';
-import { checkComparable, metricDeltas, toMetricLists } from '../../src/core/incremental-learning/eval-metrics.js';
+import { checkComparable, metricDeltas, toMetricLists } from '../../src/core/metric-lists.js';
 import {
   HotUpdatePoller,
   isUpdateTime,

@@ -23,20 +23,14 @@ import {
   type AggregateMessage,
   type AggregationClientOptions,
 } from '../../service/client/aggregation-client.js';
-import {
-  LCClient,
-  formatLocalTime,
-  jobReport,
-  workerIdentity,
-  type ReportResult,
-  type WorkerIdentity,
-} from '../../service/client/lc-client.js';
+import { formatLocalTime, workerIdentity, type LCClient, type ReportResult } from '../../service/client/lc-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
 import { ClassFactory, ClassType } from '../../common/class-factory.js';
-import { loadConfig, type SednaConfig } from '../../common/config.js';
+import type { SednaConfig } from '../../common/config.js';
 import { K8sResourceKind, type ReportStatus } from '../../common/constants.js';
-import { SednaError, closedError, isSednaError, messageOf } from '../../common/errors.js';
-import { getLogger } from '../../common/logger.js';
+import { SednaError, isSednaError, messageOf } from '../../common/errors.js';
+import { JobBase, OwnedResources } from '../job-base.js';
+import { toMetricLists } from '../metric-lists.js';
 
 export interface FederatedLearningOptions<X = unknown, Y = unknown, P = unknown> {
   /** The local model. The job owns it (closes it) unless `ownsEstimator: false`. */
@@ -87,57 +81,53 @@ export interface FederatedTrainResult<R = unknown> {
   readonly postProcessed: R | undefined;
 }
 
-/** Metrics as the LC expects them in `results`: lists (`{loss: [0.3], num_samples: [10]}`). */
-function listMetrics(metrics: Metrics, numSamples: number): Record<string, readonly number[]> {
-  const out: Record<string, readonly number[]> = {};
-  for (const [name, value] of Object.entries(metrics)) out[name] = typeof value === 'number' ? [value] : [...value];
-  out.num_samples = [numSamples];
-  return out;
-}
-
 function asSednaError(err: unknown, what: string): SednaError {
   return isSednaError(err)
     ? err
     : new SednaError('SEDNA_ERR_ROUND_FAILED', `${what}: ${messageOf(err)}`, { cause: err });
 }
 
-export class FederatedLearning<X = unknown, Y = unknown, P = unknown> {
-  readonly config: SednaConfig;
+export class FederatedLearning<X = unknown, Y = unknown, P = unknown> extends JobBase {
   readonly aggregation: string;
   /** `{AGG_PROTOCOL}://{AGG_IP}:{AGG_PORT}/{aggregation}`. */
   readonly url: string;
   readonly clientId: string;
-  readonly identity: WorkerIdentity;
   private readonly estimator: Estimator<X, Y, P>;
   private readonly options: FederatedLearningOptions<X, Y, P>;
-  private readonly lc: LCClient | undefined;
-  private readonly ownsLc: boolean;
   private client: AggregationClient | undefined;
   private registering: Promise<AggregationClient> | undefined;
   private readonly history: FederatedRound[] = [];
-  private closed = false;
 
   private constructor(options: FederatedLearningOptions<X, Y, P>, config: SednaConfig, aggregation: string) {
+    // Released last acquired first: the aggregator connection, the LC client, then the model.
+    const resources = new OwnedResources();
+    if (options.ownsEstimator ?? true) resources.own(options.estimator);
+    const lc = JobBase.lcClientFor(options.lcClient, config, resources);
+    super({
+      name: 'FederatedLearning',
+      component: 'fl.job',
+      config,
+      identity: workerIdentity(config, K8sResourceKind.FEDERATED_LEARNING_JOB),
+      lc,
+      resources,
+    });
     this.options = options;
     this.estimator = options.estimator;
-    this.config = config;
     this.aggregation = aggregation;
     this.url = `${config.aggProtocol}://${config.aggIp.includes(':') ? `[${config.aggIp}]` : config.aggIp}:${config.aggPort}/${aggregation}`;
     // Sedna uses WORKER_NAME; without one, a unique id keeps two trainers from clashing.
     this.clientId = config.workerName !== '' ? config.workerName : `${config.jobName}-${randomUUID().slice(0, 8)}`;
-    this.identity = workerIdentity(config, K8sResourceKind.FEDERATED_LEARNING_JOB);
-    if (options.lcClient === false) {
-      this.lc = undefined;
-      this.ownsLc = false;
-    } else {
-      this.lc = options.lcClient ?? LCClient.fromConfig(config);
-      this.ownsLc = options.lcClient === undefined;
-    }
+    this.own({
+      close: async () => {
+        const client = this.client ?? (await this.registering?.catch(() => undefined));
+        await client?.close();
+      },
+    });
   }
 
   /** Builds the job and (by default) connects to the aggregator, waiting for it with backoff up to CONNECT_TIMEOUT. */
   static async create<X, Y, P>(options: FederatedLearningOptions<X, Y, P>): Promise<FederatedLearning<X, Y, P>> {
-    const config = options.config ?? loadConfig();
+    const config = JobBase.resolveConfig(options.config);
     const aggregation = options.aggregation ?? config.aggregationAlgorithm;
     // As Sedna, the algorithm must be known here too (it names the route).
     ClassFactory.getCls(ClassType.FL_AGG, aggregation);
@@ -155,7 +145,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> {
 
   /** Connects and subscribes (idempotent): retries with backoff for up to CONNECT_TIMEOUT seconds. */
   register(): Promise<AggregationClient> {
-    if (this.closed) return Promise.reject(closedError('FederatedLearning'));
+    if (this.closed) return Promise.reject(this.closedError());
     this.registering ??= AggregationClient.create({
       connectTimeoutMs: this.config.connectTimeout * 1000,
       livenessTimeoutMs: this.config.connectTimeout * 1000,
@@ -192,10 +182,11 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> {
     validData?: Dataset<X, Y>,
     options: FederatedTrainOptions<R> = {},
   ): Promise<FederatedTrainResult<R>> {
+    this.assertOpen();
     const { postProcess, onRound, roundTimeoutMs, ...trainOptions } = options;
     const post = resolvePostProcess<Estimator, R>(postProcess);
     const numSamples = trainData.x.length;
-    const log = getLogger('fl.job');
+    const log = this.log;
     let localRound = 0;
     let started = new Date();
     let lastRound: FederatedRound | undefined;
@@ -224,7 +215,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> {
             ? []
             : this.estimator.modelInfo(modelUrl, {
                 dataPathPrefix: this.config.dataPathPrefix,
-                metrics: listMetrics(metrics, numSamples),
+                metrics: toMetricLists(metrics, { strict: false, extra: { num_samples: numSamples } }),
               });
         results = entries;
         lastRound = {
@@ -243,7 +234,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> {
           'federated round done',
         );
         const status: ReportStatus = aggregate.exitFlag === 'ok' ? 'completed' : 'running';
-        await this.report(status, results, this.ownerInfo(lastRound, started));
+        await this.report('train', status, results, this.ownerInfo(lastRound, started));
         onRound?.(lastRound);
         if (aggregate.exitFlag === 'ok') {
           // Nothing more to exchange: leaving now lets the aggregator shut down at once.
@@ -254,7 +245,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> {
     } catch (err) {
       const error = asSednaError(err, 'federated training failed');
       log.error({ err: error, localRound }, 'federated training failed');
-      await this.report('failed', results, this.ownerInfo(lastRound, started));
+      await this.report('train', 'failed', results, this.ownerInfo(lastRound, started));
       throw error;
     }
     const postProcessed = post === undefined ? undefined : await post(this.estimator);
@@ -278,33 +269,5 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> {
       startTime: formatLocalTime(started),
       updateTime: formatLocalTime(),
     };
-  }
-
-  /** A report failure never fails training: it is logged (Sedna's JobBase catches it too). */
-  private async report(
-    status: ReportStatus,
-    results: readonly ReportResult[],
-    ownerInfo: Record<string, unknown>,
-  ): Promise<void> {
-    if (this.lc === undefined) return;
-    try {
-      await this.lc.send(this.identity.name, jobReport(this.identity, 'train', status, results, ownerInfo));
-    } catch (err) {
-      getLogger('fl.job').error({ err, status }, `could not report train ${status} to the LocalController`);
-    }
-  }
-
-  /** Closes the connection, the LC client (when the job made it) and the estimator (when owned). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    const client = this.client ?? (await this.registering?.catch(() => undefined));
-    await client?.close();
-    if (this.ownsLc) this.lc?.close();
-    if (this.options.ownsEstimator ?? true) await this.estimator.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }

@@ -14,7 +14,6 @@
  * and every failure Sedna would report is reported with `status: "failed"` before the error is
  * rethrown. Differences from Sedna are listed in docs/incremental-learning.md.
  */
-import { EventEmitter } from 'node:events';
 import fsp from 'node:fs/promises';
 import type { HardExampleFilter } from '../../algorithms/hard-example-mining/base.js';
 import type {
@@ -27,27 +26,14 @@ import type {
   TrainOptions,
 } from '../../backend/estimator.js';
 import { FileOps, schemeOf, toLocalPath } from '../../datasources/file-ops.js';
-import {
-  LCClient,
-  jobReport,
-  workerIdentity,
-  type ReportResult,
-  type WorkerIdentity,
-} from '../../service/client/lc-client.js';
+import { workerIdentity, type LCClient, type ReportResult } from '../../service/client/lc-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
-import { loadConfig, type SednaConfig } from '../../common/config.js';
-import { K8sResourceKind, type ReportKind, type ReportStatus } from '../../common/constants.js';
-import {
-  SednaError,
-  closedError,
-  invalidArgument,
-  invalidConfig,
-  isSednaError,
-  messageOf,
-} from '../../common/errors.js';
+import type { SednaConfig } from '../../common/config.js';
+import { K8sResourceKind } from '../../common/constants.js';
+import { SednaError, invalidArgument, invalidConfig, isSednaError, messageOf } from '../../common/errors.js';
 import { createHemFilter, type HemChoice } from '../hem.js';
-import { getLogger } from '../../common/logger.js';
-import { checkComparable, metricDeltas, toMetricLists, type MetricLists } from './eval-metrics.js';
+import { JobBase, OwnedResources, type ReportOutcome } from '../job-base.js';
+import { checkComparable, metricDeltas, toMetricLists, type MetricLists } from '../metric-lists.js';
 import { HardExampleStore, type HardExampleRecord } from './hard-example-store.js';
 import {
   HotUpdatePoller,
@@ -118,11 +104,7 @@ export interface IncrementalLearningOptions<X = unknown, Y = unknown, P = unknow
   ownsEstimator?: boolean;
 }
 
-/** How a report went. A report failure never fails the stage; it is logged and shown here. */
-export interface ReportOutcome {
-  readonly sent: boolean;
-  readonly error?: SednaError;
-}
+export type { ReportOutcome } from '../job-base.js';
 
 export type IncrementalTrainOptions<R = unknown> = TrainOptions & {
   /** Applied to the estimator after training (Sedna's `post_process`); its result is `postProcessed`. */
@@ -259,24 +241,16 @@ interface Parts<X, Y, P> {
   store: HardExampleStore | undefined;
   lc: LCClient | undefined;
   fileOps: FileOps;
-  owned: { close(): unknown }[];
+  resources: OwnedResources;
   slot: ModelSlot<Estimator<X, Y, P>>;
 }
 
-export class IncrementalLearning<
-  X = unknown,
-  Y = unknown,
-  P = unknown,
-> extends EventEmitter<IncrementalLearningEvents> {
-  readonly config: SednaConfig;
+export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends JobBase<IncrementalLearningEvents> {
   readonly hem: HardExampleFilter | undefined;
   /** Where hard examples are kept (undefined: not kept). */
   readonly hardExamples: HardExampleStore | undefined;
-  readonly identity: WorkerIdentity;
   private readonly slot: ModelSlot<Estimator<X, Y, P>>;
-  private readonly lc: LCClient | undefined;
   private readonly fileOps: FileOps;
-  private readonly owned: { close(): unknown }[];
   private readonly factory: (() => Promise<Estimator<X, Y, P>>) | undefined;
   private readonly warmup: ((estimator: Estimator<X, Y, P>) => Promise<void>) | undefined;
   private readonly modelNameOption: string | undefined;
@@ -284,7 +258,6 @@ export class IncrementalLearning<
   private poller: HotUpdatePoller | undefined;
   private loading: Promise<void> | undefined;
   private loaded = false;
-  private closed = false;
   private counts = {
     inferences: 0,
     hardExamples: 0,
@@ -292,25 +265,26 @@ export class IncrementalLearning<
     hardExampleSaveFailures: 0,
     modelUpdates: 0,
     modelUpdateFailures: 0,
-    reportFailures: 0,
   };
   private lastModelUpdateError: SednaError | undefined;
-  private lastReportError: SednaError | undefined;
 
   private constructor(options: IncrementalLearningOptions<X, Y, P>, parts: Parts<X, Y, P>) {
-    super();
-    this.config = parts.config;
+    super({
+      name: 'IncrementalLearning',
+      component: 'incremental-learning',
+      config: parts.config,
+      identity: workerIdentity(parts.config, K8sResourceKind.INCREMENTAL_LEARNING_JOB),
+      lc: parts.lc,
+      resources: parts.resources,
+    });
     this.hem = parts.hem;
     this.hardExamples = parts.store;
-    this.lc = parts.lc;
     this.fileOps = parts.fileOps;
-    this.owned = parts.owned;
     this.slot = parts.slot;
     this.factory = options.estimatorFactory;
     this.warmup = options.warmup;
     this.modelNameOption = options.modelName ?? parts.config.modelName;
     this.modelUrlOption = options.modelUrl;
-    this.identity = workerIdentity(parts.config, K8sResourceKind.INCREMENTAL_LEARNING_JOB);
   }
 
   /**
@@ -320,7 +294,7 @@ export class IncrementalLearning<
   static async create<X, Y, P>(options: IncrementalLearningOptions<X, Y, P>): Promise<IncrementalLearning<X, Y, P>> {
     if (typeof (options.estimator as unknown) !== 'object' || (options.estimator as unknown) === null)
       throw invalidArgument('estimator', options.estimator, 'an Estimator');
-    const config = options.config ?? loadConfig();
+    const config = JobBase.resolveConfig(options.config);
     const hem = createHemFilter(options.hardExampleMining === undefined ? config.hem : options.hardExampleMining);
     const hotUpdate = options.hotUpdate ?? config.modelHotUpdate;
     const hotUpdateConfig = options.hotUpdateConfig ?? config.modelHotUpdateConfig;
@@ -335,19 +309,10 @@ export class IncrementalLearning<
     if (!Number.isFinite(periodMs) || periodMs <= 0)
       throw invalidConfig('pollPeriodMs', periodMs, 'a positive number of milliseconds');
 
-    const owned: { close(): unknown }[] = [];
-    const fileOps = options.fileOps ?? FileOps.fromConfig(config);
-    if (options.fileOps === undefined) owned.push(fileOps);
-    let lc: LCClient | undefined;
-    if (options.lcClient === undefined) {
-      lc = LCClient.fromConfig(config);
-      owned.push(lc);
-    } else if (options.lcClient !== false) {
-      lc = options.lcClient;
-    }
-    const closeOwned = async (): Promise<void> => {
-      for (const o of owned) await o.close();
-    };
+    // What the job makes; a failed create() releases it (the caller's estimator stays open).
+    const resources = new OwnedResources();
+    const fileOps = options.fileOps ?? resources.own(FileOps.fromConfig(config));
+    const lc = JobBase.lcClientFor(options.lcClient, config, resources);
     try {
       const dir = options.hardExampleDir === undefined ? config.heSavedUrl : options.hardExampleDir;
       const store =
@@ -358,12 +323,12 @@ export class IncrementalLearning<
               ...(options.maxHardExamples === undefined ? {} : { maxSamples: options.maxHardExamples }),
             });
       const slot = new ModelSlot(options.estimator, options.ownsEstimator ?? true);
-      const job = new IncrementalLearning(options, { config, hem, store, lc, fileOps, owned, slot });
+      const job = new IncrementalLearning(options, { config, hem, store, lc, fileOps, resources, slot });
       if (hotUpdate) await job.startHotUpdate(hotUpdateConfig as string, periodMs, options.hotUpdateSettleMs);
       else if (typeof options.modelUrl === 'string') await job.ensureLoaded();
       return job;
     } catch (err) {
-      await closeOwned();
+      await resources.closeAll();
       throw err;
     }
   }
@@ -384,7 +349,7 @@ export class IncrementalLearning<
       hardExamplesDropped: this.hardExamples?.stats.dropped ?? 0,
       model: this.slot.current,
       lastModelUpdateError: this.lastModelUpdateError,
-      lastReportError: this.lastReportError,
+      ...this.reportHealth,
     };
   }
 
@@ -398,7 +363,7 @@ export class IncrementalLearning<
     validData?: DataInput<X, Y>,
     options: IncrementalTrainOptions<R> = {},
   ): Promise<TrainResult<R>> {
-    if (this.closed) throw closedError('IncrementalLearning');
+    this.assertOpen();
     const { postProcess, baseModelUrl, ...trainOptions } = options;
     try {
       const post = resolvePostProcess(postProcess);
@@ -443,7 +408,7 @@ export class IncrementalLearning<
    * that is not a number, a missing model) is reported as `status: failed` and rethrown.
    */
   async evaluate(data: DataInput<X, Y>, options: IncrementalEvaluateOptions<Y> = {}): Promise<EvaluateResult> {
-    if (this.closed) throw closedError('IncrementalLearning');
+    this.assertOpen();
     const { postProcess, modelUrls, ...evaluateOptions } = options;
     try {
       const urls = modelUrls ?? this.config.modelUrls;
@@ -485,7 +450,7 @@ export class IncrementalLearning<
    * resolves. Returns Sedna's triple `(result, post-processed, is hard)` as an object.
    */
   async inference<R = P>(data: X, options: InferenceCallOptions<P, R> = {}): Promise<InferenceResult<P, R>> {
-    if (this.closed) throw closedError('IncrementalLearning');
+    this.assertOpen();
     const post = resolvePostProcess(options.postProcess);
     if (!this.loaded) await this.ensureLoaded();
     const { result, model } = await this.slot.run(async (estimator, version) => ({
@@ -513,7 +478,7 @@ export class IncrementalLearning<
     } catch (err) {
       this.counts.hardExampleSaveFailures++;
       const error = asSednaError(err, 'saving a hard example failed');
-      getLogger('incremental-learning').error({ err: error }, 'could not save a hard example');
+      this.log.error({ err: error }, 'could not save a hard example');
       return { result, postProcessed: processed, isHardExample: true, model, hardExampleError: error };
     }
   }
@@ -526,17 +491,10 @@ export class IncrementalLearning<
     return this.poller.pollNow();
   }
 
-  /** Stops polling, closes the model once its running requests finish, and releases what the job owns. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  /** Stops polling and closes the model once its running requests finish; then JobBase releases the rest. */
+  protected override async beforeClose(): Promise<void> {
     await this.poller?.close();
     await this.slot.close();
-    for (const o of this.owned) await o.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -601,7 +559,7 @@ export class IncrementalLearning<
    * first poll reports the problem.
    */
   private async startHotUpdate(configPath: string, periodMs: number, settleMs: number | undefined): Promise<void> {
-    const log = getLogger('incremental-learning');
+    const log = this.log;
     let version: string | undefined;
     const bytes = await readLocalOrRemote(configPath, this.fileOps).catch(() => undefined);
     if (bytes !== undefined) {
@@ -686,50 +644,19 @@ export class IncrementalLearning<
   }
 
   private async onHotUpdate(outcome: PollOutcome): Promise<void> {
-    const log = getLogger('incremental-learning');
+    const log = this.log;
     if (outcome.kind === 'updated') {
       this.counts.modelUpdates++;
       const update: ModelUpdate = { version: outcome.config.modelUpdateTime, modelPath: outcome.config.modelPath };
       log.info(update, 'hot update: the new model serves');
-      this.notify(() => this.emit('modelUpdate', update));
+      this.notify(() => this.emit('modelUpdate', update), 'a hot-update event listener');
       await this.report('deploy', 'completed');
     } else if (outcome.kind === 'failed') {
       this.counts.modelUpdateFailures++;
       this.lastModelUpdateError = outcome.error;
       log.warn({ err: outcome.error }, 'hot update failed; the previous model keeps serving');
-      this.notify(() => this.emit('modelUpdateFailed', outcome.error));
+      this.notify(() => this.emit('modelUpdateFailed', outcome.error), 'a hot-update event listener');
       await this.report('deploy', 'failed');
-    }
-  }
-
-  /** Runs the listeners; one that throws must not keep the LC from hearing about the deploy. */
-  private notify(emit: () => void): void {
-    try {
-      emit();
-    } catch (err) {
-      getLogger('incremental-learning').error({ err }, 'a hot-update event listener threw');
-    }
-  }
-
-  /** Sends one report; never throws (a report failure is logged and counted). */
-  private async report(
-    kind: ReportKind,
-    status: ReportStatus,
-    results?: readonly ReportResult[],
-  ): Promise<ReportOutcome> {
-    if (this.lc === undefined) return { sent: false };
-    try {
-      await this.lc.send(this.identity.name, jobReport(this.identity, kind, status, results));
-      return { sent: true };
-    } catch (err) {
-      const error = asSednaError(err, 'reporting to the LocalController failed');
-      this.counts.reportFailures++;
-      this.lastReportError = error;
-      getLogger('incremental-learning').error(
-        { err: error, kind, status },
-        `could not report ${kind} ${status} to the LocalController`,
-      );
-      return { sent: false, error };
     }
   }
 }

@@ -10,9 +10,12 @@
 import type { Estimator, PredictOptions } from '../../backend/estimator.js';
 import { InferenceServer, type InferenceContext } from '../../service/server/inference-server.js';
 import type { ServerOptions } from '../../service/server/base.js';
+import { workerIdentity } from '../../service/client/lc-client.js';
 import { resolvePostProcess } from '../callbacks.js';
-import { loadConfig, type SednaConfig } from '../../common/config.js';
-import { SednaError, closedError } from '../../common/errors.js';
+import type { SednaConfig } from '../../common/config.js';
+import { K8sResourceKind } from '../../common/constants.js';
+import { SednaError } from '../../common/errors.js';
+import { JobBase, OwnedResources } from '../job-base.js';
 import { MicroBatcher, type MicroBatchOptions } from './micro-batcher.js';
 
 export interface BigModelServiceOptions<X = unknown, P = unknown> {
@@ -42,21 +45,31 @@ export interface BigModelServiceOptions<X = unknown, P = unknown> {
   ownsEstimator?: boolean;
 }
 
-export class BigModelService<X = unknown, P = unknown> {
+/** The cloud side sends no reports (as Sedna's); it is a job for its lifecycle: config, owned model and server, close. */
+export class BigModelService<X = unknown, P = unknown> extends JobBase {
   private readonly server: InferenceServer;
   private readonly estimator: Estimator<X, unknown, P>;
-  private readonly ownsEstimator: boolean;
-  private closed = false;
 
-  private constructor(server: InferenceServer, estimator: Estimator<X, unknown, P>, ownsEstimator: boolean) {
+  private constructor(
+    config: SednaConfig,
+    server: InferenceServer,
+    estimator: Estimator<X, unknown, P>,
+    resources: OwnedResources,
+  ) {
+    super({
+      name: 'BigModelService',
+      component: 'big-model-service',
+      config,
+      identity: workerIdentity(config, K8sResourceKind.JOINT_INFERENCE_SERVICE),
+      resources,
+    });
     this.server = server;
     this.estimator = estimator;
-    this.ownsEstimator = ownsEstimator;
   }
 
   /** Loads the model and builds the server; call `start()` to listen. */
   static async create<X, P>(options: BigModelServiceOptions<X, P>): Promise<BigModelService<X, P>> {
-    const config = options.config ?? loadConfig();
+    const config = JobBase.resolveConfig(options.config);
     const modelUrl = options.modelUrl === undefined ? config.modelUrl : options.modelUrl;
     if (modelUrl !== false && modelUrl !== undefined) await options.estimator.load(modelUrl);
     const { estimator, predictOptions } = options;
@@ -88,12 +101,16 @@ export class BigModelService<X = unknown, P = unknown> {
       ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
     });
-    return new BigModelService(server, options.estimator, options.ownsEstimator ?? true);
+    // Released last acquired first: the server (in-flight requests finish), then the model.
+    const resources = new OwnedResources();
+    if (options.ownsEstimator ?? true) resources.own(options.estimator);
+    resources.own(server);
+    return new BigModelService(config, server, options.estimator, resources);
   }
 
   /** Listens; resolves with the base URL. */
   start(): Promise<string> {
-    if (this.closed) return Promise.reject(closedError('BigModelService'));
+    if (this.closed) return Promise.reject(this.closedError());
     return this.server.start();
   }
 
@@ -120,20 +137,9 @@ export class BigModelService<X = unknown, P = unknown> {
 
   /** Sedna's `BigModelService.inference`: the model on `data`, then the named callback if any. */
   async inference(data: X, postProcess?: string): Promise<unknown> {
+    this.assertOpen();
     const output = await this.estimator.predict(data);
     const fn = resolvePostProcess<P, unknown>(postProcess);
     return fn === undefined ? output : fn(output);
-  }
-
-  /** Stops the server (in-flight requests finish) and releases the model. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.server.close();
-    if (this.ownsEstimator) await this.estimator.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }

@@ -17,13 +17,12 @@
  */
 import type { HardExampleFilter } from '../../algorithms/hard-example-mining/base.js';
 import type { Estimator, PredictOptions } from '../../backend/estimator.js';
-import { LCClient, type LCReport } from '../../service/client/lc-client.js';
+import { LCClient, type LCReport, type WorkerIdentity } from '../../service/client/lc-client.js';
 import { LCReporter } from '../../service/client/lc-reporter.js';
 import { ModelClient } from '../../service/client/model-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
 import {
   getAlgorithmFromConfig,
-  loadConfig,
   type AlgorithmParamValue,
   type AlgorithmSpec,
   type Env,
@@ -31,9 +30,9 @@ import {
   type SednaConfig,
 } from '../../common/config.js';
 import { K8sResourceKind } from '../../common/constants.js';
-import { SednaError, closedError, invalidConfig, messageOf } from '../../common/errors.js';
+import { SednaError, invalidConfig, messageOf } from '../../common/errors.js';
 import { createHemFilter, type HemChoice } from '../hem.js';
-import { getLogger } from '../../common/logger.js';
+import { JobBase, OwnedResources } from '../job-base.js';
 
 export interface JointInferenceOptions<X = unknown, P = unknown> {
   /** The edge model. JointInference owns it from now on (closes it) unless `ownsEstimator: false`. */
@@ -97,8 +96,7 @@ function hemFromConfig(
   return getAlgorithmFromConfig('HEM', overrides, env);
 }
 
-export class JointInference<X = unknown, P = unknown> {
-  readonly config: SednaConfig;
+export class JointInference<X = unknown, P = unknown> extends JobBase {
   readonly miningMode: MiningMode;
   readonly hem: HardExampleFilter | undefined;
   private readonly estimator: Estimator<X, unknown, P>;
@@ -106,32 +104,34 @@ export class JointInference<X = unknown, P = unknown> {
   private readonly cloudTimeoutMs: number;
   private readonly onCloudFailure: 'edge' | 'throw';
   private readonly reporter: LCReporter | undefined;
-  private readonly ownedClients: { close(): void }[];
-  private readonly ownsEstimator: boolean;
   private counts = { inferences: 0, hardExamples: 0, cloudFailures: 0 };
   private cloudDown = false;
-  private closed = false;
 
   private constructor(
     options: JointInferenceOptions<X, P>,
     parts: {
       config: SednaConfig;
+      identity: WorkerIdentity;
       hem: HardExampleFilter | undefined;
       cloud: ModelClient;
       reporter: LCReporter | undefined;
-      owned: { close(): void }[];
+      resources: OwnedResources;
     },
   ) {
-    this.config = parts.config;
+    super({
+      name: 'JointInference',
+      component: 'joint-inference',
+      config: parts.config,
+      identity: parts.identity,
+      resources: parts.resources,
+    });
     this.estimator = options.estimator;
     this.hem = parts.hem;
     this.cloud = parts.cloud;
     this.reporter = parts.reporter;
-    this.ownedClients = parts.owned;
     this.miningMode = options.miningMode ?? parts.config.miningMode;
     this.cloudTimeoutMs = options.cloudTimeoutMs ?? 2_000;
     this.onCloudFailure = options.onCloudFailure ?? 'edge';
-    this.ownsEstimator = options.ownsEstimator ?? true;
   }
 
   /** Sedna's `JointInference.get_hem_algorithm_from_config(**overrides)`. */
@@ -147,7 +147,7 @@ export class JointInference<X = unknown, P = unknown> {
    * loads the edge model, and starts the LC reporter.
    */
   static async create<X, P>(options: JointInferenceOptions<X, P>): Promise<JointInference<X, P>> {
-    const config = options.config ?? loadConfig();
+    const config = JobBase.resolveConfig(options.config);
     const hem = createHemFilter(options.hardExampleMining === undefined ? config.hem : options.hardExampleMining);
     const miningMode = options.miningMode ?? config.miningMode;
     if (miningMode === 'mining-then-inference' && hem === undefined) {
@@ -164,34 +164,37 @@ export class JointInference<X = unknown, P = unknown> {
     const modelUrl = options.modelUrl === undefined ? config.modelUrl : options.modelUrl;
     if (modelUrl !== false && modelUrl !== undefined) await options.estimator.load(modelUrl);
 
-    const owned: { close(): void }[] = [];
-    let cloud = options.cloud;
-    if (cloud === undefined) {
-      cloud = new ModelClient({
-        serviceName: config.jobName,
-        host: config.bigModelIp,
-        port: config.bigModelPort,
-        timeoutMs: timeout,
-      });
-      owned.push(cloud);
-    }
+    // Released last acquired first: the reporter (its last report), the clients, then the model.
+    const resources = new OwnedResources();
+    if (options.ownsEstimator ?? true) resources.own(options.estimator);
+    const cloud =
+      options.cloud ??
+      resources.own(
+        new ModelClient({
+          serviceName: config.jobName,
+          host: config.bigModelIp,
+          port: config.bigModelPort,
+          timeoutMs: timeout,
+        }),
+      );
+    const owner = jointInferenceOwner(config);
+    // The JointInferenceService's identity: the namespace as injected (no JOB_NAME fallback).
+    const identity: WorkerIdentity = {
+      name: config.workerName === '' ? owner : config.workerName,
+      namespace: config.namespace,
+      ownerName: owner,
+      ownerKind: K8sResourceKind.JOINT_INFERENCE_SERVICE,
+    };
     let reporter: LCReporter | undefined;
     if (options.reporter === undefined) {
-      const client = LCClient.fromConfig(config);
-      owned.push(client);
-      const message: Omit<LCReport, 'ownerInfo'> = {
-        name: config.workerName === '' ? jointInferenceOwner(config) : config.workerName,
-        namespace: config.namespace,
-        ownerName: jointInferenceOwner(config),
-        ownerKind: K8sResourceKind.JOINT_INFERENCE_SERVICE,
-        kind: 'inference',
-        results: [],
-      };
+      const client = resources.own(LCClient.fromConfig(config));
+      const message: Omit<LCReport, 'ownerInfo'> = { ...identity, kind: 'inference', results: [] };
       reporter = LCReporter.start({ client, message, periodMs: config.lcPeriod * 1000 });
     } else if (options.reporter !== false) {
       reporter = options.reporter;
     }
-    return new JointInference(options, { config, hem, cloud, reporter, owned });
+    if (reporter !== undefined) resources.own(reporter);
+    return new JointInference(options, { config, identity, hem, cloud, reporter, resources });
   }
 
   get stats(): JointInferenceStats {
@@ -205,7 +208,7 @@ export class JointInference<X = unknown, P = unknown> {
   inference<R = P>(data: X, options: JointInferenceCallOptions<P, R> = {}): Promise<JointInferenceResult<P, R>> {
     // Promise chains rather than async/await: this is the hot path, and each await costs a few
     // hundred nanoseconds against a ~10 µs edge model (bench/joint-inference.bench.ts).
-    if (this.closed) return Promise.reject(closedError('JointInference'));
+    if (this.closed) return Promise.reject(this.closedError());
     const started = Date.now();
     let postProcess: ((result: P) => R | Promise<R>) | undefined;
     try {
@@ -239,19 +242,6 @@ export class JointInference<X = unknown, P = unknown> {
         ? { isHardExample: true, result: cloud.result, edgeResult, cloudResult: cloud.result }
         : { isHardExample: true, result: processed, edgeResult, cloudResult: undefined, cloudError: cloud.error },
     );
-  }
-
-  /** Stops reporting (delivering the last counters) and releases what the job owns. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.reporter?.close();
-    for (const client of this.ownedClients) client.close();
-    if (this.ownsEstimator) await this.estimator.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 
   private async miningFirst<R>(
@@ -296,7 +286,7 @@ export class JointInference<X = unknown, P = unknown> {
     const timeoutMs = Math.max(1, this.cloudTimeoutMs - (Date.now() - started) - margin);
     try {
       const result = await this.cloud.inference(cloudData ?? toList(data), { timeoutMs });
-      if (this.cloudDown) getLogger('joint-inference').info('the cloud model answers again');
+      if (this.cloudDown) this.log.info('the cloud model answers again');
       this.cloudDown = false;
       return { result };
     } catch (err) {
@@ -307,7 +297,7 @@ export class JointInference<X = unknown, P = unknown> {
           : new SednaError('SEDNA_ERR_NETWORK', `cloud inference failed: ${messageOf(err)}`, { cause: err });
       if (this.onCloudFailure === 'throw') throw error;
       // Log the first failure of an outage loudly, the rest quietly.
-      const log = getLogger('joint-inference');
+      const log = this.log;
       if (this.cloudDown) log.debug({ err: error }, 'cloud inference failed; using the edge result');
       else
         log.warn(
