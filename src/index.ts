@@ -275,8 +275,6 @@ export {
 export {
   FedAvg,
   FedAvgAccumulator,
-  FedAvgV2,
-  MistNet,
   RoundLayout,
   UpdateQueue,
   checkNumSamples,
@@ -288,8 +286,6 @@ export {
   type ClientUpdate,
   type FedAvgParams,
   type KernelName,
-  type MistNetParams,
-  type MistNetParameters,
   type RoundConfig,
   type UpdateEncoding,
   type UpdateStream,

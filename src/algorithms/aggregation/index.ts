@@ -1,11 +1,11 @@
 /**
  * Aggregation algorithms (ClassFactory kind `aggregation`). Importing this module registers the
- * built-ins under Sedna's names: `FedAvg`, `FedAvgV2`, `MistNet`.
+ * built-ins under Sedna's names: `FedAvg`. Only algorithms that really aggregate are registered:
+ * Sedna's `FedAvgV2` and `MistNet` (parameter holders for the v2 engine, in fedavg-v2.ts and
+ * mistnet.ts) come back with federated learning v2.
  */
 import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import { FedAvg, type FedAvgParams } from './fedavg.js';
-import { FedAvgV2 } from './fedavg-v2.js';
-import { MistNet, type MistNetParams } from './mistnet.js';
 
 export {
   RoundLayout,
@@ -19,8 +19,6 @@ export {
   type UpdateStream,
 } from './base.js';
 export { FedAvg, FedAvgAccumulator, type FedAvgParams } from './fedavg.js';
-export { FedAvgV2 } from './fedavg-v2.js';
-export { MistNet, type MistNetParams, type MistNetParameters } from './mistnet.js';
 export { availableKernels, createSumKernel, type KernelName, type SumKernel } from './sum-kernel.js';
 
 /**
@@ -29,8 +27,6 @@ export { availableKernels, createSumKernel, type KernelName, type SumKernel } fr
  */
 export interface AggregationParamsMap {
   FedAvg: FedAvgParams;
-  FedAvgV2: Record<string, never>;
-  MistNet: MistNetParams;
 }
 
 declare module '../../common/class-factory.js' {
@@ -39,7 +35,7 @@ declare module '../../common/class-factory.js' {
   }
 }
 
-export const BUILTIN_AGGREGATIONS = [FedAvg, FedAvgV2, MistNet] as const;
+export const BUILTIN_AGGREGATIONS = [FedAvg] as const;
 
 for (const algorithm of BUILTIN_AGGREGATIONS) {
   ClassFactory.registerBuiltin(algorithm, ClassType.FL_AGG, algorithm.algorithmName);

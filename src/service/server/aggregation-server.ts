@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import type { SednaConfig } from '../../common/config.js';
-import { SednaError, invalidArgument, isSednaError, messageOf, notSupported } from '../../common/errors.js';
+import { SednaError, invalidArgument, isSednaError, messageOf } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
 import {
   isFramedInPlace,
@@ -26,7 +26,7 @@ import {
   weightsToNestedLists,
   type WeightRecord,
 } from '../../backend/weights.js';
-import { FedAvgV2, MistNet } from '../../algorithms/aggregation/index.js';
+import '../../algorithms/aggregation/index.js'; // registers the built-in algorithms
 import {
   checkNumSamples,
   type AggregationAlgorithm,
@@ -241,12 +241,6 @@ function resolveAlgorithm(aggregation: string | AggregationAlgorithm | undefined
     typeof aggregation === 'object'
       ? aggregation
       : ClassFactory.create<string, string, AggregationAlgorithm>(ClassType.FL_AGG, aggregation ?? 'FedAvg');
-  if (algorithm instanceof FedAvgV2 || algorithm instanceof MistNet) {
-    throw notSupported(
-      `aggregation "${algorithm.name}" on the v1 AggregationServer`,
-      'it only holds parameters for the v2 (Plato) engine; use FedAvg',
-    );
-  }
   if (typeof algorithm.aggregate !== 'function' || typeof algorithm.configure !== 'function') {
     throw invalidArgument('aggregation', algorithm.name, 'an algorithm with configure() and aggregate()');
   }
