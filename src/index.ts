@@ -7,6 +7,10 @@
 export {
   loadConfig,
   getParameter,
+  getNumberParameter,
+  getIntegerParameter,
+  getBooleanParameter,
+  getListParameter,
   getAlgorithmFromConfig,
   parseCrdParameters,
   CONFIG_VARIABLES,
@@ -19,6 +23,7 @@ export {
   type AlgorithmParamValue,
   type ConfigVariable,
   type ConfigTable,
+  type NumberParameterOptions,
 } from './common/config.js';
 export {
   SednaError,
@@ -155,6 +160,7 @@ export { checkComparable, type MetricListOptions } from './core/metric-lists.js'
 
 // Hard example mining and joint inference.
 export * from './algorithms/hard-example-mining/index.js';
+export { numberParam, rangeParam, intParam, type ParamInput } from './algorithms/params.js';
 export { createHemFilter, DEFAULT_HEM_METHOD, type HemChoice } from './core/hem.js';
 export { resolvePostProcess, type PostProcess, type PostProcessFunction } from './core/callbacks.js';
 export {

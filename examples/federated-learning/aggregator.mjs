@@ -13,14 +13,14 @@
 //
 // Serves `ws://<pod>:<AGG_BIND_PORT>/<aggregation_algorithm>` until the exit round is delivered,
 // then exits 0. Prints one JSON line per round, and one with the summary.
-import { AggregationServer, getLogger, getParameter, loadConfig } from 'sedna-sdk';
+import { AggregationServer, getIntegerParameter, getLogger, getNumberParameter, loadConfig } from 'sedna-sdk';
 
 const log = getLogger('aggregator');
 const config = loadConfig();
 const server = await AggregationServer.create({
   ...AggregationServer.optionsFromConfig(config),
-  minClients: Number(getParameter('MIN_CLIENTS', '1')),
-  roundTimeoutMs: Number(getParameter('ROUND_TIMEOUT', '600')) * 1000,
+  minClients: getIntegerParameter('MIN_CLIENTS', 1, { min: 1 }),
+  roundTimeoutMs: getNumberParameter('ROUND_TIMEOUT', 600, { min: 0 }) * 1000,
 });
 const stop = () => {
   void server.close();

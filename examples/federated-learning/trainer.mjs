@@ -14,15 +14,22 @@
 // Waits for the aggregator (with backoff, up to CONNECT_TIMEOUT), trains round after round until
 // the aggregator says the job is done, saves the model (a TF.js folder) to MODEL_URL and reports
 // `kind: train` to the LC each round. Prints one JSON line with the rounds and the accuracy.
-import { FederatedLearning, getLogger, getParameter, loadConfig } from 'sedna-sdk';
+import {
+  FederatedLearning,
+  getIntegerParameter,
+  getLogger,
+  getNumberParameter,
+  getParameter,
+  loadConfig,
+} from 'sedna-sdk';
 import { TfjsEstimator } from 'sedna-sdk/backend/tfjs';
 import { createDigitsModel, loadDigitsCsv } from './digits.mjs';
 
 const log = getLogger('trainer');
 const config = loadConfig();
-const epochs = Number(getParameter('epochs', '2'));
-const batchSize = Number(getParameter('batch_size', '32'));
-const learningRate = Number(getParameter('learning_rate', '0.01'));
+const epochs = getIntegerParameter('epochs', 2, { min: 1 });
+const batchSize = getIntegerParameter('batch_size', 32, { min: 1 });
+const learningRate = getNumberParameter('learning_rate', 0.01, { min: 0 });
 
 if (config.trainDatasetUrl === undefined) throw new Error('TRAIN_DATASET_URL is not set');
 const train = await loadDigitsCsv(config.trainDatasetUrl, 'train');

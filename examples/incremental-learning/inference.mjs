@@ -14,7 +14,14 @@
 // hard example's metadata, `mine: false` keeps evaluation traffic out of the hard examples).
 // Answers `{"result": [{label, confidence, isHardExample, modelVersion}, ...]}`. A newly deployed
 // model is swapped in without a restart. Prints one JSON line when it listens.
-import { IncrementalLearning, InferenceServer, getLogger, getParameter, loadConfig } from 'sedna-sdk';
+import {
+  IncrementalLearning,
+  InferenceServer,
+  getIntegerParameter,
+  getLogger,
+  getParameter,
+  loadConfig,
+} from 'sedna-sdk';
 import { TfjsEstimator } from 'sedna-sdk/backend/tfjs';
 import { argmax } from './digits.mjs';
 
@@ -37,7 +44,7 @@ il.on('modelUpdate', (update) => log.info(update, 'now serving a new model'));
 const server = await InferenceServer.create({
   servername: config.jobName,
   host: getParameter('bind_ip', '0.0.0.0'),
-  port: Number(getParameter('bind_port', '5000')),
+  port: getIntegerParameter('bind_port', 5000, { min: 0, max: 65535 }),
   model: {
     async inference(data) {
       const answers = [];

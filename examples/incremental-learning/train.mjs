@@ -12,15 +12,15 @@
 //
 // Saves the model to MODEL_URL/model (a TF.js folder) and reports `kind: train` to the LC. Prints
 // one JSON line with the metrics and the reported results.
-import { IncrementalLearning, getLogger, getParameter, loadConfig } from 'sedna-sdk';
+import { IncrementalLearning, getIntegerParameter, getLogger, getNumberParameter, loadConfig } from 'sedna-sdk';
 import { TfjsEstimator } from 'sedna-sdk/backend/tfjs';
 import { createDigitsModel, loadSamples } from './digits.mjs';
 
 const log = getLogger('train');
 const config = loadConfig();
-const epochs = Number(getParameter('epochs', '30'));
-const batchSize = Number(getParameter('batch_size', '32'));
-const learningRate = Number(getParameter('learning_rate', '0.005'));
+const epochs = getIntegerParameter('epochs', 30, { min: 1 });
+const batchSize = getIntegerParameter('batch_size', 32, { min: 1 });
+const learningRate = getNumberParameter('learning_rate', 0.005, { min: 0 });
 
 // Without BASE_MODEL_URL the model starts from scratch (the first round of a new job).
 const estimator = await TfjsEstimator.create({ model: (tf) => createDigitsModel(tf) });

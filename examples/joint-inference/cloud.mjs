@@ -7,14 +7,14 @@
 //   BIG_MODEL_BIND_IP  bind address (default 0.0.0.0)
 //   max_concurrency    requests running at once (default 4)
 //   batch_size         >1 turns on micro-batching of concurrent requests (default 1)
-import { BigModelService, getLogger, getParameter } from 'sedna-sdk';
+import { BigModelService, getIntegerParameter, getLogger } from 'sedna-sdk';
 import { OnnxEstimator } from 'sedna-sdk/backend/onnx';
 
 const log = getLogger('cloud');
-const batchSize = Number(getParameter('batch_size', '1'));
+const batchSize = getIntegerParameter('batch_size', 1, { min: 1 });
 const service = await BigModelService.create({
   estimator: await OnnxEstimator.create(), // loaded from MODEL_URL
-  maxConcurrency: Number(getParameter('max_concurrency', '4')),
+  maxConcurrency: getIntegerParameter('max_concurrency', 4, { min: 1 }),
   ...(batchSize > 1 ? { microBatch: { maxBatchSize: batchSize, maxDelayMs: 5 } } : {}),
 });
 const url = await service.start();

@@ -12,16 +12,24 @@
 //   cloud_timeout_ms  deadline of a cloud call; the edge answers if the cloud misses it (default 2000)
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CSVDataParse, JointInference, getLogger, getParameter, loadConfig } from 'sedna-sdk';
+import {
+  CSVDataParse,
+  JointInference,
+  getBooleanParameter,
+  getLogger,
+  getNumberParameter,
+  getParameter,
+  loadConfig,
+} from 'sedna-sdk';
 import { OnnxEstimator } from 'sedna-sdk/backend/onnx';
 
 const log = getLogger('edge');
 const config = loadConfig();
 const inputUrl = getParameter('input_url', '/data/input/digits-test.csv');
 const outputDir = getParameter('output_url', '/data/output');
-const loop = getParameter('loop', 'true').toLowerCase() === 'true';
-const intervalMs = Number(getParameter('interval_ms', '0'));
-const cloudTimeoutMs = Number(getParameter('cloud_timeout_ms', '2000'));
+const loop = getBooleanParameter('loop', true);
+const intervalMs = getNumberParameter('interval_ms', 0, { min: 0 });
+const cloudTimeoutMs = getNumberParameter('cloud_timeout_ms', 2000, { min: 1 });
 
 // The model, the HEM filter (HEM_NAME/HEM_PARAMETERS), the cloud client (BIG_MODEL_IP/PORT) and the
 // LC reporter (LC_SERVER/LC_PERIOD) all come from `config`. Bad values fail here, before any work.

@@ -99,9 +99,32 @@ function isSameBuiltin(existing: RegistryEntry, entry: RegistryEntry, name: stri
   return tag(existing) === name && tag(entry) === name;
 }
 
+/** Sedna's kinds whose entries jobs construct with `new` (all but GENERAL and CALLBACK). */
+const CLASS_KINDS: ReadonlySet<string> = new Set(
+  Object.values(ClassType).filter((kind) => kind !== ClassType.GENERAL && kind !== ClassType.CALLBACK),
+);
+
+/** Can `new fn()` run? Probed without calling `fn` (arrow, async and method functions cannot). */
+function isConstructor(fn: RegistryEntry): boolean {
+  try {
+    Reflect.construct(Object, [], fn);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function registerEntry(entry: RegistryEntry, kind: string, alias: string | undefined): string {
   if (typeof entry !== 'function') throw invalidArgument('cls', entry, 'a class or function');
   const name = explicitName(entry, alias);
+  if (CLASS_KINDS.has(kind) && !isConstructor(entry)) {
+    throw invalidArgument(
+      'cls',
+      entry,
+      `a class for "${name}": kind "${kind}" builds its algorithms with \`new\`. Wrap the function in a class ` +
+        '(e.g. `class MyFilter { isHard(x) { ... } }`); plain functions are for ClassType.CALLBACK',
+    );
+  }
   const kinds = state().kinds;
   let names = kinds.get(kind);
   if (names === undefined) {

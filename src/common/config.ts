@@ -779,6 +779,100 @@ export function getParameter<D>(name: string, defaultValue?: D, env: Env = proce
   return raw === undefined ? defaultValue : raw;
 }
 
+/** Bounds for {@link getNumberParameter} and {@link getIntegerParameter}. */
+export interface NumberParameterOptions {
+  /** Smallest accepted value (inclusive). */
+  readonly min?: number;
+  /** Largest accepted value (inclusive). */
+  readonly max?: number;
+  /** Where to look (default `process.env`). */
+  readonly env?: Env;
+}
+
+function readNumber(
+  name: string,
+  defaultValue: number | undefined,
+  options: NumberParameterOptions,
+  integer: boolean,
+): number | undefined {
+  const raw = lookup(options.env ?? process.env, name);
+  if (raw === undefined) return defaultValue;
+  const { min = -Infinity, max = Infinity } = options;
+  const text = raw.trim();
+  const value = Number(text);
+  if (!(integer ? INT_TEXT : NUMBER_TEXT).test(text) || !Number.isFinite(value) || value < min || value > max) {
+    const range =
+      min === -Infinity && max === Infinity
+        ? ''
+        : max === Infinity
+          ? ` ≥ ${min}`
+          : min === -Infinity
+            ? ` ≤ ${max}`
+            : ` from ${min} to ${max}`;
+    throw invalidConfig(name, raw, `${integer ? 'an integer' : 'a number'}${range}`);
+  }
+  return value;
+}
+
+/**
+ * A number parameter (the {@link getParameter} lookup, then cast): `defaultValue` when unset, a
+ * SEDNA_ERR_INVALID_CONFIG error naming the variable when the value is not a finite number or is
+ * out of `min`/`max` (where `Number(getParameter(...))` silently gave NaN).
+ */
+export function getNumberParameter(name: string, defaultValue: number, options?: NumberParameterOptions): number;
+export function getNumberParameter(
+  name: string,
+  defaultValue?: number,
+  options?: NumberParameterOptions,
+): number | undefined;
+export function getNumberParameter(
+  name: string,
+  defaultValue?: number,
+  options: NumberParameterOptions = {},
+): number | undefined {
+  return readNumber(name, defaultValue, options, false);
+}
+
+/** Like {@link getNumberParameter}, for whole numbers (`"3"`, not `"3.5"`). */
+export function getIntegerParameter(name: string, defaultValue: number, options?: NumberParameterOptions): number;
+export function getIntegerParameter(
+  name: string,
+  defaultValue?: number,
+  options?: NumberParameterOptions,
+): number | undefined;
+export function getIntegerParameter(
+  name: string,
+  defaultValue?: number,
+  options: NumberParameterOptions = {},
+): number | undefined {
+  return readNumber(name, defaultValue, options, true);
+}
+
+/**
+ * A boolean parameter: true/false, yes/no, on/off, 1/0 (any case, as Sedna's strtobool);
+ * `defaultValue` when unset; anything else is SEDNA_ERR_INVALID_CONFIG naming the variable.
+ */
+export function getBooleanParameter(name: string, defaultValue: boolean, env?: Env): boolean;
+export function getBooleanParameter(name: string, defaultValue?: boolean, env?: Env): boolean | undefined;
+export function getBooleanParameter(name: string, defaultValue?: boolean, env: Env = process.env): boolean | undefined {
+  const raw = lookup(env, name);
+  return raw === undefined ? defaultValue : bool(false)(name)(raw, {});
+}
+
+/** A list parameter: the value split at `separator` (default `,`), items trimmed, empty ones dropped. */
+export function getListParameter(
+  name: string,
+  defaultValue: readonly string[] = [],
+  options: { separator?: string; env?: Env } = {},
+): readonly string[] {
+  const raw = lookup(options.env ?? process.env, name);
+  if (raw === undefined) return defaultValue;
+  return raw
+    .split(options.separator ?? ',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
 function lookup(env: Env, name: string): string | undefined {
   const exact = env[name];
   if (exact !== undefined && exact !== '') return exact;

@@ -113,6 +113,19 @@ describe('ClassFactory registration', () => {
     expect(errorOf(fn).code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
   });
 
+  it.each([
+    ['an arrow function', (x: number) => x > 0.5],
+    ['an async function', async (x: number) => Promise.resolve(x > 0.5)],
+  ])(
+    'refuses %s as a HEM at registration with SEDNA_ERR_INVALID_ARGUMENT (not "cls is not a constructor" later)',
+    (_l, fn) => {
+      const err = errorOf(() => ClassFactory.registerCls(fn, ClassType.HEM, 'NotAClass'));
+      expect(err.code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
+      expect(err.message).toContain('kind "hard_example_mining" builds its algorithms with `new`');
+      expect(ClassFactory.isExists(ClassType.HEM, 'NotAClass')).toBe(false);
+    },
+  );
+
   it('accepts plain functions (post-process callbacks)', () => {
     const callback = (x: number): number => x + 1;
     ClassFactory.registerCls(callback, ClassType.CALLBACK, 'plusOne');

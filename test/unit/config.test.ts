@@ -1,6 +1,10 @@
 import {
   CONFIG_VARIABLES,
   getAlgorithmFromConfig,
+  getBooleanParameter,
+  getIntegerParameter,
+  getListParameter,
+  getNumberParameter,
   getParameter,
   loadConfig,
   parseCrdParameters,
@@ -254,6 +258,35 @@ describe('getParameter', () => {
     } finally {
       delete process.env.SEDNA_TEST_PARAMETER;
     }
+  });
+});
+
+describe('typed parameter readers', () => {
+  const env = { lr: ' 0.25 ', EPOCHS: '30', loop: 'No', ratio: 'abc', big: '1e3', classes: ' cat, dog ,,bird ' };
+
+  it('cast once, with the getParameter lookup (exact, then upper case) and defaults', () => {
+    expect(getNumberParameter('lr', 1, { env })).toBe(0.25);
+    expect(getNumberParameter('big', undefined, { env })).toBe(1000);
+    expect(getIntegerParameter('epochs', 1, { env })).toBe(30);
+    expect(getBooleanParameter('loop', true, env)).toBe(false);
+    expect(getListParameter('classes', [], { env })).toEqual(['cat', 'dog', 'bird']);
+    expect(getNumberParameter('missing', 7, { env })).toBe(7);
+    expect(getIntegerParameter('missing', undefined, { env })).toBeUndefined();
+    expect(getBooleanParameter('missing', undefined, env)).toBeUndefined();
+    expect(getListParameter('missing', ['x'], { env })).toEqual(['x']);
+  });
+
+  it.each([
+    ['a word as a number', () => getNumberParameter('ratio', 1, { env }), 'ratio', 'a number'],
+    ['a fraction as an integer', () => getIntegerParameter('lr', 1, { env }), 'lr', 'an integer'],
+    ['a value above max', () => getIntegerParameter('epochs', 1, { env, max: 10 }), 'epochs', 'an integer ≤ 10'],
+    ['a value out of range', () => getNumberParameter('lr', 1, { env, min: 1, max: 2 }), 'lr', 'a number from 1 to 2'],
+    ['a word as a boolean', () => getBooleanParameter('ratio', true, env), 'ratio', 'a boolean'],
+  ])('throw SEDNA_ERR_INVALID_CONFIG naming the variable for %s (never NaN)', (_label, read, variable, expected) => {
+    const err = errorOf(read);
+    expect(err.code).toBe('SEDNA_ERR_INVALID_CONFIG');
+    expect(err.message).toContain(variable);
+    expect(err.message).toContain(expected);
   });
 });
 
