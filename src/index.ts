@@ -1,9 +1,19 @@
 /**
  * sedna-sdk: the TypeScript worker SDK for KubeEdge Sedna.
  *
- * This barrel exports the core (configuration, errors, the algorithm registry, logging). Areas
- * with heavy optional dependencies have their own entry points (`sedna-sdk/backend/onnx`, ...).
+ * What a worker script uses: the job kinds, the Estimator contract and weight records, the
+ * algorithms and their registry, datasources and FileOps, the servers and clients a worker
+ * calls, errors and configuration. Wire-level pieces (the weights frame, report-body builders,
+ * protocol constants, defaults) are in `sedna-sdk/protocol`; the estimator backends and the test
+ * kit have their own entry points (`sedna-sdk/backend/onnx`, `sedna-sdk/backend/tfjs`,
+ * `sedna-sdk/testing`). Importing this module registers the built-in algorithms.
+ *
+ * Every change of this surface shows in `etc/sedna-sdk.api.md` (`npm run api:update`).
+ *
+ * @packageDocumentation
  */
+
+// Configuration: the variables the Sedna controller injects, and typed readers for the rest.
 export {
   loadConfig,
   getParameter,
@@ -12,8 +22,6 @@ export {
   getBooleanParameter,
   getListParameter,
   getAlgorithmFromConfig,
-  parseCrdParameters,
-  CONFIG_VARIABLES,
   type SednaConfig,
   type Env,
   type LogLevel,
@@ -21,10 +29,10 @@ export {
   type ComparisonOperator,
   type AlgorithmSpec,
   type AlgorithmParamValue,
-  type ConfigVariable,
-  type ConfigTable,
   type NumberParameterOptions,
 } from './common/config.js';
+
+// Errors: one SednaError with a stable code; ERROR_CATALOG says what each means and how to fix it.
 export {
   SednaError,
   isSednaError,
@@ -33,6 +41,8 @@ export {
   type SednaErrorOptions,
   type ErrorCodeInfo,
 } from './common/errors.js';
+
+// The algorithm registry, and how algorithms cast their CRD parameters.
 export {
   ClassFactory,
   ClassType,
@@ -46,13 +56,14 @@ export {
   type RegistryEntry,
   type RegisterDecorator,
 } from './common/class-factory.js';
+export { numberParam, rangeParam, intParam, type ParamInput } from './algorithms/params.js';
+
+// Logging and the package version.
 export { getLogger, configureLogger, type Logger, type LoggerOptions } from './common/logger.js';
-export { primaryHostIp } from './common/host-ip.js';
 export { VERSION } from './common/version.js';
 
-// Estimator backends: the contract, the registry and metric helpers. The backends themselves are
-// their own entry points (sedna-sdk/backend/onnx, sedna-sdk/backend/tfjs): the core never loads
-// onnxruntime-node or TF.js; the registry imports them on first use.
+// The Estimator contract, weight records, and the backend registry. The backends themselves are
+// their own entry points: the core never loads onnxruntime-node or TF.js until asked.
 export type {
   Estimator,
   Dataset,
@@ -65,6 +76,7 @@ export type {
   ModelResultEntry,
   ModelInfoOptions,
 } from './backend/estimator.js';
+export type { WeightRecord, WeightDtype, WeightData, WeightDataByDtype } from './backend/weights.js';
 export {
   registerBackend,
   unregisterBackend,
@@ -80,139 +92,13 @@ export {
   type ResolvedBackend,
   type EstimatorCreateOptions,
   type CustomEstimator,
+  type MaybePromise,
 } from './backend/registry.js';
+export type { RemoteFiles } from './backend/model-io.js';
 export { accuracy, argmax, computeMetrics } from './backend/metrics.js';
 
-// Service layer: the server factory, the HTTP client, LC reporting, inference REST.
-export {
-  K8sResourceKind,
-  K8sResourceKindStatus,
-  type ResourceKind,
-  type ReportStatus,
-  type ReportKind,
-} from './common/constants.js';
-export {
-  createHttpClient,
-  HttpClient,
-  HttpRequestError,
-  backoffDelay,
-  DEFAULT_HTTP_OPTIONS,
-  type HttpClientOptions,
-  type HttpRequest,
-  type HttpResponse,
-  type HttpMethod,
-  type ResponseKind,
-  type RetryPolicy,
-} from './common/http-client.js';
-export {
-  LCClient,
-  jobReport,
-  reportBody,
-  workerIdentity,
-  formatLocalTime,
-  type LCClientOptions,
-  type LCReport,
-  type ReportResult,
-  type WorkerIdentity,
-} from './service/client/lc-client.js';
-export {
-  LCReporter,
-  type LCReporterOptions,
-  type LCReporterEvents,
-  type InferenceCounters,
-} from './service/client/lc-reporter.js';
-export {
-  ModelClient,
-  type ModelClientOptions,
-  type InferenceCallOptions,
-  type ServerInfo,
-} from './service/client/model-client.js';
-export {
-  createServer,
-  requestSignal,
-  toErrorReply,
-  DEFAULT_SERVER_OPTIONS,
-  type ServerOptions,
-  type SednaServer,
-  type TlsOptions,
-  type ErrorBody,
-} from './service/server/base.js';
-export { ConcurrencyLimiter, type ConcurrencyOptions } from './service/server/concurrency.js';
-export {
-  InferenceServer,
-  DEFAULT_INFERENCE_BODY_LIMIT,
-  type InferenceModel,
-  type InferenceContext,
-  type InferenceServerOptions,
-  type InferenceServerStats,
-} from './service/server/inference-server.js';
-
-// What every job kind is built on: configuration, identity, LC reports, owned resources, close.
-export {
-  JobBase,
-  OwnedResources,
-  type Closeable,
-  type JobBaseInit,
-  type ReportHealth,
-  type ReportOutcome,
-} from './core/job-base.js';
-export { checkComparable, type MetricListOptions } from './core/metric-lists.js';
-
-// Hard example mining and joint inference.
-export * from './algorithms/hard-example-mining/index.js';
-export { numberParam, rangeParam, intParam, type ParamInput } from './algorithms/params.js';
-export { createHemFilter, DEFAULT_HEM_METHOD, type HemChoice } from './core/hem.js';
-export { resolvePostProcess, type PostProcess, type PostProcessFunction } from './core/callbacks.js';
-export {
-  JointInference,
-  jointInferenceOwner,
-  BigModelService,
-  MicroBatcher,
-  type JointInferenceOptions,
-  type JointInferenceCallOptions,
-  type JointInferenceResult,
-  type JointInferenceStats,
-  type BigModelServiceOptions,
-  type MicroBatchOptions,
-} from './core/joint-inference/index.js';
-
-// Incremental learning: train/eval/inference workers, hard-example store, model hot update.
-export {
-  IncrementalLearning,
-  HardExampleStore,
-  listHardExamples,
-  readHardExample,
-  HARD_EXAMPLE_FORMAT,
-  HotUpdatePoller,
-  parseHotUpdateConfig,
-  isUpdateTime,
-  toMetricLists,
-  metricDeltas,
-  type IncrementalLearningOptions,
-  type IncrementalLearningEvents,
-  type IncrementalLearningStats,
-  type IncrementalTrainOptions,
-  type IncrementalEvaluateOptions,
-  type InferenceCallOptions as IncrementalInferenceOptions,
-  type InferenceResult as IncrementalInferenceResult,
-  type TrainResult,
-  type EvaluateResult,
-  type ModelUpdate,
-  type DataInput,
-  type HardExampleRecord,
-  type HardExampleInfo,
-  type HardExampleStoreOptions,
-  type HardExampleStoreStats,
-  type HotUpdateConfig,
-  type HotUpdateFailure,
-  type HotUpdatePollerOptions,
-  type PollOutcome,
-  type MetricLists,
-  type ModelVersion,
-} from './core/incremental-learning/index.js';
-
-// Storage and datasources: the one FileOps router (paths, file://, http(s)://, s3://; the S3 SDK
-// is an optional peer loaded on first use) and Sedna's datasources (index files, streaming CSV).
+// Storage and datasources: the one FileOps router (paths, file://, http(s)://, s3://) and
+// Sedna's datasources (index files, streaming CSV).
 export {
   FileOps,
   schemeOf,
@@ -230,6 +116,7 @@ export {
   BaseDataSource,
   MemoryDataSource,
   loadDataSource,
+  DATASOURCE_FORMAT,
   type DataType,
   type FileStore,
   type DataSourceJson,
@@ -257,52 +144,108 @@ export {
   type CsvSource,
 } from './datasources/csv.js';
 
-// Federated learning v1: aggregation algorithms, the WebSocket aggregator and client, the job,
-// and the weights codec they share (binary frames; Sedna's JSON lists at the edge).
+// Hard example mining: the built-in filters (registered under Sedna's names) and their contract.
 export {
-  encodeWeightsFrame,
-  encodeWeightsFrameChunks,
-  allocateWeightsFrame,
-  isFramedInPlace,
-  decodeWeightsFrame,
-  isWeightsFrame,
-  weightsToNestedLists,
-  weightsFromNestedLists,
-  inferNestedShape,
-  castWeightsLike,
-  layoutOf,
-  findNonFinite,
-  WEIGHTS_FRAME_MAGIC,
-  WEIGHTS_FRAME_VERSION,
-  type FrameMeta,
-  type NestedList,
-  type WeightLayout,
-} from './backend/weights.js';
+  ThresholdFilter,
+  CrossEntropyFilter,
+  IBTFilter,
+  RandomFilter,
+  CloudOnlyFilter,
+  EdgeOnlyFilter,
+  entropyConfidence,
+  type HardExampleFilter,
+  type DetectionBox,
+  type HemParamsMap,
+  type ThresholdParams,
+  type CrossEntropyParams,
+  type IBTParams,
+  type RandomParams,
+} from './algorithms/hard-example-mining/index.js';
+
+// Aggregation: FedAvg and the contract your own strategy implements.
 export {
   FedAvg,
   FedAvgAccumulator,
-  RoundLayout,
-  UpdateQueue,
-  checkNumSamples,
-  availableKernels,
-  BUILTIN_AGGREGATIONS,
+  type FedAvgParams,
+  type KernelName,
   type AggregationAlgorithm,
   type AggregateResult,
   type AggregationParamsMap,
   type ClientUpdate,
-  type FedAvgParams,
-  type KernelName,
   type RoundConfig,
   type UpdateEncoding,
   type UpdateStream,
 } from './algorithms/aggregation/index.js';
+
+// Clients a worker calls: the HTTP client, the LocalController, the cloud model, the aggregator.
 export {
-  CLOSE_CODES,
-  type ExitFlag,
-  type Frame as AggregationFrame,
-  type ServerHello,
-  type WireEncoding,
+  createHttpClient,
+  HttpClient,
+  HttpRequestError,
+  type HttpClientOptions,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpMethod,
+  type ResponseKind,
+  type RetryPolicy,
+} from './common/http-client.js';
+export {
+  K8sResourceKind,
+  K8sResourceKindStatus,
+  type ResourceKind,
+  type ReportStatus,
+  type ReportKind,
+} from './common/constants.js';
+export {
+  LCClient,
+  type LCClientOptions,
+  type LCReport,
+  type ReportResult,
+  type WorkerIdentity,
+} from './service/client/lc-client.js';
+export {
+  LCReporter,
+  type LCReporterOptions,
+  type LCReporterEvents,
+  type InferenceCounters,
+} from './service/client/lc-reporter.js';
+export {
+  ModelClient,
+  type ModelClientOptions,
+  type InferenceCallOptions,
+  type ServerInfo,
+} from './service/client/model-client.js';
+export {
+  AggregationClient,
+  type AggregationClientOptions,
+  type AggregationClientEvents,
+  type AggregateMessage,
+} from './service/client/aggregation-client.js';
+export type {
+  WireEncoding,
+  ExitFlag,
+  ServerHello,
+  DropCode,
+  Frame as AggregationFrame,
 } from './service/aggregation-protocol.js';
+export type { WeightLayout } from './backend/weights.js';
+
+// Servers a worker runs: the one server factory, inference REST, the aggregator.
+export {
+  createServer,
+  requestSignal,
+  type ServerOptions,
+  type SednaServer,
+  type TlsOptions,
+  type ErrorBody,
+} from './service/server/base.js';
+export {
+  InferenceServer,
+  type InferenceModel,
+  type InferenceContext,
+  type InferenceServerOptions,
+  type InferenceServerStats,
+} from './service/server/inference-server.js';
 export {
   AggregationServer,
   type AggregationServerOptions,
@@ -311,12 +254,70 @@ export {
   type AggregationSummary,
   type RoundEvent,
 } from './service/server/aggregation-server.js';
+export type { SubmitOutcome } from './service/server/aggregation-round.js';
+
+// What every job kind is built on, and the helpers jobs share.
 export {
-  AggregationClient,
-  type AggregationClientOptions,
-  type AggregationClientEvents,
-  type AggregateMessage,
-} from './service/client/aggregation-client.js';
+  JobBase,
+  OwnedResources,
+  type Closeable,
+  type JobBaseInit,
+  type JobBaseCommon,
+  type JobEventMap,
+  type ReportHealth,
+  type ReportOutcome,
+} from './core/job-base.js';
+export {
+  toMetricLists,
+  checkComparable,
+  metricDeltas,
+  type MetricLists,
+  type MetricListOptions,
+} from './core/metric-lists.js';
+export { createHemFilter, type HemChoice } from './core/hem.js';
+export { resolvePostProcess, type PostProcess, type PostProcessFunction } from './core/callbacks.js';
+
+// Joint inference: the edge job and the cloud model service.
+export {
+  JointInference,
+  BigModelService,
+  type JointInferenceOptions,
+  type JointInferenceCallOptions,
+  type JointInferenceResult,
+  type JointInferenceStats,
+  type BigModelServiceOptions,
+  type MicroBatchOptions,
+} from './core/joint-inference/index.js';
+
+// Incremental learning: train/eval/inference workers, the hard-example folder, hot update.
+export {
+  IncrementalLearning,
+  HardExampleStore,
+  HARD_EXAMPLE_FORMAT,
+  listHardExamples,
+  readHardExample,
+  type IncrementalLearningOptions,
+  type IncrementalLearningEvents,
+  type IncrementalLearningStats,
+  type IncrementalTrainOptions,
+  type IncrementalEvaluateOptions,
+  type InferenceCallOptions as IncrementalInferenceOptions,
+  type InferenceResult as IncrementalInferenceResult,
+  type TrainResult,
+  type EvaluateResult,
+  type ModelUpdate,
+  type DataInput,
+  type HardExampleRecord,
+  type HardExampleInfo,
+  type HardExampleStoreOptions,
+  type HardExampleStoreStats,
+  type PollOutcome,
+  type HotUpdateConfig,
+  type HotUpdateFailure,
+  type ModelVersion,
+} from './core/incremental-learning/index.js';
+
+// Federated learning v1: the training worker's job.
 export {
   FederatedLearning,
   type FederatedLearningOptions,

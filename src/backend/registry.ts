@@ -242,7 +242,7 @@ registerBuiltin(
 // ---------------------------------------------------------------------------------------------
 // Custom estimators ("Customize" in Sedna)
 
-type MaybePromise<T> = T | Promise<T>;
+export type MaybePromise<T> = T | Promise<T>;
 
 /**
  * A user's own model object. `train` (or sklearn-style `fit`), `predict`, `evaluate`, `load` and

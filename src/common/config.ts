@@ -779,7 +779,7 @@ export function getParameter<D>(name: string, defaultValue?: D, env: Env = proce
   return raw === undefined ? defaultValue : raw;
 }
 
-/** Bounds for {@link getNumberParameter} and {@link getIntegerParameter}. */
+/** Bounds for `getNumberParameter` and `getIntegerParameter`. */
 export interface NumberParameterOptions {
   /** Smallest accepted value (inclusive). */
   readonly min?: number;
@@ -815,7 +815,7 @@ function readNumber(
 }
 
 /**
- * A number parameter (the {@link getParameter} lookup, then cast): `defaultValue` when unset, a
+ * A number parameter (the `getParameter` lookup, then cast): `defaultValue` when unset, a
  * SEDNA_ERR_INVALID_CONFIG error naming the variable when the value is not a finite number or is
  * out of `min`/`max` (where `Number(getParameter(...))` silently gave NaN).
  */
@@ -833,7 +833,7 @@ export function getNumberParameter(
   return readNumber(name, defaultValue, options, false);
 }
 
-/** Like {@link getNumberParameter}, for whole numbers (`"3"`, not `"3.5"`). */
+/** Like `getNumberParameter`, for whole numbers (`"3"`, not `"3.5"`). */
 export function getIntegerParameter(name: string, defaultValue: number, options?: NumberParameterOptions): number;
 export function getIntegerParameter(
   name: string,

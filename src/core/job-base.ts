@@ -7,14 +7,13 @@
  *
  * @example A new job kind on JobBase
  * ```ts
- * import { JobBase, OwnedResources, toMetricLists, workerIdentity, K8sResourceKind } from 'sedna-sdk';
+ * import { JobBase, OwnedResources, toMetricLists, K8sResourceKind } from 'sedna-sdk';
  * import type { Estimator, Dataset, LCClient, SednaConfig } from 'sedna-sdk';
  *
  * class Trainer extends JobBase {
  *   private constructor(config: SednaConfig, lc: LCClient | undefined, resources: OwnedResources,
  *                       private readonly estimator: Estimator) {
- *     super({ name: 'Trainer', config, lc, resources,
- *             identity: workerIdentity(config, K8sResourceKind.LIFELONG_LEARNING_JOB) });
+ *     super({ name: 'Trainer', config, lc, resources, ownerKind: K8sResourceKind.LIFELONG_LEARNING_JOB });
  *   }
  *
  *   static async create(options: { estimator: Estimator; config?: SednaConfig; lcClient?: LCClient | false }) {
@@ -42,9 +41,15 @@
  * ```
  */
 import { EventEmitter } from 'node:events';
-import { LCClient, jobReport, type ReportResult, type WorkerIdentity } from '../service/client/lc-client.js';
+import {
+  LCClient,
+  jobReport,
+  workerIdentity,
+  type ReportResult,
+  type WorkerIdentity,
+} from '../service/client/lc-client.js';
 import { loadConfig, type SednaConfig } from '../common/config.js';
-import type { ReportKind, ReportStatus } from '../common/constants.js';
+import type { ReportKind, ReportStatus, ResourceKind } from '../common/constants.js';
 import { SednaError, closedError, messageOf } from '../common/errors.js';
 import { getLogger, type Logger } from '../common/logger.js';
 
@@ -94,12 +99,21 @@ export interface ReportHealth {
   readonly lastReportError: SednaError | undefined;
 }
 
-export interface JobBaseInit {
+/**
+ * What a job gives JobBase. Its identity in reports is `identity` when given, else Sedna's JobBase
+ * identity for `ownerKind` (`name = WORKER_NAME or JOB_NAME`, `namespace = NAMESPACE or JOB_NAME`,
+ * `ownerName = JOB_NAME`).
+ */
+export type JobBaseInit = JobBaseCommon &
+  (
+    | { readonly ownerKind: ResourceKind; readonly identity?: WorkerIdentity }
+    | { readonly identity: WorkerIdentity; readonly ownerKind?: ResourceKind }
+  );
+
+export interface JobBaseCommon {
   /** The job's class name, as `SEDNA_ERR_CLOSED` errors name it. */
   readonly name: string;
   readonly config: SednaConfig;
-  /** Who the worker is in its reports. */
-  readonly identity: WorkerIdentity;
   /** Where stage reports go; undefined: reports are skipped (`report()` resolves `{ sent: false }`). */
   readonly lc?: LCClient | undefined;
   /** What the job owns; released by `close()` after `beforeClose()`. */
@@ -108,10 +122,10 @@ export interface JobBaseInit {
   readonly component?: string;
 }
 
-/** Node's event map type, as `EventEmitter<T>` takes it. */
-type EventMap<T> = Record<keyof T, unknown[]> | [never];
+/** A job's events, as Node's `EventEmitter<T>` takes them (`[never]`: untyped, no events declared). */
+export type JobEventMap<T> = Record<keyof T, unknown[]> | [never];
 
-export abstract class JobBase<Events extends EventMap<Events> = [never]> extends EventEmitter<Events> {
+export abstract class JobBase<Events extends JobEventMap<Events> = [never]> extends EventEmitter<Events> {
   readonly config: SednaConfig;
   readonly identity: WorkerIdentity;
   private readonly jobName: string;
@@ -127,7 +141,7 @@ export abstract class JobBase<Events extends EventMap<Events> = [never]> extends
     this.jobName = init.name;
     this.component = init.component ?? init.name;
     this.config = init.config;
-    this.identity = init.identity;
+    this.identity = init.identity ?? workerIdentity(init.config, init.ownerKind as ResourceKind);
     this.lc = init.lc;
     this.resources = init.resources ?? new OwnedResources();
   }

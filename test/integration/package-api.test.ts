@@ -119,6 +119,39 @@ process.stdout.write(JSON.stringify({
     });
   });
 
+  it('keep wire-level pieces in sedna-sdk/protocol, out of the root', async () => {
+    const result = await runScript(
+      'entry-points.mjs',
+      `
+import * as root from 'sedna-sdk';
+import * as protocol from 'sedna-sdk/protocol';
+const wire = ['encodeWeightsFrame', 'CLOSE_CODES', 'jobReport', 'reportBody', 'backoffDelay', 'toErrorReply', 'MicroBatcher', 'HotUpdatePoller'];
+const frame = protocol.encodeWeightsFrame([{ name: 'w', dtype: 'float32', shape: [2], data: new Float32Array([1, 2]) }]);
+process.stdout.write(JSON.stringify({
+  inRoot: wire.filter((name) => name in root),
+  inProtocol: wire.filter((name) => name in protocol),
+  roundTrip: Array.from(protocol.decodeWeightsFrame(frame).weights[0].data),
+  jobs: ['JointInference', 'BigModelService', 'IncrementalLearning', 'FederatedLearning', 'JobBase'].every((n) => typeof root[n] === 'function'),
+}));
+`,
+    );
+    expect(result).toEqual({
+      inRoot: [],
+      inProtocol: [
+        'encodeWeightsFrame',
+        'CLOSE_CODES',
+        'jobReport',
+        'reportBody',
+        'backoffDelay',
+        'toErrorReply',
+        'MicroBatcher',
+        'HotUpdatePoller',
+      ],
+      roundTrip: [1, 2],
+      jobs: true,
+    });
+  });
+
   it('two copies of the package share one registry', async () => {
     // A second copy of dist/ at another path is a second module instance (as with a nested node_modules).
     const copy = path.join(dir, 'copy-of-dist');

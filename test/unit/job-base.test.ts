@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/common/config.js';
 import { K8sResourceKind, type ReportKind, type ReportStatus } from '../../src/common/constants.js';
 import { JobBase, OwnedResources } from '../../src/core/job-base.js';
 import { toMetricLists } from '../../src/core/metric-lists.js';
-import { LCClient, workerIdentity, type ReportResult } from '../../src/service/client/lc-client.js';
+import { LCClient, type ReportResult } from '../../src/service/client/lc-client.js';
 import { errorOf } from '../helpers/errors.js';
 
 const config = loadConfig({ JOB_NAME: 'job-a', WORKER_NAME: 'worker-1', NAMESPACE: 'ns' });
@@ -19,7 +19,7 @@ class Probe extends JobBase<{ done: [n: number] }> {
     super({
       name: 'Probe',
       config,
-      identity: workerIdentity(config, K8sResourceKind.LIFELONG_LEARNING_JOB),
+      ownerKind: K8sResourceKind.LIFELONG_LEARNING_JOB,
       lc,
       resources,
     });

@@ -23,7 +23,7 @@ import {
   type AggregateMessage,
   type AggregationClientOptions,
 } from '../../service/client/aggregation-client.js';
-import { formatLocalTime, workerIdentity, type LCClient, type ReportResult } from '../../service/client/lc-client.js';
+import { formatLocalTime, type LCClient, type ReportResult } from '../../service/client/lc-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
 import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import type { SednaConfig } from '../../common/config.js';
@@ -107,7 +107,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> extends Jo
       name: 'FederatedLearning',
       component: 'fl.job',
       config,
-      identity: workerIdentity(config, K8sResourceKind.FEDERATED_LEARNING_JOB),
+      ownerKind: K8sResourceKind.FEDERATED_LEARNING_JOB,
       lc,
       resources,
     });

@@ -26,7 +26,7 @@ import type {
   TrainOptions,
 } from '../../backend/estimator.js';
 import { FileOps, schemeOf, toLocalPath } from '../../datasources/file-ops.js';
-import { workerIdentity, type LCClient, type ReportResult } from '../../service/client/lc-client.js';
+import type { LCClient, ReportResult } from '../../service/client/lc-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
 import type { SednaConfig } from '../../common/config.js';
 import { K8sResourceKind } from '../../common/constants.js';
@@ -273,7 +273,7 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
       name: 'IncrementalLearning',
       component: 'incremental-learning',
       config: parts.config,
-      identity: workerIdentity(parts.config, K8sResourceKind.INCREMENTAL_LEARNING_JOB),
+      ownerKind: K8sResourceKind.INCREMENTAL_LEARNING_JOB,
       lc: parts.lc,
       resources: parts.resources,
     });

@@ -32,5 +32,4 @@ export {
   type HotUpdatePollerOptions,
   type PollOutcome,
 } from './hot-update.js';
-export { toMetricLists, metricDeltas, type MetricLists } from '../metric-lists.js';
 export type { ModelVersion } from './model-slot.js';

@@ -10,7 +10,6 @@
 import type { Estimator, PredictOptions } from '../../backend/estimator.js';
 import { InferenceServer, type InferenceContext } from '../../service/server/inference-server.js';
 import type { ServerOptions } from '../../service/server/base.js';
-import { workerIdentity } from '../../service/client/lc-client.js';
 import { resolvePostProcess } from '../callbacks.js';
 import type { SednaConfig } from '../../common/config.js';
 import { K8sResourceKind } from '../../common/constants.js';
@@ -60,7 +59,7 @@ export class BigModelService<X = unknown, P = unknown> extends JobBase {
       name: 'BigModelService',
       component: 'big-model-service',
       config,
-      identity: workerIdentity(config, K8sResourceKind.JOINT_INFERENCE_SERVICE),
+      ownerKind: K8sResourceKind.JOINT_INFERENCE_SERVICE,
       resources,
     });
     this.server = server;

@@ -122,6 +122,7 @@ export class JointInference<X = unknown, P = unknown> extends JobBase {
       name: 'JointInference',
       component: 'joint-inference',
       config: parts.config,
+      ownerKind: K8sResourceKind.JOINT_INFERENCE_SERVICE,
       identity: parts.identity,
       resources: parts.resources,
     });
