@@ -7,6 +7,8 @@ const { globalSetup: _setup, globalTeardown: _teardown, ...rest } = base;
 /** @type {import('jest').Config} */
 export default {
   ...rest,
+  // Sedna's real LocalController links against libsqlite3: installed first when missing.
+  globalSetup: '<rootDir>/test/conformance-setup.mjs',
   testMatch: ['<rootDir>/test/conformance/**/*.test.ts'],
   testTimeout: 120000,
 };

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs (real servers started by the tests themselves).
 # Safe to run again: packages already present are skipped. Needs root (or sudo) and Debian's apt.
+# npm test runs it by itself (test/system-deps.mjs) with --quiet: silent when nothing is missing.
 set -euo pipefail
+quiet=false
+[ "${1:-}" = "--quiet" ] && quiet=true
 
 packages=(
   libsqlite3-0 # the real Sedna LocalController (test/conformance) links against it
@@ -14,11 +17,11 @@ for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system packages present: ${packages[*]}"
+  $quiet || echo "system packages present: ${packages[*]}"
   exit 0
 fi
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-echo "installing: ${missing[*]}"
+echo "installing the Debian packages the tests need: ${missing[*]}"
 "${sudo_cmd[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

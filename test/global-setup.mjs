@@ -5,10 +5,12 @@
  * Jest loads globalSetup without the TypeScript transform's module mapping.
  *
  * Skipped when every selected path is under test/unit/ (pure logic, no servers), or when
- * SEDNA_TEST_S3_ENDPOINT already names a server. A missing Swift install fails the whole run with
- * the command that fixes it: tests are never skipped.
+ * SEDNA_TEST_S3_ENDPOINT already names a server. Missing Debian packages are installed first
+ * (test/system-deps.mjs); if that cannot be done the whole run fails with the command that fixes
+ * it: tests are never skipped.
  */
 import { INSTALL_HINT, startS3Server } from '../scripts/s3-server-launch.mjs';
+import { ensureSystemDeps } from './system-deps.mjs';
 
 export const TEST_BUCKET = 'sedna-test';
 
@@ -22,6 +24,7 @@ export default async function globalSetup(config) {
   // The AWS SDK warns in every process that its 2027 releases will need Node 22.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   if (process.env.SEDNA_TEST_S3_ENDPOINT !== undefined || onlyUnitTests(config)) return;
+  ensureSystemDeps();
   let server;
   try {
     server = await startS3Server({ buckets: [TEST_BUCKET] });
