@@ -13,8 +13,9 @@
  *
  * and every failure Sedna would report is reported with `status: "failed"` before the error is
  * rethrown. Differences from Sedna are listed in docs/incremental-learning.md.
+ *
+ * The serving model's lifecycle (first load, hot update, swaps) is in serving-model.ts.
  */
-import fsp from 'node:fs/promises';
 import type { HardExampleFilter } from '../../algorithms/hard-example-mining/base.js';
 import type {
   Dataset,
@@ -25,32 +26,20 @@ import type {
   PredictOptions,
   TrainOptions,
 } from '../../backend/estimator.js';
-import { FileOps, schemeOf, toLocalPath } from '../../datasources/file-ops.js';
+import { FileOps } from '../../datasources/file-ops.js';
 import type { LCClient, ReportResult } from '../../service/client/lc-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
 import type { SednaConfig } from '../../common/config.js';
 import { K8sResourceKind } from '../../common/constants.js';
-import { SednaError, invalidArgument, invalidConfig, isSednaError, messageOf } from '../../common/errors.js';
+import { SednaError, invalidArgument, invalidConfig, messageOf } from '../../common/errors.js';
 import { createHemFilter, type HemChoice } from '../hem.js';
 import { JobBase, OwnedResources, type ReportOutcome } from '../job-base.js';
 import { checkComparable, metricDeltas, toMetricLists, type MetricLists } from '../metric-lists.js';
 import { HardExampleStore, type HardExampleRecord } from './hard-example-store.js';
-import {
-  HotUpdatePoller,
-  hotUpdateError,
-  type HotUpdateConfig,
-  type PollOutcome,
-  parseHotUpdateConfig,
-} from './hot-update.js';
-import {
-  defaultModelName,
-  inferenceModelLocation,
-  localModel,
-  modelFingerprint,
-  saveModel,
-  trainOutputLocation,
-} from './model-files.js';
-import { ModelSlot, type ModelVersion } from './model-slot.js';
+import type { PollOutcome } from './hot-update.js';
+import { defaultModelName, inferenceModelLocation, saveModel, trainOutputLocation } from './model-files.js';
+import type { ModelVersion } from './model-slot.js';
+import { ServingModel } from './serving-model.js';
 
 /** A dataset, or a function that loads one (so loading failures are reported as the stage's failure). */
 export type DataInput<X = unknown, Y = unknown> = Dataset<X, Y> | (() => Promise<Dataset<X, Y>>);
@@ -195,11 +184,6 @@ function asSednaError(err: unknown, fallback: string): SednaError {
     : new SednaError('SEDNA_ERR_INTERNAL', `${fallback}: ${messageOf(err)}`, { cause: err });
 }
 
-/** Lets queued I/O (requests) run before the next chunk of work. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 async function resolveData<X, Y>(input: DataInput<X, Y>): Promise<Dataset<X, Y>> {
   return typeof input === 'function' ? input() : input;
 }
@@ -218,46 +202,23 @@ function copyForCallback<T>(value: T): T {
   }
 }
 
-async function readLocalOrRemote(location: string, fileOps: FileOps): Promise<Uint8Array | undefined> {
-  if (schemeOf(location) === 'file') {
-    try {
-      return await fsp.readFile(toLocalPath(location));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-  }
-  try {
-    return await fileOps.readFile(location);
-  } catch (err) {
-    if (isSednaError(err, 'SEDNA_ERR_FILE_NOT_FOUND')) return undefined;
-    throw err;
-  }
-}
-
-interface Parts<X, Y, P> {
+interface Parts {
   config: SednaConfig;
   hem: HardExampleFilter | undefined;
   store: HardExampleStore | undefined;
   lc: LCClient | undefined;
   fileOps: FileOps;
   resources: OwnedResources;
-  slot: ModelSlot<Estimator<X, Y, P>>;
 }
 
 export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends JobBase<IncrementalLearningEvents> {
   readonly hem: HardExampleFilter | undefined;
   /** Where hard examples are kept (undefined: not kept). */
   readonly hardExamples: HardExampleStore | undefined;
-  private readonly slot: ModelSlot<Estimator<X, Y, P>>;
+  /** The serving model: first load, loads for train/eval, hot update. */
+  private readonly serving: ServingModel<X, Y, P>;
   private readonly fileOps: FileOps;
-  private readonly factory: (() => Promise<Estimator<X, Y, P>>) | undefined;
-  private readonly warmup: ((estimator: Estimator<X, Y, P>) => Promise<void>) | undefined;
   private readonly modelNameOption: string | undefined;
-  private readonly modelUrlOption: string | false | undefined;
-  private poller: HotUpdatePoller | undefined;
-  private loading: Promise<void> | undefined;
-  private loaded = false;
   private counts = {
     inferences: 0,
     hardExamples: 0,
@@ -268,7 +229,7 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
   };
   private lastModelUpdateError: SednaError | undefined;
 
-  private constructor(options: IncrementalLearningOptions<X, Y, P>, parts: Parts<X, Y, P>) {
+  private constructor(options: IncrementalLearningOptions<X, Y, P>, parts: Parts) {
     super({
       name: 'IncrementalLearning',
       component: 'incremental-learning',
@@ -280,11 +241,22 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
     this.hem = parts.hem;
     this.hardExamples = parts.store;
     this.fileOps = parts.fileOps;
-    this.slot = parts.slot;
-    this.factory = options.estimatorFactory;
-    this.warmup = options.warmup;
     this.modelNameOption = options.modelName ?? parts.config.modelName;
-    this.modelUrlOption = options.modelUrl;
+    const modelUrl = options.modelUrl;
+    this.serving = new ServingModel<X, Y, P>({
+      estimator: options.estimator,
+      ownsEstimator: options.ownsEstimator ?? true,
+      fileOps: parts.fileOps,
+      factory: options.estimatorFactory,
+      warmup: options.warmup,
+      // `model_path`, else MODEL_URL (its <model name> entry when it is an output folder).
+      location: async (estimator) =>
+        modelUrl === false
+          ? undefined
+          : (modelUrl ??
+            (await inferenceModelLocation(this.config.modelUrl, this.config.modelPath, this.modelName(estimator)))),
+      onHotUpdate: (outcome) => this.onHotUpdate(outcome),
+    });
   }
 
   /**
@@ -322,10 +294,9 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
               dir,
               ...(options.maxHardExamples === undefined ? {} : { maxSamples: options.maxHardExamples }),
             });
-      const slot = new ModelSlot(options.estimator, options.ownsEstimator ?? true);
-      const job = new IncrementalLearning(options, { config, hem, store, lc, fileOps, resources, slot });
-      if (hotUpdate) await job.startHotUpdate(hotUpdateConfig as string, periodMs, options.hotUpdateSettleMs);
-      else if (typeof options.modelUrl === 'string') await job.ensureLoaded();
+      const job = new IncrementalLearning(options, { config, hem, store, lc, fileOps, resources });
+      if (hotUpdate) await job.serving.startHotUpdate(hotUpdateConfig as string, periodMs, options.hotUpdateSettleMs);
+      else if (typeof options.modelUrl === 'string') await job.serving.ensureLoaded();
       return job;
     } catch (err) {
       await resources.closeAll();
@@ -335,19 +306,19 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
 
   /** The estimator serving now (it changes with hot updates when an `estimatorFactory` is given). */
   get estimator(): Estimator<X, Y, P> {
-    return this.slot.estimator;
+    return this.serving.estimator;
   }
 
   /** The serving model's version and location. */
   get model(): ModelVersion {
-    return this.slot.current;
+    return this.serving.current;
   }
 
   get stats(): IncrementalLearningStats {
     return {
       ...this.counts,
       hardExamplesDropped: this.hardExamples?.stats.dropped ?? 0,
-      model: this.slot.current,
+      model: this.serving.current,
       lastModelUpdateError: this.lastModelUpdateError,
       ...this.reportHealth,
     };
@@ -367,7 +338,7 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
     const { postProcess, baseModelUrl, ...trainOptions } = options;
     try {
       const post = resolvePostProcess(postProcess);
-      const done = await this.slot.run(async (estimator) => {
+      const done = await this.serving.run(async (estimator) => {
         // The output location first: a missing MODEL_URL must not cost a whole training run.
         const target = await trainOutputLocation(
           this.config.modelUrl,
@@ -375,7 +346,7 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
           this.modelName(estimator),
         );
         const base = baseModelUrl === undefined ? this.config.baseModelUrl : baseModelUrl || undefined;
-        if (base !== undefined) await this.loadInto(estimator, base);
+        if (base !== undefined) await this.serving.loadInto(estimator, base);
         const train = await resolveData(trainData);
         const valid = validData === undefined ? undefined : await resolveData(validData);
         const metrics = await estimator.train(train, valid, trainOptions);
@@ -386,8 +357,7 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
         const postProcessed = post === undefined ? undefined : await post(estimator);
         return { metrics, saved, results, postProcessed };
       });
-      this.slot.setCurrent({ version: undefined, url: done.saved });
-      this.loaded = true;
+      this.serving.adopt({ version: undefined, url: done.saved });
       const report = await this.report('train', 'completed', done.results);
       return {
         metrics: done.metrics,
@@ -423,13 +393,13 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
       const dataset = await resolveData(data);
       const models: { url: string; metrics: MetricLists }[] = [];
       for (const url of urls) {
-        const raw = await this.evaluateOne(url, dataset, evaluateOptions);
+        const raw = await this.serving.evaluate(url, dataset, evaluateOptions);
         models.push({ url, metrics: toMetricLists(post === undefined ? raw : await post(raw), url) });
       }
       const [newer, deployed] = models as [(typeof models)[0], (typeof models)[0]];
       checkComparable(newer.metrics, deployed.metrics);
       const results = models.map((m) => {
-        const first = this.slot.estimator.modelInfo(m.url, {
+        const first = this.serving.estimator.modelInfo(m.url, {
           dataPathPrefix: this.config.dataPathPrefix,
           metrics: m.metrics,
         })[0];
@@ -452,8 +422,8 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
   async inference<R = P>(data: X, options: InferenceCallOptions<P, R> = {}): Promise<InferenceResult<P, R>> {
     this.assertOpen();
     const post = resolvePostProcess(options.postProcess);
-    if (!this.loaded) await this.ensureLoaded();
-    const { result, model } = await this.slot.run(async (estimator, version) => ({
+    if (!this.serving.loaded) await this.serving.ensureLoaded();
+    const { result, model } = await this.serving.run(async (estimator, version) => ({
       result: await estimator.predict(data, options.predictOptions),
       model: version,
     }));
@@ -485,162 +455,18 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
 
   /** Polls the hot-update file now (tests, or an operator's "check now"); resolves with what it found. */
   pollHotUpdate(): Promise<PollOutcome> {
-    if (this.poller === undefined) {
-      return Promise.reject(invalidConfig('MODEL_HOT_UPDATE', false, 'true to poll for hot updates'));
-    }
-    return this.poller.pollNow();
+    return this.serving.pollNow();
   }
 
   /** Stops polling and closes the model once its running requests finish; then JobBase releases the rest. */
   protected override async beforeClose(): Promise<void> {
-    await this.poller?.close();
-    await this.slot.close();
+    await this.serving.close();
   }
 
   // -------------------------------------------------------------------------------------------
 
   private modelName(estimator: Estimator<X, Y, P>): string {
     return this.modelNameOption ?? defaultModelName(estimator);
-  }
-
-  /** Loads the serving model once (shared by concurrent first calls; retried after a failure). */
-  private ensureLoaded(): Promise<void> {
-    this.loading ??= (async () => {
-      const location =
-        this.modelUrlOption === false
-          ? undefined
-          : (this.modelUrlOption ??
-            (await inferenceModelLocation(
-              this.config.modelUrl,
-              this.config.modelPath,
-              this.modelName(this.slot.estimator),
-            )));
-      if (location !== undefined) {
-        await this.slot.run((estimator) => this.loadInto(estimator, location));
-        this.slot.setCurrent({ version: undefined, url: location });
-      }
-      this.loaded = true;
-    })().catch((err: unknown) => {
-      this.loading = undefined;
-      throw err;
-    });
-    return this.loading;
-  }
-
-  private async loadInto(estimator: Estimator<X, Y, P>, location: string): Promise<void> {
-    const local = await localModel(location, this.fileOps);
-    try {
-      await estimator.load(local.path);
-    } finally {
-      await local.release();
-    }
-  }
-
-  private async evaluateOne(url: string, data: Dataset<X, Y>, options: EvaluateOptions<Y>): Promise<Metrics> {
-    if (this.factory === undefined) {
-      return this.slot.run(async (estimator) => {
-        await this.loadInto(estimator, url);
-        this.slot.setCurrent({ version: undefined, url });
-        return estimator.evaluate(data, options);
-      });
-    }
-    const estimator = await this.factory();
-    try {
-      await this.loadInto(estimator, url);
-      return await estimator.evaluate(data, options);
-    } finally {
-      await estimator.close();
-    }
-  }
-
-  /**
-   * Hot update start: the version in the file at start is the current one (no Sedna "latest" reload);
-   * its model serves when it loads (it is the one the LC deployed last), else MODEL_URL does and the
-   * first poll reports the problem.
-   */
-  private async startHotUpdate(configPath: string, periodMs: number, settleMs: number | undefined): Promise<void> {
-    const log = this.log;
-    let version: string | undefined;
-    const bytes = await readLocalOrRemote(configPath, this.fileOps).catch(() => undefined);
-    if (bytes !== undefined) {
-      try {
-        const config = parseHotUpdateConfig(Buffer.from(bytes).toString('utf8'), configPath);
-        await this.slot.run((estimator) => this.loadInto(estimator, config.modelPath));
-        this.slot.setCurrent({ version: config.modelUpdateTime, url: config.modelPath });
-        this.loaded = true;
-        version = config.modelUpdateTime;
-        log.info({ version, modelPath: config.modelPath }, 'serving the model the hot-update file names');
-      } catch (err) {
-        log.warn({ err }, 'the hot-update file at start is unusable; serving MODEL_URL, the next poll reports it');
-      }
-    }
-    if (!this.loaded) await this.ensureLoaded();
-    this.poller = new HotUpdatePoller({
-      configPath,
-      periodMs,
-      version,
-      ...(settleMs === undefined ? {} : { settleMs }),
-      read: (location) => readLocalOrRemote(location, this.fileOps),
-      fingerprint: modelFingerprint,
-      apply: (config) => this.applyUpdate(config),
-      onOutcome: (outcome) => this.onHotUpdate(outcome),
-    });
-    this.poller.start();
-  }
-
-  /** Loads the new model beside the old one and swaps; any failure leaves the old one serving. */
-  private async applyUpdate(config: HotUpdateConfig): Promise<void> {
-    const { modelPath, modelUpdateTime: version } = config;
-    if ((await modelFingerprint(modelPath)) === undefined) {
-      throw hotUpdateError('model-missing', `the model ${modelPath} does not exist`, { modelPath, version });
-    }
-    const wrap = (err: unknown): SednaError =>
-      isSednaError(err, 'SEDNA_ERR_HOT_UPDATE')
-        ? err
-        : hotUpdateError(
-            isSednaError(err, 'SEDNA_ERR_MODEL_NOT_FOUND') || isSednaError(err, 'SEDNA_ERR_FILE_NOT_FOUND')
-              ? 'model-missing'
-              : 'model-invalid',
-            `cannot load ${modelPath}: ${messageOf(err)}`,
-            { modelPath, version },
-            err,
-          );
-    let local: { path: string; release: () => Promise<void> };
-    try {
-      local = await localModel(modelPath, this.fileOps);
-    } catch (err) {
-      throw wrap(err);
-    }
-    try {
-      if (this.factory !== undefined) {
-        const next = await this.factory();
-        try {
-          // Each step is a synchronous chunk of work (building the model, its first predict):
-          // letting requests run between them keeps every event-loop stall short.
-          await yieldToEventLoop();
-          await next.load(local.path);
-          await yieldToEventLoop();
-          await this.warmup?.(next);
-          await yieldToEventLoop();
-        } catch (err) {
-          await next.close().catch(() => undefined);
-          throw err;
-        }
-        this.slot.swap(next, { version, url: modelPath });
-      } else {
-        await this.slot.run(async (estimator) => {
-          await yieldToEventLoop();
-          await estimator.load(local.path);
-          await yieldToEventLoop();
-          await this.warmup?.(estimator);
-        });
-        this.slot.setCurrent({ version, url: modelPath });
-      }
-    } catch (err) {
-      throw wrap(err);
-    } finally {
-      await local.release();
-    }
   }
 
   private async onHotUpdate(outcome: PollOutcome): Promise<void> {
