@@ -314,13 +314,20 @@ function row<T>(
 }
 
 export const CONFIG_VARIABLES: ConfigTable = {
-  namespace: row('NAMESPACE', 'string', '""', `${GM}: every worker`, 'LC reports (`namespace`)', stringOr('')),
+  namespace: row(
+    'NAMESPACE',
+    'string',
+    '""',
+    `${GM}: every worker`,
+    'JobBase identity: LC reports (`namespace`)',
+    stringOr(''),
+  ),
   workerName: row(
     'WORKER_NAME',
     'string',
     '""',
     `${GM}: every worker`,
-    'LC reports (`name`, URL path), FL client id',
+    'JobBase identity: LC reports (`name`, URL path); FederatedLearning client id',
     stringOr(''),
   ),
   jobName: row(
@@ -328,7 +335,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'string',
     '"sedna"',
     `${GM}: IL, FL, LL, multi-edge jobs (not JointInferenceService)`,
-    'LC reports (`ownerName`), inference/aggregation route names, logger name',
+    'JobBase identity: LC reports (`ownerName`); BigModelService and AggregationServer route names; logger name',
     stringOr('sedna'),
   ),
   serviceName: row(
@@ -336,7 +343,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'string',
     '""',
     `${GM}: JointInferenceService, FeatureExtractionService`,
-    'kept for reference; Sedna uses JOB_NAME (see docs/joint-inference.md)',
+    'JointInference: the report owner when JOB_NAME is unset (see docs/joint-inference.md)',
     stringOr(''),
   ),
   lcServer: row(
@@ -344,10 +351,17 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'http(s) URL',
     'http://127.0.0.1:9100',
     `${GM}: every reporting worker`,
-    'LCClient, LCReporter',
+    'LCClient.fromConfig: the LC reports of every job',
     httpUrl('http://127.0.0.1:9100'),
   ),
-  lcPeriod: row('LC_PERIOD', 'positive number (seconds)', '30', USER, 'LCReporter period', positiveNumber(30)),
+  lcPeriod: row(
+    'LC_PERIOD',
+    'positive number (seconds)',
+    '30',
+    USER,
+    'JointInference: its LCReporter period',
+    positiveNumber(30),
+  ),
   logLevel: row(
     'LOG_LEVEL',
     'trace|debug|info|warn(ing)|error|critical|fatal|silent',
@@ -361,7 +375,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'string (upper-cased)',
     'TENSORFLOW',
     USER,
-    'backend registry (ONNX, TENSORFLOW/KERAS → TF.js)',
+    'worker scripts: `createEstimator(config.backendType)` (ONNX, TENSORFLOW/KERAS → TF.js)',
     (name) => (raw, c) => stringOr('TENSORFLOW')(name)(raw, c).trim().toUpperCase(),
   ),
   deviceCategory: row(
@@ -369,7 +383,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'string',
     'CPU',
     USER,
-    'backends (informational; CPU only here)',
+    'nothing yet (the backends run on CPU); kept for worker scripts',
     stringOr('CPU'),
   ),
   cudaVisibleDevices: row(
@@ -377,7 +391,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'string',
     'unset',
     'the container runtime',
-    'backends: set means a GPU was requested',
+    'nothing yet (the backends run on CPU); kept for worker scripts',
     optionalString,
   ),
   dataPathPrefix: row(
@@ -385,7 +399,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '/home/data',
     `${GM}: workers with host-path volumes`,
-    'removed from model URLs in LC reports',
+    'IncrementalLearning, FederatedLearning: removed from model URLs in LC reports',
     stringOr('/home/data'),
   ),
   originalDatasetUrl: row(
@@ -393,7 +407,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path or URL',
     'unset',
     `${GM}: IL, LL`,
-    'datasources (index-relative sample paths)',
+    'worker scripts: the base of index-relative sample paths',
     optionalString,
   ),
   trainDatasetUrl: row(
@@ -418,7 +432,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path or URL',
     'unset',
     `${GM}: most workers`,
-    'jobs: where models are loaded from / saved to',
+    'JointInference, BigModelService, IncrementalLearning, FederatedLearning: where models are loaded from / saved to',
     optionalString,
   ),
   modelUrls: row(
@@ -434,10 +448,17 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'string',
     'unset',
     `${GM}: FL train workers`,
-    'backends: model file name',
+    'IncrementalLearning: the model file name under MODEL_URL',
     optionalString,
   ),
-  modelPath: row('model_path', 'path', 'unset', USER, 'jobs: overrides the computed model path', optionalString),
+  modelPath: row(
+    'model_path',
+    'path',
+    'unset',
+    USER,
+    'IncrementalLearning: overrides the computed model path',
+    optionalString,
+  ),
   baseModelUrl: row(
     'BASE_MODEL_URL',
     'path or URL',
@@ -459,7 +480,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'string',
     'file',
     USER,
-    'jobs: `file` requires the model file to exist',
+    'nothing yet (Sedna: `file` requires the model file to exist)',
     stringOr('file'),
   ),
   modelHotUpdate: row(
@@ -467,7 +488,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'boolean',
     'false',
     `${GM}: IL inference with hotUpdateEnabled`,
-    'model hot update',
+    'IncrementalLearning: model hot update',
     bool(false),
   ),
   modelHotUpdateConfig: row(
@@ -475,7 +496,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     'unset',
     `${GM}: /model-hot-update/model_config.json`,
-    'model hot update',
+    'IncrementalLearning: model hot update',
     optionalString,
   ),
   modelPollPeriodSeconds: row(
@@ -483,7 +504,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'integer (seconds)',
     '60 (values < 1 → 60)',
     `${GM}: pollPeriodSeconds`,
-    'model hot update',
+    'IncrementalLearning: model hot update',
     pollPeriod(60),
   ),
   heSavedUrl: row(
@@ -584,7 +605,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'positive number (seconds)',
     '300',
     USER,
-    'FederatedLearning client: connect and heartbeat timeout',
+    'FederatedLearning client: connect and heartbeat timeout; AggregationServer: client liveness',
     positiveNumber(300),
   ),
   participantsCount: row(
@@ -609,7 +630,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'ws|s3',
     'ws',
     `${GM}: FL`,
-    'FederatedLearning v2',
+    'to come: federated learning v2',
     oneOf<'ws' | 's3'>('ws', ['ws', 's3'], (s) => s.toLowerCase()),
   ),
   aggDataPath: row(
@@ -617,7 +638,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path or s3:// URL',
     './',
     `${GM}: FL with S3 transmitter`,
-    'FederatedLearning v2',
+    'to come: federated learning v2',
     stringOr('./'),
   ),
   kbServer: row(
@@ -625,16 +646,16 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'http(s) URL',
     'unset',
     `${GM}: LL train/eval`,
-    'LifelongLearning KB client',
+    'to come: LifelongLearning KB client',
     optionalHttpUrl,
   ),
-  outputUrl: row('OUTPUT_URL', 'path or URL', '/tmp', `${GM}: LL`, 'LifelongLearning', stringOr('/tmp')),
+  outputUrl: row('OUTPUT_URL', 'path or URL', '/tmp', `${GM}: LL`, 'to come: LifelongLearning', stringOr('/tmp')),
   hasCompletedInitialTraining: row(
     'HAS_COMPLETED_INITIAL_TRAINING',
     'boolean',
     'false',
     `${GM}: LL train`,
-    'LifelongLearning.train',
+    'to come: LifelongLearning.train',
     bool(false),
   ),
   cloudKbIndex: row(
@@ -642,7 +663,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path or URL',
     'unset',
     `${GM}: LL train (update)`,
-    'LifelongLearning.update',
+    'to come: LifelongLearning.update',
     optionalString,
   ),
   operator: row(
@@ -650,7 +671,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     '> < = >= <=',
     '>',
     USER,
-    'LifelongLearning.evaluate drop rule',
+    'to come: LifelongLearning.evaluate drop rule',
     oneOf<ComparisonOperator>('>', ['>', '<', '=', '>=', '<=']),
   ),
   modelThreshold: row(
@@ -658,7 +679,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'number',
     '0.1',
     USER,
-    'LifelongLearning.evaluate drop rule',
+    'to come: LifelongLearning.evaluate drop rule',
     finiteNumber(0.1),
   ),
   minTrainSample: row(
@@ -666,7 +687,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'integer ≥ 0',
     '10',
     USER,
-    'multi-task learning: smallest task trained',
+    'to come: multi-task learning, smallest task trained',
     intIn(10, 0),
   ),
   edgeOutputUrl: row(
@@ -674,7 +695,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '/var/lib/sedna/kb',
     USER,
-    'LifelongLearning edge knowledge base',
+    'to come: LifelongLearning edge knowledge base',
     stringOr('/var/lib/sedna/kb'),
   ),
   unseenSaveUrl: row(
@@ -682,7 +703,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '<DATA_PATH_PREFIX>/unseen_samples',
     USER,
-    'LifelongLearning edge: unseen samples',
+    'to come: LifelongLearning edge, unseen samples',
     () => (raw, c) => raw ?? `${c.dataPathPrefix ?? '/home/data'}/unseen_samples`,
   ),
   kbUrl: row(
@@ -690,7 +711,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'sqlite URL',
     'sqlite:///lifelong_kb.sqlite3',
     'KB deployment',
-    'knowledge-base server',
+    'to come: knowledge-base server',
     stringOr('sqlite:///lifelong_kb.sqlite3'),
   ),
   knowledgeBaseServer: row(
@@ -698,7 +719,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'http(s)://<ipv4>:<port>',
     'unset (0.0.0.0:9020)',
     'KB deployment',
-    'knowledge-base server bind',
+    'to come: knowledge-base server bind',
     optionalString,
   ),
   knowledgeBasePath: row(
@@ -706,7 +727,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '"" (current directory)',
     'KB deployment',
-    'knowledge-base server save dir',
+    'to come: knowledge-base server save dir',
     stringOr(''),
   ),
   statusIp: row(
@@ -714,7 +735,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'host',
     '127.0.0.1',
     USER,
-    'LifelongLearning unseen-sample detection',
+    'to come: LifelongLearning unseen-sample detection',
     stringOr('127.0.0.1'),
   ),
   imageTopicUrl: row(
@@ -722,47 +743,68 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '/tmp/',
     USER,
-    'LifelongLearning unseen-sample detection',
+    'to come: LifelongLearning unseen-sample detection',
     stringOr('/tmp/'),
   ),
-  batchSize: row('batch_size', 'integer ≥ 1', '1', USER, 'multi-edge components', intIn(1, 1)),
+  batchSize: row('batch_size', 'integer ≥ 1', '1', USER, 'to come: multi-edge components', intIn(1, 1)),
   kafkaEnabled: row(
     'KAFKA_ENABLED',
     'boolean',
     'false',
     `${GM}: multi-edge with kafkaSupport`,
-    'multi-edge components',
+    'to come: multi-edge components',
     bool(false),
   ),
-  kafkaBindIps: row('KAFKA_BIND_IPS', '`|`-separated hosts', '[]', USER, 'multi-edge Kafka client', listOrEmpty('|')),
-  kafkaBindPorts: row('KAFKA_BIND_PORTS', '`|`-separated ports', '[]', USER, 'multi-edge Kafka client', portList),
+  kafkaBindIps: row(
+    'KAFKA_BIND_IPS',
+    '`|`-separated hosts',
+    '[]',
+    USER,
+    'to come: multi-edge Kafka client',
+    listOrEmpty('|'),
+  ),
+  kafkaBindPorts: row(
+    'KAFKA_BIND_PORTS',
+    '`|`-separated ports',
+    '[]',
+    USER,
+    'to come: multi-edge Kafka client',
+    portList,
+  ),
   reidModelBindUrl: row(
     'REID_MODEL_BIND_URL',
     'host',
     'unset (server: bind host; client: reid-reid)',
     USER,
-    'multi-edge ReID',
+    'to come: multi-edge ReID',
     optionalString,
   ),
-  reidModelBindPort: row('REID_MODEL_BIND_PORT', 'port', '5000', USER, 'multi-edge ReID', port(5000)),
+  reidModelBindPort: row('REID_MODEL_BIND_PORT', 'port', '5000', USER, 'to come: multi-edge ReID', port(5000)),
   feModelBindUrl: row(
     'FE_MODEL_BIND_URL',
     'host',
     'unset (server: bind host; client: feature-extraction-fe)',
     USER,
-    'multi-edge feature extraction',
+    'to come: multi-edge feature extraction',
     optionalString,
   ),
-  feModelBindPort: row('FE_MODEL_BIND_PORT', 'port', '6000', USER, 'multi-edge feature extraction', port(6000)),
+  feModelBindPort: row(
+    'FE_MODEL_BIND_PORT',
+    'port',
+    '6000',
+    USER,
+    'to come: multi-edge feature extraction',
+    port(6000),
+  ),
   detModelBindUrl: row(
     'DET_MODEL_BIND_URL',
     'host',
     'unset (server: bind host; client: video-analytics-videoanalytics)',
     USER,
-    'multi-edge detection',
+    'to come: multi-edge detection',
     optionalString,
   ),
-  detModelBindPort: row('DET_MODEL_BIND_PORT', 'port', '4000', USER, 'multi-edge detection', port(4000)),
+  detModelBindPort: row('DET_MODEL_BIND_PORT', 'port', '4000', USER, 'to come: multi-edge detection', port(4000)),
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -261,6 +261,29 @@ describe('getParameter', () => {
   });
 });
 
+describe('the configuration table', () => {
+  it('names in "read by" only code that exists (or says: worker scripts, nothing yet, to come)', async () => {
+    const root = (await import('../../src/index.js')) as Record<string, unknown>;
+    const known = new Set([...Object.keys(root), 'JobBase']);
+    const problems: string[] = [];
+    for (const variable of Object.values(CONFIG_VARIABLES)) {
+      const text = variable.readBy;
+      if (/^(to come: |nothing)/.test(text)) continue;
+      // Code names (JointInference, LCClient, createEstimator), each with an optional .method;
+      // `quoted` field names and values are not code.
+      const prose = text.replace(/`[^`]*`/g, '');
+      const names = [...prose.matchAll(/\b([A-Za-z]\w*?[a-z]\w*?[A-Z]\w*|[A-Z]{2,}[a-z]{2,}\w*)(?:\.\w+)?/g)].map(
+        (m) => m[1] as string,
+      );
+      const unknown = names.filter((name) => !known.has(name));
+      if (names.length === 0 && !/^(worker scripts|logger)/.test(text))
+        problems.push(`${variable.name}: "${text}" names no code`);
+      if (unknown.length > 0) problems.push(`${variable.name}: ${unknown.join(', ')} do not exist`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
 describe('typed parameter readers', () => {
   const env = { lr: ' 0.25 ', EPOCHS: '30', loop: 'No', ratio: 'abc', big: '1e3', classes: ' cat, dog ,,bird ' };
 
