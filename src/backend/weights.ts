@@ -4,6 +4,7 @@
  * of numbers appear only at the edge of the Sedna-compatible transport.
  */
 import { SednaError } from '../common/errors.js';
+import { JsonTensor } from '../common/python-json.js';
 
 export type WeightDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8';
 
@@ -385,23 +386,14 @@ export function isWeightsFrame(frame: Uint8Array): boolean {
 
 function viewOf(frame: Uint8Array, entry: TensorEntry): WeightData {
   const count = elementCount(entry.shape);
-  const width = bytesPerElement(entry.dtype);
   const at = frame.byteOffset + entry.offset;
-  // A view when the address is aligned for the element type; a copy otherwise.
-  const source = at % width === 0 ? frame.buffer : frame.slice(entry.offset, entry.offset + entry.byteLength).buffer;
-  const start = at % width === 0 ? at : 0;
-  switch (entry.dtype) {
-    case 'float32':
-      return new Float32Array(source, start, count);
-    case 'float64':
-      return new Float64Array(source, start, count);
-    case 'int32':
-      return new Int32Array(source, start, count);
-    case 'int64':
-      return new BigInt64Array(source, start, count);
-    case 'uint8':
-      return new Uint8Array(source, start, count);
-  }
+  // A view when the address is aligned for the element type. Otherwise a copy into a fresh
+  // buffer: never `frame.slice(...)`, which on a Node Buffer (what sockets deliver) is a view,
+  // whose `.buffer` starts at the pool's byte 0, not at the tensor.
+  if (at % bytesPerElement(entry.dtype) === 0) return typedArrayOf(entry.dtype, frame.buffer as ArrayBuffer, at, count);
+  const copy = new Uint8Array(entry.byteLength);
+  copy.set(frame.subarray(entry.offset, entry.offset + entry.byteLength));
+  return typedArrayOf(entry.dtype, copy.buffer, 0, count);
 }
 
 function parseEntry(raw: unknown, index: number, frameBytes: number, minOffset: number): TensorEntry {
@@ -504,6 +496,19 @@ export function weightsToNestedLists(records: readonly WeightRecord[]): NestedLi
     checkWeightRecord(r, 'weightsToNestedLists');
     if (r.shape.length === 0) return toNumber(r.data[0] as number | bigint);
     return nest(r.data, r.shape, 0, 0, r.data.length);
+  });
+}
+
+/**
+ * Weights as Sedna's JSON lists for `toPythonJson` (common/python-json.ts): float tensors are written as Python
+ * floats (`1.0`, never `1`), so a Python peer's `np.asarray` gets float64 as from a Python
+ * worker; integer tensors as integers (int64 exactly, beyond 2^53 too). `JSON.stringify` writes
+ * them as well, in JavaScript's number style.
+ */
+export function weightsToJsonTensors(records: readonly WeightRecord[]): JsonTensor[] {
+  return records.map((r) => {
+    checkWeightRecord(r, 'weightsToJsonTensors');
+    return new JsonTensor(r.data, r.shape);
   });
 }
 

@@ -156,10 +156,12 @@ const TYPED = {
 } as const;
 type TypedName = keyof typeof TYPED;
 
-/** JSON text for `value`, keeping NaN/±Infinity (`{"$number":"NaN"}`) and typed arrays (`{"$typed":"Float32Array","data":[...]}`). */
+/** JSON text for `value`, keeping NaN/±Infinity/-0 (`{"$number":"NaN"}`) and typed arrays (`{"$typed":"Float32Array","data":[...]}`). */
 export function encodeDataJson(value: unknown): string {
   return JSON.stringify(value, function replacer(_key, v: unknown): unknown {
-    if (typeof v === 'number' && !Number.isFinite(v)) return { $number: String(v) };
+    // -0 too: JSON writes it as 0 (found by test/unit/parsers.property.test.ts).
+    if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)))
+      return { $number: Object.is(v, -0) ? '-0' : String(v) };
     if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
       const name = v.constructor.name;
       if (name in TYPED) return { $typed: name, data: Array.from(v as unknown as ArrayLike<number>) };

@@ -148,7 +148,8 @@ function parseNumberSlow(cell: string): number | undefined {
   if (value === value) return value === 0 && cell.trim() === '' ? NaN : value;
   const text = cell.trim();
   if (MISSING.has(text)) return NaN;
-  return INFINITY[text];
+  // Own keys only: `INFINITY["valueOf"]` is Object.prototype's function, not a number.
+  return Object.hasOwn(INFINITY, text) ? INFINITY[text] : undefined;
 }
 
 function usecolsList(usecols: CsvOptions['usecols']): string[] | undefined {

@@ -160,11 +160,28 @@ export function decodeBinaryMessage(bytes: Uint8Array): { frame: Frame; weights:
   return { frame: meta as Frame, weights };
 }
 
-/** `data` of an update, checked for shape (values are checked by the caller). */
+/**
+ * `data` of an update, checked for shape (values are checked by the caller). A `num_samples`
+ * string that Python's `int()` accepts (`"3"`, `" +3 "`, `"1_000"`; Sedna's server calls
+ * `int(data["num_samples"])`) comes back as its number, as it would be read there.
+ */
 export function updateData(frame: Frame): { numSamples: unknown; weights: unknown } {
   const data = frame.data as { num_samples?: unknown; weights?: unknown } | null | undefined;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw protocolError('update_weight has no "data" object');
   }
-  return { numSamples: data.num_samples, weights: data.weights };
+  const raw = data.num_samples;
+  return { numSamples: typeof raw === 'string' ? (pythonIntOf(raw) ?? raw) : raw, weights: data.weights };
+}
+
+// Python's int(str): surrounding whitespace, a sign, decimal digits with single underscores between.
+const PYTHON_INT = /^[ \t\n\r\f\v]*([+-]?)(\d+(?:_\d+)*)[ \t\n\r\f\v]*$/;
+
+/** The number Python's `int(text)` gives (undefined when it would raise, or beyond 2^53). */
+export function pythonIntOf(text: string): number | undefined {
+  if (text.length > 64) return undefined;
+  const match = PYTHON_INT.exec(text);
+  if (match === null) return undefined;
+  const value = Number(`${match[1] ?? ''}${(match[2] as string).replace(/_/g, '')}`);
+  return Number.isSafeInteger(value) ? value : undefined;
 }

@@ -20,6 +20,7 @@ import type { Estimator, PredictOptions } from '../../backend/estimator.js';
 import { LCClient, type LCReport, type WorkerIdentity } from '../../service/client/lc-client.js';
 import { LCReporter } from '../../service/client/lc-reporter.js';
 import { ModelClient } from '../../service/client/model-client.js';
+import type { JsonTensorData } from '../../common/python-json.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
 import {
   getAlgorithmFromConfig,
@@ -319,11 +320,12 @@ export function jointInferenceOwner(config: SednaConfig): string {
   return config.jobName === 'sedna' && config.serviceName !== '' ? config.serviceName : config.jobName;
 }
 
-/** The cloud gets JSON: typed arrays become lists, as Sedna's `data.tolist()` did. */
-function toList(data: unknown): unknown[] {
-  const plain = (item: unknown): unknown =>
-    ArrayBuffer.isView(item) ? Array.from(item as unknown as ArrayLike<number>) : item;
-  if (Array.isArray(data)) return (data as unknown[]).map(plain);
-  if (ArrayBuffer.isView(data)) return plain(data) as number[];
+/**
+ * The cloud gets JSON lists, as Sedna's `data.tolist()` made them. Typed arrays are passed on as
+ * they are: ModelClient writes float arrays as Python floats (`1.0`), which plain numbers lose.
+ */
+function toList(data: unknown): readonly unknown[] | JsonTensorData {
+  if (Array.isArray(data)) return data as unknown[];
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) return data as JsonTensorData;
   return [data];
 }

@@ -13,10 +13,12 @@ import { EventEmitter } from 'node:events';
 import { WebSocket, type RawData } from 'ws';
 import { SednaError, closedError, invalidArgument, isSednaError, messageOf } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
+import { toPythonJson } from '../../common/python-json.js';
 import {
   castWeightsLike,
+  findNonFinite,
   weightsFromNestedLists,
-  weightsToNestedLists,
+  weightsToJsonTensors,
   type WeightLayout,
   type WeightRecord,
 } from '../../backend/weights.js';
@@ -140,6 +142,13 @@ function parseAggregate(frame: Frame, binaryWeights: WeightRecord[] | undefined)
     throw roundFailed(`weights: ${messageOf(err)}`, err);
   }
   if (weights.length === 0) throw roundFailed('no weights');
+  // Binary frames can carry NaN/Infinity (JSON cannot): such an aggregate must never reach a model.
+  const bad = findNonFinite(weights);
+  if (bad !== undefined) {
+    throw roundFailed(
+      `weights: tensor #${bad.tensor} ("${(weights[bad.tensor] as WeightRecord).name}") holds a NaN or infinite value at index ${bad.index}`,
+    );
+  }
   return {
     round,
     totalSamples: total,
@@ -677,10 +686,11 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
       const frame = {
         type: 'update_weight',
         client: this.clientId,
-        data: { num_samples: numSamples, weights: weightsToNestedLists(weights) },
+        data: { num_samples: numSamples, weights: weightsToJsonTensors(weights) },
         job_name: this.jobName,
       };
-      await AggregationClient.write(socket, JSON.stringify(frame), { binary: false, fin: true });
+      // Floats as Python writes them (`1.0`): a Python server's np.asarray then gets float64.
+      await AggregationClient.write(socket, toPythonJson(frame), { binary: false, fin: true });
     });
   }
 

@@ -7,6 +7,7 @@
  */
 import { SednaError, invalidArgument } from '../../common/errors.js';
 import { createHttpClient, HttpRequestError, type HttpClient } from '../../common/http-client.js';
+import { toPythonJson, type JsonTensorData } from '../../common/python-json.js';
 
 export interface ModelClientOptions {
   /** Sedna's `service_name`: the route prefix, `sedna` by default (see docs/joint-inference.md). */
@@ -68,8 +69,12 @@ export class ModelClient {
     return body as ServerInfo;
   }
 
-  /** `POST {endpoint}/predict`; resolves with the `result` list. */
-  async inference(data: readonly unknown[], options: InferenceCallOptions = {}): Promise<unknown[]> {
+  /**
+   * `POST {endpoint}/predict`; resolves with the `result` list. Float typed arrays in `data`
+   * (Float32Array, Float64Array) go as lists of floats in Python's style (`[0.0, 1.0]`), integer
+   * typed arrays as lists of integers, everything else as `JSON.stringify` writes it.
+   */
+  async inference(data: readonly unknown[] | JsonTensorData, options: InferenceCallOptions = {}): Promise<unknown[]> {
     const url = `${this.endpoint}/predict`;
     const body: Record<string, unknown> = { post_process: null, data };
     if (options.callback !== undefined) body.callback = options.callback;
@@ -77,7 +82,10 @@ export class ModelClient {
     const response = await this.http.request({
       method: 'POST',
       url,
-      json: body,
+      // Float typed arrays in `data` are written as Python floats (`1.0`), as the Python edge's
+      // `tolist()` + json.dumps writes them: the cloud model's np.asarray then gets float64.
+      body: toPythonJson(body),
+      headers: { 'content-type': 'application/json' },
       timeoutMs,
       totalTimeoutMs: timeoutMs,
       retry: true, // inference has no side effects; attempts are capped by maxAttempts (default 1)
