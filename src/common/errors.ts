@@ -114,6 +114,12 @@ export const ERROR_CATALOG = {
     fix: 'Fix the file at the row and column the message names.',
     httpStatus: 400,
   },
+  SEDNA_ERR_ARCHIVE_TOO_LARGE: {
+    meaning:
+      'An archive would unpack to more bytes or entries than the limits allow, or expands more than the allowed ratio over its compressed size (a decompression bomb).',
+    fix: 'Check where the archive comes from; if it is genuine, raise `archive.maxBytes` / `maxEntries` / `maxRatio` in the FileOps options.',
+    httpStatus: 413,
+  },
   SEDNA_ERR_FILE_NOT_FOUND: {
     meaning: 'A file or object named by a path or URL does not exist.',
     fix: 'Check the path or URL in the message (and DATA_PATH_PREFIX / volume mounts in a cluster).',

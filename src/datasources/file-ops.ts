@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SednaConfig } from '../common/config.js';
 import { SednaError, closedError, invalidArgument, notSupported } from '../common/errors.js';
-import { isTarGz, tarGz, untar } from './archive.js';
+import { isTarGz, tarGz, untar, type ArchiveLimits } from './archive.js';
 import { HttpFiles, fileNameOf, type HttpFilesOptions } from './http-files.js';
 import {
   copyDirInto,
@@ -93,6 +93,8 @@ export interface FileOpsOptions {
   tempDir?: string;
   /** Largest file `readFile` returns in memory, for http(s) and s3 (default 256 MiB). */
   maxReadBytes?: number;
+  /** Bounds on what `untar` and `download(..., { unzip: true })` unpack (decompression bombs). */
+  archive?: ArchiveLimits;
 }
 
 export interface DownloadOptions {
@@ -120,6 +122,7 @@ export class FileOps {
   private readonly http: HttpFiles;
   private readonly tempDir: string;
   private readonly maxReadBytes: number;
+  private readonly archiveLimits: ArchiveLimits;
   private closed = false;
 
   constructor(options: FileOpsOptions = {}) {
@@ -130,6 +133,7 @@ export class FileOps {
     this.s3 = new S3Storage(options.s3, { maxReadBytes: this.maxReadBytes });
     this.http = new HttpFiles(options.http);
     this.tempDir = options.tempDir ?? os.tmpdir();
+    this.archiveLimits = { ...options.archive };
   }
 
   /**
@@ -294,13 +298,14 @@ export class FileOps {
 
   /**
    * Unpacks a local `.tar.gz` into `dstDir` (created, or merged into); returns `dstDir`. Entries
-   * that would land outside it (absolute, `..`, outbound links) fail with SEDNA_ERR_DATA_FORMAT
-   * before anything is written.
+   * that would land outside it (absolute, `..`, outbound links, links through links, paths
+   * through a link already in `dstDir`) fail with SEDNA_ERR_DATA_FORMAT, and archives past the
+   * `archive` limits with SEDNA_ERR_ARCHIVE_TOO_LARGE, before anything is written.
    */
   async untar(file: string, dstDir: string): Promise<string> {
     this.checkOpen();
     const target = toLocalPath(dstDir);
-    await untar(toLocalPath(file), target);
+    await untar(toLocalPath(file), target, this.archiveLimits);
     return target;
   }
 
@@ -338,13 +343,13 @@ export class FileOps {
   private async downloadUnpacked(src: string, dst: string | undefined): Promise<string> {
     const target = dst === undefined ? await makeTempDir('sedna-unzip-', this.tempDir) : toLocalPath(dst);
     if (!isRemote(src)) {
-      await untar(toLocalPath(src), target);
+      await untar(toLocalPath(src), target, this.archiveLimits);
       return target;
     }
     const scratch = await makeTempDir('sedna-archive-', this.tempDir);
     try {
       const archive = await this.download(src, path.join(scratch, fileNameOf(src)));
-      await untar(archive, target);
+      await untar(archive, target, this.archiveLimits);
       return target;
     } finally {
       await removeQuietly(scratch);

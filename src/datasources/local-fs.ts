@@ -251,12 +251,19 @@ export async function writeIntoDir(target: string, fill: (dir: string) => Promis
   }
 }
 
-async function moveTree(from: string, to: string): Promise<void> {
+async function moveTree(from: string, to: string, top = true): Promise<void> {
+  // Never merge through a symbolic link inside the target (the target itself may be one): it may
+  // point anywhere, e.g. out of the folder through a chain of links an archive left there.
+  if (!top && (await fsp.lstat(to).catch(() => undefined))?.isSymbolicLink() === true) {
+    throw new SednaError('SEDNA_ERR_DATA_FORMAT', `refusing to write into ${to}: it is a symbolic link`, {
+      details: { location: to },
+    });
+  }
   await fsp.mkdir(to, { recursive: true });
   for (const entry of await fsp.readdir(from, { withFileTypes: true })) {
     const src = path.join(from, entry.name);
     const dst = path.join(to, entry.name);
-    if (entry.isDirectory()) await moveTree(src, dst);
+    if (entry.isDirectory()) await moveTree(src, dst, false);
     else await fsp.rename(src, dst);
   }
 }
