@@ -33,15 +33,21 @@ const acceptStatus = (status: number): boolean => status < 500 && status !== 408
 export class HttpFiles {
   private readonly client: HttpClient;
   private readonly idleTimeoutMs: number;
+  private readonly totalTimeoutMs: number;
+  private readonly maxResponseBytes: number;
 
   constructor(options: HttpFilesOptions = {}) {
     const { idleTimeoutMs, ...clientOptions } = options;
     this.idleTimeoutMs = idleTimeoutMs ?? DEFAULT_HTTP_FILES_OPTIONS.idleTimeoutMs;
+    this.totalTimeoutMs = clientOptions.totalTimeoutMs ?? DEFAULT_HTTP_FILES_OPTIONS.totalTimeoutMs;
+    this.maxResponseBytes = clientOptions.maxResponseBytes ?? DEFAULT_HTTP_FILES_OPTIONS.maxResponseBytes;
     this.client = createHttpClient({
       timeoutMs: DEFAULT_HTTP_FILES_OPTIONS.timeoutMs,
       totalTimeoutMs: DEFAULT_HTTP_FILES_OPTIONS.totalTimeoutMs,
-      maxResponseBytes: DEFAULT_HTTP_FILES_OPTIONS.maxResponseBytes,
       ...clientOptions,
+      // Bodies are streamed and counted here (download: maxResponseBytes, readFile: maxReadBytes),
+      // with coded errors; axios' own count would fail the stream as a network error.
+      maxResponseBytes: Number.MAX_SAFE_INTEGER,
     });
   }
 
@@ -51,15 +57,58 @@ export class HttpFiles {
     // The target first: once the body is open, nothing should stand between it and the pipeline.
     const tempDir = dst === undefined ? await makeTempDir('sedna-dl-', tempParent) : undefined;
     const target = tempDir === undefined ? await fileTarget(dst as string, name) : path.join(tempDir, name);
+    const deadline = this.deadline(url, 'download');
     try {
-      const body = await this.open(url, 'download');
-      const bytes = await writeStreamAtomic(target, body, { source: url, idleTimeoutMs: this.idleTimeoutMs });
+      const body = await this.open(url, 'download', deadline.signal);
+      const bytes = await writeStreamAtomic(target, body, {
+        source: url,
+        idleTimeoutMs: this.idleTimeoutMs,
+        signal: deadline.signal,
+        maxBytes: this.maxResponseBytes,
+        tooLarge: (_bytes, maxBytes) =>
+          new SednaError(
+            'SEDNA_ERR_BAD_RESPONSE',
+            `cannot download ${url}: it is larger than ${maxBytes} bytes (maxResponseBytes)`,
+            {
+              details: { location: url, maxBytes },
+            },
+          ),
+      });
       getLogger('file-ops').debug({ url, target, bytes }, 'downloaded');
       return target;
     } catch (err) {
       if (tempDir !== undefined) await removeQuietly(tempDir);
       throw err;
+    } finally {
+      deadline.clear();
     }
+  }
+
+  /**
+   * The total deadline of one transfer, body included: the client's own deadline ends with the
+   * headers of a streamed answer, and a body dripping a byte a second never trips the idle timeout.
+   */
+  private deadline(url: string, action: string): { signal: AbortSignal; clear: () => void } {
+    const controller = new AbortController();
+    const ms = this.totalTimeoutMs;
+    const timer = setTimeout(() => {
+      controller.abort(
+        new SednaError(
+          'SEDNA_ERR_TIMEOUT',
+          `cannot ${action} ${url}: not complete within the total deadline of ${ms} ms`,
+          {
+            details: { location: url, totalTimeoutMs: ms },
+          },
+        ),
+      );
+    }, ms);
+    timer.unref();
+    return {
+      signal: controller.signal,
+      clear: () => {
+        clearTimeout(timer);
+      },
+    };
   }
 
   async exists(url: string): Promise<boolean> {
@@ -76,8 +125,13 @@ export class HttpFiles {
   }
 
   async readFile(url: string, maxBytes: number): Promise<Buffer> {
-    const body = await this.open(url, 'read');
-    return readAll(body, url, maxBytes);
+    const deadline = this.deadline(url, 'read');
+    try {
+      const body = await this.open(url, 'read', deadline.signal);
+      return await readAll(body, url, maxBytes, undefined, deadline.signal);
+    } finally {
+      deadline.clear();
+    }
   }
 
   close(): void {
@@ -85,8 +139,13 @@ export class HttpFiles {
   }
 
   /** GETs `url` as a stream; error statuses become coded errors (the body is dropped). */
-  private async open(url: string, action: string): Promise<Readable> {
-    const res = await this.client.request<Readable>({ url, responseType: 'stream', acceptStatus });
+  private async open(url: string, action: string, signal?: AbortSignal): Promise<Readable> {
+    const res = await this.client.request<Readable>({
+      url,
+      responseType: 'stream',
+      acceptStatus,
+      ...(signal === undefined ? {} : { signal }),
+    });
     if (res.status >= 200 && res.status < 300) return res.data;
     res.data.destroy();
     throw statusError(action, url, res.status);

@@ -91,6 +91,9 @@ export interface StreamWriteOptions {
   idleTimeoutMs?: number;
   /** Fails when the stream carries more than this many bytes. */
   maxBytes?: number;
+  /** The error for a stream over `maxBytes` (default SEDNA_ERR_STORAGE). */
+  tooLarge?: (bytes: number, maxBytes: number) => SednaError;
+  /** Aborts the write; a SednaError `reason` is the failure reported (e.g. a deadline's). */
   signal?: AbortSignal;
   /** What the bytes are, for messages (a URL); defaults to the target path. */
   source?: string;
@@ -131,8 +134,13 @@ export async function writeStreamAtomic(
     }, options.idleTimeoutMs);
   };
   const onAbort = (): void => {
+    const reason: unknown = options.signal?.reason;
     fail(
-      new SednaError('SEDNA_ERR_TIMEOUT', `reading ${what} was aborted by the caller`, { details: { location: what } }),
+      reason instanceof SednaError
+        ? reason
+        : new SednaError('SEDNA_ERR_TIMEOUT', `reading ${what} was aborted by the caller`, {
+            details: { location: what },
+          }),
     );
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -142,9 +150,10 @@ export async function writeStreamAtomic(
       bytes += chunk.length;
       if (options.maxBytes !== undefined && bytes > options.maxBytes) {
         fail(
-          new SednaError('SEDNA_ERR_STORAGE', `${what} is larger than the limit of ${options.maxBytes} bytes`, {
-            details: { location: what, maxBytes: options.maxBytes },
-          }),
+          options.tooLarge?.(bytes, options.maxBytes) ??
+            new SednaError('SEDNA_ERR_STORAGE', `${what} is larger than the limit of ${options.maxBytes} bytes`, {
+              details: { location: what, maxBytes: options.maxBytes },
+            }),
         );
         callback();
         return;
@@ -326,6 +335,29 @@ export async function fileTarget(dst: string, name: string): Promise<string> {
  * length first, so an oversized answer is not read at all).
  */
 export async function readAll(
+  stream: Readable,
+  location: string,
+  maxBytes: number,
+  announced?: number,
+  signal?: AbortSignal,
+): Promise<Buffer> {
+  // A SednaError reason (a deadline) ends the read with that error.
+  const onAbort = (): void => {
+    stream.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted === true) onAbort();
+  try {
+    return await readAllUnbounded(stream, location, maxBytes, announced);
+  } catch (err) {
+    if (signal?.aborted === true && signal.reason instanceof SednaError) throw signal.reason;
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function readAllUnbounded(
   stream: Readable,
   location: string,
   maxBytes: number,

@@ -36,10 +36,22 @@ export interface ServerOptions {
   port?: number;
   /** Largest request body (default 16 MiB). */
   bodyLimitBytes?: number;
-  /** Deadline for one request's whole life, 0 = none (default 60 s). */
+  /**
+   * Deadline for one request's whole life, 0 = none (default 60 s): the answer is 504 and the
+   * connection is closed. Receiving the request (headers and body) is bounded by it too.
+   */
   requestTimeoutMs?: number;
-  /** Socket idle timeout for keep-alive connections (default 72 s, fastify's). */
+  /** How long a client may take to send the request headers (default 30 s, at most requestTimeoutMs). */
+  headersTimeoutMs?: number;
+  /** How long an idle keep-alive connection is kept between requests (default 72 s). */
   keepAliveTimeoutMs?: number;
+  /**
+   * A connection on which nothing moves for this long is closed, 0 = never (default: the longer
+   * of the request deadline and the keep-alive timeout, plus 10 s; 0 when requestTimeoutMs is 0).
+   */
+  connectionTimeoutMs?: number;
+  /** Connections open at once; more are closed as they arrive (default 1024). */
+  maxConnections?: number;
   /** How long `close()` waits for in-flight requests before cutting connections (default 10 s). */
   closeGraceMs?: number;
   /** Path of the health route (default `/healthz`); `false` for none. */
@@ -76,7 +88,9 @@ export const DEFAULT_SERVER_OPTIONS = Object.freeze({
   host: '0.0.0.0',
   bodyLimitBytes: 16 * MIB,
   requestTimeoutMs: 60_000,
+  headersTimeoutMs: 30_000,
   keepAliveTimeoutMs: 72_000,
+  maxConnections: 1024,
   closeGraceMs: 10_000,
   healthPath: '/healthz',
 });
@@ -117,6 +131,56 @@ function cleanFrameworkMessage(message: string): string {
   return message.replace(/^body\//, 'body.');
 }
 
+interface SocketTimeouts {
+  readonly keepAlive: number;
+  readonly headers: number;
+  readonly request: number;
+  readonly connection: number;
+  readonly checkEvery: number;
+  readonly maxConnections: number;
+}
+
+function nonNegativeMs(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < 0) throw invalidArgument(name, value, 'a number of milliseconds >= 0');
+  return Math.round(v);
+}
+
+/** The node server's socket timeouts and connection cap, from the options and their defaults. */
+function socketTimeouts(options: ServerOptions, requestTimeout: number): SocketTimeouts {
+  const request = nonNegativeMs('requestTimeoutMs', requestTimeout, DEFAULT_SERVER_OPTIONS.requestTimeoutMs);
+  const keepAlive = nonNegativeMs(
+    'keepAliveTimeoutMs',
+    options.keepAliveTimeoutMs,
+    DEFAULT_SERVER_OPTIONS.keepAliveTimeoutMs,
+  );
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersWanted = nonNegativeMs(
+    'headersTimeoutMs',
+    options.headersTimeoutMs,
+    DEFAULT_SERVER_OPTIONS.headersTimeoutMs,
+  );
+  const headers = request > 0 ? Math.min(headersWanted, request) : headersWanted;
+  const connection = nonNegativeMs(
+    'connectionTimeoutMs',
+    options.connectionTimeoutMs,
+    request > 0 ? Math.max(request, keepAlive) + 10_000 : 0,
+  );
+  const maxConnections = options.maxConnections ?? DEFAULT_SERVER_OPTIONS.maxConnections;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw invalidArgument('maxConnections', maxConnections, 'an integer >= 1');
+  }
+  const shortest = Math.min(...[headers, request].filter((t) => t > 0), 30_000);
+  return {
+    keepAlive,
+    headers,
+    request,
+    connection,
+    checkEvery: Math.max(50, Math.floor(shortest / 4)),
+    maxConnections,
+  };
+}
+
 /** Builds a fastify server with sedna-sdk's limits, error bodies, health route and lifecycle. */
 export async function createServer(options: ServerOptions): Promise<SednaServer> {
   if (options.name.trim() === '') throw invalidArgument('name', options.name, 'a server name');
@@ -133,6 +197,8 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
           cert: await readTlsFile(options.tls.certPath, 'certificate'),
         };
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_SERVER_OPTIONS.requestTimeoutMs;
+  const timeouts = socketTimeouts(options, requestTimeout);
+  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_SERVER_OPTIONS.bodyLimitBytes;
 
   const deadlines = new DeadlineWatch(requestTimeout);
   const healthPath = options.healthPath ?? DEFAULT_SERVER_OPTIONS.healthPath;
@@ -150,13 +216,26 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
         deadlines.watch(req, res);
         handler(req, res);
       };
-      return tls === null ? http.createServer(onRequest) : https.createServer(tls, onRequest);
+      // fastify applies none of its timeout options to a server from a factory: ours does.
+      const serverOptions: http.ServerOptions = {
+        keepAliveTimeout: timeouts.keepAlive,
+        headersTimeout: timeouts.headers,
+        requestTimeout: timeouts.request,
+        // Node checks the two above on this period (30 s by default): keep it below them.
+        connectionsCheckingInterval: timeouts.checkEvery,
+      };
+      const server =
+        tls === null
+          ? http.createServer(serverOptions, onRequest)
+          : https.createServer({ ...serverOptions, ...tls }, onRequest);
+      server.timeout = timeouts.connection;
+      server.maxConnections = timeouts.maxConnections;
+      return server;
     },
     // No fastify logger: it would make a pino child per request (half the throughput here); we log
     // failures ourselves in the error handler.
     logger: false,
-    bodyLimit: options.bodyLimitBytes ?? DEFAULT_SERVER_OPTIONS.bodyLimitBytes,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_SERVER_OPTIONS.keepAliveTimeoutMs,
+    bodyLimit,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     // Unmatched requests go straight to our 404 (fastify's setNotFoundHandler cost ~20 % of every
@@ -166,7 +245,7 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
-  app.setErrorHandler((err, request, reply) => sendError(reply, request, err, logger));
+  app.setErrorHandler((err, request, reply) => handleError(reply, request, err, logger, bodyLimit));
   app.addHook('onClose', (_instance, done) => {
     deadlines.stop();
     done();
@@ -300,10 +379,12 @@ class DeadlineWatch {
       req[CONTROLLER] = controller;
       controller.abort(err);
       if (!res.headersSent) {
+        // Close the connection: the handler may still be running, and the client is better off
+        // with a fresh one than with a socket whose previous request is still in flight.
         res
-          .writeHead(504, { 'content-type': 'application/json; charset=utf-8' })
+          .writeHead(504, { 'content-type': 'application/json; charset=utf-8', connection: 'close' })
           .end(JSON.stringify({ code: err.code, message: err.message }));
-      }
+      } else res.destroy();
     }
   }
 }
@@ -317,6 +398,53 @@ function codedNotFound(req: http.IncomingMessage, res: http.ServerResponse): voi
   res
     .writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
     .end(body);
+}
+
+/** How long a body's rest may take to arrive before an early error answer goes out anyway. */
+const DRAIN_MS = 10_000;
+
+/**
+ * The rest of a request body that an error was raised before reading (a 413 for a body over the
+ * limit, a parse error), when it is known and small: fastify answers and closes at once, and a
+ * client still sending then often sees a reset (which discards the answer) instead of the 413.
+ * Reading (and dropping) the rest first lets the answer arrive; larger rests are not waited for.
+ */
+function restToDrain(request: FastifyRequest, bodyLimit: number): number {
+  const raw = request.raw;
+  if (raw.complete || raw.destroyed) return 0;
+  const announced = Number(raw.headers['content-length']);
+  return Number.isSafeInteger(announced) && announced <= bodyLimit + Math.max(bodyLimit, MIB) ? announced : 0;
+}
+
+function drain(raw: http.IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      raw.off('end', done).off('close', done).off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, DRAIN_MS);
+    raw.on('end', done).on('close', done).on('error', done);
+    raw.resume();
+  });
+}
+
+function handleError(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  err: unknown,
+  logger: Logger,
+  bodyLimit: number,
+): FastifyReply | Promise<undefined> {
+  if (restToDrain(request, bodyLimit) === 0 || toErrorReply(err).status >= 500) {
+    return sendError(reply, request, err, logger);
+  }
+  return drain(request.raw).then(() => {
+    // The whole request is read: the connection can stay open for the next one.
+    if (request.raw.complete) reply.removeHeader('connection');
+    if (!isAnswered(reply) && !request.raw.socket.destroyed) sendError(reply, request, err, logger);
+    return undefined;
+  });
 }
 
 function sendError(reply: FastifyReply, request: FastifyRequest, err: unknown, logger: Logger): FastifyReply {
