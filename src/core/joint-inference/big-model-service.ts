@@ -83,7 +83,7 @@ export class BigModelService<X = unknown, P = unknown> extends JobBase {
           }, options.microBatch);
     const model = {
       inference: async (data: unknown[], context: InferenceContext): Promise<unknown> => {
-        const postProcess = resolvePostProcess<unknown, unknown>(context.callback);
+        const postProcess = requestedCallback(context.callback);
         const output =
           batcher === undefined ? await estimator.predict(data as X, predictOptions) : await batcher.submit(data);
         return postProcess === undefined ? output : await postProcess(output);
@@ -140,5 +140,20 @@ export class BigModelService<X = unknown, P = unknown> extends JobBase {
     const output = await this.estimator.predict(data);
     const fn = resolvePostProcess<P, unknown>(postProcess);
     return fn === undefined ? output : fn(output);
+  }
+}
+
+/**
+ * The post-process a client named in its request. An unknown name is the client's error (400),
+ * and the answer does not list the registered names (they are the server's business).
+ */
+function requestedCallback(name: string | undefined): ((output: unknown) => unknown) | undefined {
+  try {
+    return resolvePostProcess<unknown, unknown>(name);
+  } catch (err) {
+    if (!(err instanceof SednaError)) throw err;
+    throw new SednaError('SEDNA_ERR_BAD_REQUEST', `unknown callback ${JSON.stringify(name)}`, {
+      details: { callback: name },
+    });
   }
 }

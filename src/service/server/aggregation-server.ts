@@ -462,8 +462,14 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path !== `/${this.aggregation}` || this.closing !== undefined) {
+      // The same {code, message} answer as every other error (issue 13).
+      const body =
+        this.closing === undefined
+          ? JSON.stringify({ code: 'SEDNA_ERR_NOT_FOUND', message: `no WebSocket at ${path}` })
+          : JSON.stringify({ code: 'SEDNA_ERR_CLOSED', message: 'the aggregation server is closing' });
       socket.end(
-        `HTTP/1.1 ${this.closing === undefined ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+        `HTTP/1.1 ${this.closing === undefined ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\n` +
+          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
       return;
     }

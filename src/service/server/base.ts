@@ -18,6 +18,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERROR_CATALOG, SednaError, invalidArgument, messageOf, type SednaErrorCode } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
@@ -104,6 +105,7 @@ const FRAMEWORK_CODES: Readonly<Record<string, SednaErrorCode>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SEDNA_ERR_BAD_REQUEST',
   FST_ERR_VALIDATION: 'SEDNA_ERR_BAD_REQUEST',
   FST_ERR_BAD_URL: 'SEDNA_ERR_BAD_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'SEDNA_ERR_BAD_REQUEST',
 };
 
 /** Turns anything thrown in a handler into the status and `{code, message}` body we send. */
@@ -241,6 +243,13 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
     // Unmatched requests go straight to our 404 (fastify's setNotFoundHandler cost ~20 % of every
     // matched request's throughput in bench/server-factory.bench.ts).
     routerOptions: { defaultRoute: options.notFound ?? codedNotFound },
+    // fastify answers these itself, in its own `{error, message, statusCode}` shape, unless told:
+    // a URL it cannot decode (`/sedna/%zz`), a parameter over its length limit ...
+    frameworkErrors: (err, request, reply) => {
+      sendError(reply, request, err, logger);
+    },
+    // ... and what node's parser refuses before there is a request (bad HTTP, 431, 408).
+    clientErrorHandler: codedClientError,
     // Validate what was sent, never "fix" it: no coercion, no stripping, no defaults injected.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   }) as unknown as FastifyInstance;
@@ -387,6 +396,32 @@ class DeadlineWatch {
       } else res.destroy();
     }
   }
+}
+
+/**
+ * The answer to a request node's HTTP parser refused (there is no request object yet): malformed
+ * HTTP is 400, headers over node's limit 431, a request not received in time 408, each as
+ * `{code, message}`. The connection is then ended: after a parse error, nothing more on it can be
+ * read reliably.
+ */
+function codedClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const answered = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  const [status, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'SEDNA_ERR_TIMEOUT', 'the request was not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'SEDNA_ERR_BAD_REQUEST', 'the request headers are larger than the server accepts']
+        : [400, 'SEDNA_ERR_BAD_REQUEST', `malformed HTTP request (${err.code ?? 'parse error'})`];
+  if (socket.writable && !answered) {
+    const body = JSON.stringify({ code, message });
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    // A peer that does not close its side is cut soon after.
+    setTimeout(() => socket.destroy(), 2_000).unref();
+  } else socket.destroy();
 }
 
 /** The default answer for a request no route matches: `{code, message}`, 404. */
