@@ -4,7 +4,7 @@
 // /sedna/predict, as with Python Sedna).
 //
 // Configured by what the Sedna controller injects (MODEL_URL, BIG_MODEL_BIND_PORT) plus:
-//   BIG_MODEL_BIND_IP  bind address (default 0.0.0.0)
+//   BIG_MODEL_BIND_IP  bind address (default: the host's primary IPv4, as Sedna)
 //   max_concurrency    requests running at once (default 4)
 //   batch_size         >1 turns on micro-batching of concurrent requests (default 1)
 import { BigModelService, getIntegerParameter, getLogger } from 'sedna-sdk';

@@ -558,13 +558,15 @@ export const CONFIG_VARIABLES: ConfigTable = {
     () => (raw) => raw ?? primaryHostIp(),
   ),
   bigModelPort: row('BIG_MODEL_PORT', 'port', '5000', `${GM}: JI edge`, 'JointInference → cloud', port(5000)),
+  // Sedna binds the primary interface (reachable from other nodes), not every interface: see
+  // docs/security.md. `0.0.0.0` is still an explicit choice.
   bigModelBindIp: row(
     'BIG_MODEL_BIND_IP',
     'host',
-    '0.0.0.0',
+    "this host's primary IPv4",
     USER,
     'BigModelService bind address',
-    stringOr('0.0.0.0'),
+    () => (raw) => raw ?? primaryHostIp(),
   ),
   bigModelBindPort: row(
     'BIG_MODEL_BIND_PORT',
@@ -591,7 +593,14 @@ export const CONFIG_VARIABLES: ConfigTable = {
     stringOr('127.0.0.1'),
   ),
   aggPort: row('AGG_PORT', 'port', '7363', `${GM}: FL train workers`, 'FederatedLearning client', port(7363)),
-  aggBindIp: row('AGG_BIND_IP', 'host', '0.0.0.0', USER, 'AggregationServer bind address', stringOr('0.0.0.0')),
+  aggBindIp: row(
+    'AGG_BIND_IP',
+    'host',
+    "this host's primary IPv4",
+    USER,
+    'AggregationServer bind address',
+    () => (raw) => raw ?? primaryHostIp(),
+  ),
   aggBindPort: row(
     'AGG_BIND_PORT',
     'port',

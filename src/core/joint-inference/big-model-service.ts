@@ -5,7 +5,8 @@
  * The route name is JOB_NAME, which defaults to `sedna`: the controller injects SERVICE_NAME, not
  * JOB_NAME, into JointInferenceService workers, so with Sedna the path is always `/sedna/predict`
  * unless the pod template sets JOB_NAME. We keep that, so a Python edge and ours find the route.
- * Bind address and port come from BIG_MODEL_BIND_IP (default 0.0.0.0) and BIG_MODEL_BIND_PORT (5000).
+ * Bind address and port come from BIG_MODEL_BIND_IP (default: the host's primary IPv4, as Sedna)
+ * and BIG_MODEL_BIND_PORT (5000).
  */
 import type { Estimator, PredictOptions } from '../../backend/estimator.js';
 import { InferenceServer, type InferenceContext } from '../../service/server/inference-server.js';

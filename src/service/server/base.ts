@@ -3,9 +3,9 @@
  * here, so limits, validation, error bodies, health checks, TLS and shutdown behave the same
  * everywhere.
  *
- * - Bind host/port come from the caller (who takes them from Sedna's `*_BIND_IP`/`*_BIND_PORT`).
- *   Sedna binds the primary interface IP; we default to `0.0.0.0` (pod IP and loopback), see
- *   docs/configuration.md.
+ * - Bind host/port come from the caller (who takes them from Sedna's `*_BIND_IP`/`*_BIND_PORT`,
+ *   whose default is the primary interface IP, as Sedna's). Without one, loopback: a server is
+ *   never exposed on every interface unless asked (docs/security.md).
  * - Bodies over `bodyLimitBytes` get 413; JSON schemas are checked without type coercion (so
  *   `"data": "x"` is not silently turned into `["x"]`); errors are `{ code, message }` with 4xx
  *   for client faults and never a stack trace.
@@ -31,7 +31,7 @@ export interface TlsOptions {
 export interface ServerOptions {
   /** Used in logs and as the default health-check identity. */
   name: string;
-  /** Bind address (default 0.0.0.0). */
+  /** Bind address (default 127.0.0.1: loopback only; `0.0.0.0` for every interface). */
   host?: string;
   /** Port; 0 picks a free one (tests). */
   port?: number;
@@ -86,7 +86,7 @@ export interface SednaServer {
 const MIB = 1024 * 1024;
 
 export const DEFAULT_SERVER_OPTIONS = Object.freeze({
-  host: '0.0.0.0',
+  host: '127.0.0.1',
   bodyLimitBytes: 16 * MIB,
   requestTimeoutMs: 60_000,
   headersTimeoutMs: 30_000,
