@@ -232,11 +232,23 @@ function rowsToData(spec: InputSpec, rows: OnnxRows): { data: OnnxInputData; dim
   }
   for (let i = 0; i < n; i++) {
     const row = rows[i] as readonly number[];
+    // Rows come from requests too (BigModelService): a null or a string row is the caller's error.
+    if (!Array.isArray(row) && !ArrayBuffer.isView(row))
+      throw shapeMismatch(spec, 'rows', [n], `row ${i} is ${showValue(row, 40)}, not a list of numbers`);
     if (row.length !== rowLength)
       throw shapeMismatch(spec, 'rows', [n, row.length], `row ${i} has ${row.length} values, expected ${rowLength}`);
+    // A typed array's set() would turn a string into NaN and null into 0, silently.
+    if (Array.isArray(row)) {
+      for (let j = 0; j < rowLength; j++)
+        if (typeof row[j] !== 'number') throw notNumber(spec, n, rowLength, i, row[j]);
+    }
     data.set(row, i * rowLength);
   }
   return { data, dims };
+}
+
+function notNumber(spec: InputSpec, n: number, rowLength: number, i: number, value: unknown): SednaError {
+  return shapeMismatch(spec, 'rows', [n, rowLength], `row ${i} holds ${showValue(value)}, not a number`);
 }
 
 function checkTensor(spec: InputSpec, data: OnnxInputData, dims: readonly number[]): void {

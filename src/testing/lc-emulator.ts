@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyReply } from 'fastify';
 import { createServer, type SednaServer } from '../service/server/base.js';
-import { SednaError } from '../common/errors.js';
+import { SednaError, invalidArgument } from '../common/errors.js';
 
 /** One request to the worker route, as received. */
 export interface RecordedReport {
@@ -52,6 +52,11 @@ export interface LCEmulatorOptions {
   port?: number;
   /** Jobs the GM "inserted", so their IL/LL reports are forwarded. */
   knownJobs?: readonly { kind: 'incrementallearningjob' | 'lifelonglearningjob'; namespace: string; name: string }[];
+  /**
+   * How many reports (and forwarded messages) are kept, the oldest dropped first (default 1,000):
+   * a long local run, or a client gone wrong, must not grow memory without end.
+   */
+  maxRecorded?: number;
 }
 
 interface LCEmulatorEvents {
@@ -184,10 +189,15 @@ export class LCEmulator extends EventEmitter<LCEmulatorEvents> {
   readonly forwarded: ForwardedMessage[] = [];
   private readonly knownJobs = new Set<string>();
   private readonly server: SednaServer;
+  private readonly maxRecorded: number;
 
   private constructor(server: SednaServer, options: LCEmulatorOptions) {
     super();
     this.server = server;
+    this.maxRecorded = options.maxRecorded ?? 1_000;
+    if (!Number.isInteger(this.maxRecorded) || this.maxRecorded < 1) {
+      throw invalidArgument('maxRecorded', options.maxRecorded, 'an integer >= 1');
+    }
     for (const job of options.knownJobs ?? []) this.insertJob(job.kind, job.namespace, job.name);
   }
 
@@ -324,7 +334,10 @@ export class LCEmulator extends EventEmitter<LCEmulatorEvents> {
     if (error !== undefined)
       return { status: 400, message: `read worker(name=${worker}) message body failed, error: ${error}`, body };
     const forwarded = forwardOf(fields, this.knownJobs);
-    if (forwarded !== undefined) this.forwarded.push(forwarded);
+    if (forwarded !== undefined) {
+      this.forwarded.push(forwarded);
+      if (this.forwarded.length > this.maxRecorded) this.forwarded.shift();
+    }
     return { status: 200, message: 'OK', body };
   }
 
@@ -332,6 +345,7 @@ export class LCEmulator extends EventEmitter<LCEmulatorEvents> {
     const { message: _message, ...rest } = report;
     const recorded: RecordedReport = { receivedAt: new Date(), ...rest };
     this.reports.push(recorded);
+    if (this.reports.length > this.maxRecorded) this.reports.shift();
     this.emit('report', recorded);
   }
 }

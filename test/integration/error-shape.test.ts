@@ -71,8 +71,8 @@ describe('every error answer is {code, message}', () => {
   });
 });
 
-describe('BigModelService: an unknown callback is the client error', () => {
-  test('400, and the answer does not list the registered callbacks', async () => {
+describe('BigModelService: bad requests are the client error', () => {
+  test('an unknown callback is a 400 that lists nothing; rows that are not numbers are a 400', async () => {
     ClassFactory.registerCls((x: unknown) => x, ClassType.CALLBACK, 'secret_internal_callback');
     const service = await BigModelService.create({
       estimator: await OnnxEstimator.create(),
@@ -91,6 +91,20 @@ describe('BigModelService: an unknown callback is the client error', () => {
       expect(answer.status).toBe(400);
       expect(answer.body).toEqual(coded('SEDNA_ERR_BAD_REQUEST'));
       expect(answer.raw).not.toContain('secret_internal_callback');
+      // Found by the robustness fuzzer: a null row was a 500 (TypeError), a string cell a silent NaN.
+      for (const data of [
+        [new Array(64).fill(0), null],
+        [new Array(63).fill(0).concat(['x'])],
+        [new Array(63).fill(0).concat([null])],
+      ]) {
+        const bad = JSON.stringify({ data });
+        const refused = await exchange(
+          service.port,
+          `POST /sedna/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${bad.length}\r\nConnection: close\r\n\r\n${bad}`,
+        );
+        expect(refused.status).toBe(400);
+        expect(refused.body).toEqual(coded('SEDNA_ERR_SHAPE_MISMATCH'));
+      }
     } finally {
       await service.close();
     }

@@ -177,3 +177,21 @@ describe('decodeMessageContent', () => {
     });
   });
 });
+
+test('keeps at most maxRecorded reports, the newest (memory stays bounded however long it runs)', async () => {
+  const lc = await LCEmulator.start({ maxRecorded: 3 });
+  try {
+    for (let i = 1; i <= 5; i++) {
+      const res = await fetch(`${lc.url}/sedna/workers/w${i}/info`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `w${i}`, ownerKind: 'jointinferenceservice' }),
+      });
+      expect(res.status).toBe(200);
+    }
+    expect(lc.reports.map((r) => r.worker)).toEqual(['w3', 'w4', 'w5']);
+    expect(lc.forwarded).toHaveLength(3);
+  } finally {
+    await lc.close();
+  }
+});
