@@ -1,0 +1,198 @@
+/**
+ * The servers the robustness suite attacks, each started in its own child process (so a crash is
+ * seen as an exit and memory is measured alone): `node --expose-gc servers.mjs <name>`.
+ * Plain JavaScript on the built `dist/` (`npm run test:robustness` builds first).
+ *
+ * To add a server, add one entry to SERVERS: a `start()` that listens on 127.0.0.1 with a free
+ * port and returns `{ url, close }`, and a `spec` the fuzzer reads (see test/robustness/README.md):
+ *   kind        'http' | 'ws'
+ *   seeds       well-formed requests the fuzzer mutates: { method, path, body? }
+ *   good        a request that must keep succeeding between attacks: { method, path, body?, expect }
+ *   errorShapes 'coded' (every 4xx is {code, message}) or 'lc' (the real LocalController's
+ *               answers, which the emulator reproduces byte for byte, are accepted too)
+ *   wsPath      for 'ws': the WebSocket path
+ */
+import { createServer } from '../../dist/service/server/base.js';
+import { InferenceServer } from '../../dist/service/server/inference-server.js';
+import { AggregationServer } from '../../dist/service/server/aggregation-server.js';
+import { BigModelService } from '../../dist/core/joint-inference/big-model-service.js';
+import { OnnxEstimator } from '../../dist/backend/onnx.js';
+import { loadConfig } from '../../dist/common/config.js';
+import { configureLogger } from '../../dist/common/logger.js';
+import { LCEmulator } from '../../dist/testing/index.js';
+
+configureLogger({ level: 'fatal', name: 'robustness' });
+
+const MODELS = new URL('../fixtures/models/', import.meta.url).pathname;
+/** Limits small enough that the fuzzer reaches them cheaply. */
+const LIMITS = { bodyLimitBytes: 64 * 1024, requestTimeoutMs: 2_000, headersTimeoutMs: 1_000, closeGraceMs: 200 };
+const row = Array.from({ length: 64 }, (_, i) => (i % 16) / 16);
+
+export const SERVERS = {
+  /** BigModelService: the real joint-inference cloud, ONNX model and all. */
+  'big-model-service': {
+    spec: {
+      kind: 'http',
+      errorShapes: 'coded',
+      seeds: [
+        { method: 'POST', path: '/sedna/predict', body: { data: [row], post_process: null } },
+        { method: 'POST', path: '/sedna/predict', body: { data: [row, row], callback: null } },
+        { method: 'GET', path: '/sedna' },
+      ],
+      good: { method: 'POST', path: '/sedna/predict', body: { data: [row] }, expect: /"result":\[\[/ },
+    },
+    async start() {
+      const service = await BigModelService.create({
+        estimator: await OnnxEstimator.create(),
+        modelUrl: `${MODELS}digits-cloud.onnx`,
+        config: loadConfig({}),
+        host: '127.0.0.1',
+        port: 0,
+        ...LIMITS,
+      });
+      await service.start();
+      return { url: service.url, close: () => service.close() };
+    },
+  },
+
+  /** InferenceServer with a model that echoes (the generic route code without ONNX). */
+  'inference-server': {
+    spec: {
+      kind: 'http',
+      errorShapes: 'coded',
+      seeds: [
+        { method: 'POST', path: '/sedna/predict', body: { data: [1, 2, 3] } },
+        { method: 'POST', path: '/sedna/predict', body: { data: [[0.5]], callback: 'x' } },
+      ],
+      good: { method: 'POST', path: '/sedna/predict', body: { data: [7] }, expect: /"result":\[7\]/ },
+    },
+    async start() {
+      const server = await InferenceServer.create({
+        model: { inference: (data) => data },
+        host: '127.0.0.1',
+        port: 0,
+        ...LIMITS,
+      });
+      await server.start();
+      return { url: server.url, close: () => server.close() };
+    },
+  },
+
+  /** A createServer route with a JSON schema, as users write them. */
+  'create-server': {
+    spec: {
+      kind: 'http',
+      errorShapes: 'coded',
+      seeds: [
+        { method: 'POST', path: '/items/42', body: { name: 'a', tags: ['x'], count: 3 } },
+        { method: 'GET', path: '/items/7?verbose=true' },
+      ],
+      good: { method: 'POST', path: '/items/1', body: { name: 'ok', count: 1 }, expect: /"id":"1"/ },
+    },
+    async start() {
+      const server = await createServer({ name: 'fuzz-routes', host: '127.0.0.1', port: 0, ...LIMITS });
+      server.app.get('/items/:id', (request) => ({ id: request.params.id, query: request.query }));
+      server.app.post(
+        '/items/:id',
+        {
+          schema: {
+            body: {
+              type: 'object',
+              required: ['name'],
+              properties: {
+                name: { type: 'string', maxLength: 100 },
+                count: { type: 'integer' },
+                tags: { type: 'array' },
+              },
+            },
+          },
+        },
+        (request) => ({ id: request.params.id, name: request.body.name }),
+      );
+      await server.listen();
+      return { url: server.url, close: () => server.close() };
+    },
+  },
+
+  /** The LC emulator users run in their tests (it answers as Sedna's real LC does). */
+  'lc-emulator': {
+    spec: {
+      kind: 'http',
+      errorShapes: 'lc',
+      seeds: [
+        {
+          method: 'POST',
+          path: '/sedna/workers/w1/info',
+          body: {
+            name: 'w1',
+            namespace: 'default',
+            ownerName: 'j',
+            ownerKind: 'jointinferenceservice',
+            kind: 'inference',
+            results: [],
+            ownerInfo: { inferenceNumber: 1 },
+          },
+        },
+        {
+          method: 'POST',
+          path: '/sedna/workers/w2/info',
+          body: { name: 'w2', ownerKind: 'federatedlearningjob', status: 'running' },
+        },
+      ],
+      good: {
+        method: 'POST',
+        path: '/sedna/workers/good/info',
+        body: { name: 'good', ownerKind: 'jointinferenceservice', kind: 'inference' },
+        expect: /"Status":200/,
+      },
+    },
+    async start() {
+      const lc = await LCEmulator.start();
+      return { url: lc.url, close: () => lc.close() };
+    },
+  },
+
+  /** The federated-learning aggregator: its WebSocket (and its HTTP routes). */
+  aggregation: {
+    spec: { kind: 'ws', errorShapes: 'coded', wsPath: '/FedAvg', seeds: [{ method: 'GET', path: '/FedAvg' }] },
+    async start() {
+      const server = await AggregationServer.create({
+        host: '127.0.0.1',
+        port: 0,
+        participantsCount: 3,
+        exitRound: 1_000_000,
+        roundTimeoutMs: 0,
+        maxMessageBytes: 256 * 1024,
+        subscribeTimeoutMs: 2_000,
+        reconnectGraceMs: 50,
+        pingIntervalMs: 1_000,
+        requestTimeoutMs: 2_000,
+        closeGraceMs: 200,
+      });
+      await server.start();
+      return { url: server.url, close: () => server.close() };
+    },
+  },
+};
+
+function rss() {
+  globalThis.gc?.();
+  globalThis.gc?.();
+  return process.memoryUsage().rss;
+}
+
+// As a child: start the named server, report, then answer RSS questions until told to stop.
+if (process.argv[2] !== undefined && process.send !== undefined) {
+  const entry = SERVERS[process.argv[2]];
+  if (entry === undefined) throw new Error(`no server ${process.argv[2]} in test/robustness/servers.mjs`);
+  const running = await entry.start();
+  process.on('message', async (message) => {
+    if (message === 'rss') process.send({ rss: rss() });
+    if (message === 'stop') {
+      await running.close();
+      process.send({ stopped: true });
+      process.exit(0);
+    }
+  });
+  process.send({ ready: true, url: running.url, spec: entry.spec, rss: rss() });
+}
