@@ -30,7 +30,10 @@ const HANG_MS = 10_000;
 const BODY_LIMIT = 64 * 1024; // servers.mjs LIMITS
 const WS_MAX_MESSAGE = 256 * 1024;
 const MIB = 1024 * 1024;
-const RSS_GROWTH_LIMIT = 64 * MIB;
+/** RSS may grow this much from the warmed-up baseline (heaps and pools settle) ... */
+const RSS_GROWTH_LIMIT = 128 * MIB;
+/** ... and this much over the second half of the run: memory must level off, not grow per input. */
+const RSS_SECOND_HALF_LIMIT = 24 * MIB;
 /** Close codes a server may end a fuzzed connection with: ws's own and our 4000-range ones. */
 const CLOSE_CODES = new Set([1000, 1001, 1002, 1005, 1006, 1007, 1009, 4000, 4001, 4002, 4003, 4004, 4008]);
 
@@ -52,6 +55,7 @@ interface Figures {
   goodFailures: string[];
   crashed: boolean;
   rssBeforeMiB: number;
+  rssHalfwayMiB: number;
   rssAfterMiB: number;
   seconds: number;
   samples: string[];
@@ -66,16 +70,17 @@ afterAll(() => {
     (r) =>
       `${r.server}: ${r.inputs} inputs, ${r.client4xx} 4xx (${r.client4xx === 0 ? 100 : ((100 * r.coded4xx) / r.client4xx).toFixed(1)} % coded), ` +
       `${r.wsErrorFrames} ws error frames (${r.wsErrorFramesCoded} coded), ${r.internal500} x 500, ${r.hung} hung, ` +
-      `crashed ${r.crashed}, good ${r.goodChecks - r.goodFailures.length}/${r.goodChecks}, RSS ${r.rssBeforeMiB} -> ${r.rssAfterMiB} MiB, ${r.seconds} s`,
+      `crashed ${r.crashed}, good ${r.goodChecks - r.goodFailures.length}/${r.goodChecks}, ` +
+      `RSS ${r.rssBeforeMiB} -> ${r.rssHalfwayMiB} (halfway) -> ${r.rssAfterMiB} MiB, ${r.seconds} s`,
   );
   process.stdout.write(`\nrobustness fuzz (seed ${SEED}):\n${rows.join('\n')}\n(${file})\n`);
 });
 
-async function inLanes(count: number, run: (index: number) => Promise<void>): Promise<void> {
-  let next = 0;
+async function inLanes(from: number, to: number, run: (index: number) => Promise<void>): Promise<void> {
+  let next = from;
   await Promise.all(
     Array.from({ length: LANES }, async () => {
-      while (next < count) await run(next++);
+      while (next < to) await run(next++);
     }),
   );
 }
@@ -101,6 +106,7 @@ async function fuzz(name: string): Promise<Figures> {
     goodFailures: [],
     crashed: false,
     rssBeforeMiB: 0,
+    rssHalfwayMiB: 0,
     rssAfterMiB: 0,
     seconds: 0,
     samples: [],
@@ -117,7 +123,7 @@ async function fuzz(name: string): Promise<Figures> {
     }
     const rssBefore = await server.rss();
     const wsUrl = `ws://127.0.0.1:${server.port}${server.spec.wsPath ?? '/'}`;
-    await inLanes(INPUTS, async (i) => {
+    const one = async (i: number): Promise<void> => {
       const rng = prng(SEED * 1_000_003 + i);
       if (i % GOOD_EVERY === 0) {
         f.goodChecks++;
@@ -168,9 +174,14 @@ async function fuzz(name: string): Promise<Figures> {
           note(`#${i} ${kind}: ${answer.status} ${answer.body.slice(0, 160)}`);
         }
       }
-    });
-    // Let the server's own timers (grace periods, keep-alive) run out before the last figure.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    };
+    // Two halves, with the RSS measured between them and after: it must level off.
+    const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 500)); // grace timers run out
+    await inLanes(0, INPUTS / 2, one);
+    await settle();
+    f.rssHalfwayMiB = Math.round((await server.rss()) / MIB);
+    await inLanes(INPUTS / 2, INPUTS, one);
+    await settle();
     f.rssBeforeMiB = Math.round(rssBefore / MIB);
     f.rssAfterMiB = Math.round((await server.rss()) / MIB);
   } finally {
@@ -196,6 +207,7 @@ describe.each(['big-model-service', 'inference-server', 'create-server', 'lc-emu
       expect(f.badCloseCodes).toEqual([]);
       expect(f.goodFailures).toEqual([]);
       expect((f.rssAfterMiB - f.rssBeforeMiB) * MIB).toBeLessThan(RSS_GROWTH_LIMIT);
+      expect((f.rssAfterMiB - f.rssHalfwayMiB) * MIB).toBeLessThan(RSS_SECOND_HALF_LIMIT);
       // The fuzzer must have reached the error paths, not only the happy ones.
       expect(f.client4xx + f.wsErrorFrames).toBeGreaterThan(INPUTS / 10);
     });

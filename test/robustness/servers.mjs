@@ -147,7 +147,9 @@ export const SERVERS = {
       },
     },
     async start() {
-      const lc = await LCEmulator.start();
+      // It records what it receives (its purpose): the fuzz keeps the last 100 (default 1,000), or
+      // its 64-128 KiB over-limit bodies alone would hold ~100 MiB, by design rather than by leak.
+      const lc = await LCEmulator.start({ maxRecorded: 100 });
       return { url: lc.url, close: () => lc.close() };
     },
   },
