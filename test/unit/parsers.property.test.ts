@@ -17,6 +17,7 @@ import { forEachCsvRow, parseNumber } from '../../src/datasources/csv.js';
 import { TxtDataParse } from '../../src/datasources/txt.js';
 import { decodeDataJson, encodeDataJson } from '../../src/datasources/base.js';
 import { ROOT } from '../helpers/paths.js';
+import { WIDTH, typedFromBytes } from '../helpers/typed.js';
 
 const golden = JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/python/float-repr.json'), 'utf8')) as {
   values: [string, string][];
@@ -97,7 +98,6 @@ describe('Python-style JSON floats', () => {
 });
 
 const ONNX_DTYPES: WeightDtype[] = ['float32', 'float64', 'int32', 'int64', 'uint8'];
-const WIDTH: Record<WeightDtype, number> = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1 };
 
 const onnxRecordArb: fc.Arbitrary<WeightRecord> = fc
   .record({
@@ -107,17 +107,9 @@ const onnxRecordArb: fc.Arbitrary<WeightRecord> = fc
   })
   .chain(({ name, dtype, shape }) => {
     const n = shape.reduce((a, d) => a * d, 1) * WIDTH[dtype];
-    return fc.uint8Array({ minLength: n, maxLength: n }).map((bytes): WeightRecord => {
-      const b = new Uint8Array(bytes).buffer;
-      const data = {
-        float32: () => new Float32Array(b),
-        float64: () => new Float64Array(b),
-        int32: () => new Int32Array(b),
-        int64: () => new BigInt64Array(b),
-        uint8: () => new Uint8Array(b),
-      }[dtype]();
-      return { name, dtype, shape, data };
-    });
+    return fc
+      .uint8Array({ minLength: n, maxLength: n })
+      .map((bytes): WeightRecord => ({ name, dtype, shape, data: typedFromBytes(dtype, bytes) }));
   });
 
 function at(bytes: Uint8Array, offset: number): Buffer {

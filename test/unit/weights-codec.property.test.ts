@@ -18,6 +18,7 @@ import {
   type WeightRecord,
 } from '../../src/backend/weights.js';
 import { SednaError } from '../../src/common/errors.js';
+import { WIDTH, typedFromBytes } from '../helpers/typed.js';
 import { toPythonJson } from '../../src/common/python-json.js';
 import {
   decodeBinaryMessage,
@@ -27,24 +28,7 @@ import {
   updateData,
 } from '../../src/service/aggregation-protocol.js';
 
-const WIDTH: Record<WeightDtype, number> = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1 };
 const DTYPES = Object.keys(WIDTH) as WeightDtype[];
-
-function typed(dtype: WeightDtype, bytes: Uint8Array): WeightRecord['data'] {
-  const b = new Uint8Array(bytes).buffer; // a fresh, aligned copy
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(b);
-    case 'float64':
-      return new Float64Array(b);
-    case 'int32':
-      return new Int32Array(b);
-    case 'int64':
-      return new BigInt64Array(b);
-    case 'uint8':
-      return new Uint8Array(b);
-  }
-}
 
 const shapeArb = fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 3 });
 /** A record with arbitrary bytes (NaN payloads, negative zeros, denormals included). */
@@ -54,7 +38,7 @@ const recordArb: fc.Arbitrary<WeightRecord> = fc
     const n = shape.reduce((a, d) => a * d, 1) * WIDTH[dtype];
     return fc
       .uint8Array({ minLength: n, maxLength: n })
-      .map((bytes): WeightRecord => ({ name, dtype, shape, data: typed(dtype, bytes) }));
+      .map((bytes): WeightRecord => ({ name, dtype, shape, data: typedFromBytes(dtype, bytes) }));
   });
 const recordsArb = fc.array(recordArb, { maxLength: 5 });
 const metaArb = fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 });
