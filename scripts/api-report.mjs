@@ -81,12 +81,14 @@ for (const entry of ENTRY_POINTS) {
   if (!result.succeeded || (!update && result.apiReportChanged)) failed.push(entry);
   if (result.apiReportChanged && !update) {
     console.error(
-      `etc/${entry.report}.api.md differs from the public API of ${entry.subpath === '.' ? 'sedna-sdk' : `sedna-sdk${entry.subpath.slice(1)}`}.`,
+      `etc/${entry.report}.api.md differs from the public API of ${entry.subpath === '.' ? 'sedna-sdk' : `sedna-sdk${entry.subpath.slice(1)}`} ` +
+        `(diff etc/${entry.report}.api.md temp/api/${entry.report}.api.md).`,
     );
   }
 }
 
-fs.rmSync(path.join(root, 'temp'), { recursive: true, force: true });
+// On a mismatch the generated reports stay in temp/api/ so that the difference can be read there.
+if (update || failed.length === 0) fs.rmSync(path.join(root, 'temp'), { recursive: true, force: true });
 if (failed.length > 0 && !update) {
   console.error(
     `\nThe API reports are out of date or the API has errors (${failed.map((e) => e.report).join(', ')}).\n` +

@@ -96,6 +96,8 @@ export {
 } from './backend/registry.js';
 export type { RemoteFiles } from './backend/model-io.js';
 export { accuracy, argmax, computeMetrics } from './backend/metrics.js';
+// Tensors sent as JSON the way Python writes them (float32 1.0 as `1.0`, shape kept).
+export { JsonTensor, type JsonTensorData } from './common/python-json.js';
 
 // Storage and datasources: the one FileOps router (paths, file://, http(s)://, s3://) and
 // Sedna's datasources (index files, streaming CSV).
@@ -111,6 +113,7 @@ export {
   type UploadOptions,
 } from './datasources/file-ops.js';
 export type { S3Options } from './datasources/s3.js';
+export type { ArchiveLimits } from './datasources/archive.js';
 export type { HttpFilesOptions } from './datasources/http-files.js';
 export {
   BaseDataSource,
