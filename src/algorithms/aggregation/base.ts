@@ -33,6 +33,15 @@ export interface ClientUpdate {
 export interface UpdateStream extends AsyncIterable<ClientUpdate> {
   /** Hands an update back as unusable; the server drops its client with the error's code. */
   reject(update: ClientUpdate, error: SednaError): void;
+  /**
+   * Optional: up to `max` more updates that are already waiting, without waiting for others
+   * (none when the feeder hands them over one at a time). They count as taken, like the one the
+   * iterator returned last, and are released together with it. An algorithm that folds several
+   * updates per pass over memory (FedAvg) uses it; the others ignore it.
+   */
+  takeQueued?(max: number): ClientUpdate[];
+  /** Optional: true once no update will come any more (the stream ended and nothing is queued). */
+  readonly drained?: boolean;
 }
 
 /** What a round produced. */
@@ -161,8 +170,8 @@ export function checkNumSamples(value: unknown, where = 'num_samples'): number {
 export class UpdateQueue implements UpdateStream {
   private readonly items: { update: ClientUpdate; done: () => void }[] = [];
   private waiter: ((value: IteratorResult<ClientUpdate>) => void) | undefined;
-  /** Resolves the push of the update the consumer holds now. */
-  private current: (() => void) | undefined;
+  /** Resolve the pushes of the updates the consumer holds now. */
+  private current: (() => void)[] = [];
   private ended = false;
   private iterating = false;
   private readonly onReject: (update: ClientUpdate, error: SednaError) => void;
@@ -178,7 +187,7 @@ export class UpdateQueue implements UpdateStream {
       const waiter = this.waiter;
       if (waiter !== undefined) {
         this.waiter = undefined;
-        this.current = resolve;
+        this.current.push(resolve);
         waiter({ value: update, done: false });
       } else {
         this.items.push({ update, done: resolve });
@@ -200,14 +209,24 @@ export class UpdateQueue implements UpdateStream {
     return this.ended;
   }
 
+  get drained(): boolean {
+    return this.ended && this.items.length === 0;
+  }
+
+  takeQueued(max: number): ClientUpdate[] {
+    const taken = this.items.splice(0, Math.max(0, max));
+    for (const item of taken) this.current.push(item.done);
+    return taken.map((item) => item.update);
+  }
+
   reject(update: ClientUpdate, error: SednaError): void {
     this.onReject(update, error);
   }
 
   private release(): void {
     const current = this.current;
-    this.current = undefined;
-    current?.();
+    this.current = [];
+    for (const done of current) done();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ClientUpdate> {
@@ -218,7 +237,7 @@ export class UpdateQueue implements UpdateStream {
         this.release(); // asking for the next update means the last one is done with
         const item = this.items.shift();
         if (item !== undefined) {
-          this.current = item.done;
+          this.current.push(item.done);
           return Promise.resolve({ value: item.update, done: false });
         }
         if (this.ended) return Promise.resolve({ value: undefined, done: true });

@@ -11,7 +11,13 @@
  * code computes.
  */
 import { SednaError, invalidAlgorithmParam, isSednaError } from '../../common/errors.js';
-import { allocateWeightsFrame, elementCount, type WeightLayout, type WeightRecord } from '../../backend/weights.js';
+import {
+  allocateWeightsFrame,
+  elementCount,
+  type WeightDtype,
+  type WeightLayout,
+  type WeightRecord,
+} from '../../backend/weights.js';
 import {
   RoundLayout,
   checkNumSamples,
@@ -21,7 +27,7 @@ import {
   type RoundConfig,
   type UpdateStream,
 } from './base.js';
-import { createSumKernel, reserveOrFallback, type KernelName, type SumKernel } from './sum-kernel.js';
+import { MAX_BATCH, createSumKernel, reserveOrFallback, type KernelName, type SumKernel } from './sum-kernel.js';
 
 export interface FedAvgParams {
   /** Which sum kernel to use: `auto` (WebAssembly SIMD when available), `wasm-simd` or `js`. */
@@ -58,6 +64,35 @@ class OutputPool {
   }
 }
 
+/** Per update of a batch: undefined when it was folded in, else why it was refused. */
+export type BatchErrors = (SednaError | undefined)[];
+
+function nonFinite(update: ClientUpdate, tensor: number, index: number): SednaError {
+  const name = (update.weights[tensor] as WeightRecord).name;
+  return new SednaError(
+    'SEDNA_ERR_INVALID_UPDATE',
+    `update from "${update.client}": tensor #${tensor} ("${name}") holds a NaN or infinite value at index ${index}`,
+    { details: { client: update.client, tensor, index } },
+  );
+}
+
+/** The errors that refuse one update (the round goes on); anything else is rethrown. */
+function asRefusal(err: unknown): SednaError {
+  if (isSednaError(err, 'SEDNA_ERR_INVALID_UPDATE') || isSednaError(err, 'SEDNA_ERR_WEIGHTS_MISMATCH')) return err;
+  throw err;
+}
+
+/** Updates the multi-update kernel takes: binary, every tensor float32. */
+function isFloat32Update(update: ClientUpdate): boolean {
+  return update.encoding === 'binary' && update.weights.every((w) => w.data instanceof Float32Array);
+}
+
+interface Candidate {
+  readonly update: ClientUpdate;
+  readonly index: number;
+  readonly n: number;
+}
+
 /** Integer tensors: the mean rounded to the nearest integer. */
 function roundInto(mean: Float64Array, out: Int32Array | Uint8Array | BigInt64Array): void {
   if (out instanceof BigInt64Array)
@@ -78,6 +113,8 @@ export class FedAvgAccumulator {
   private assigned = false;
   private total = 0;
   private readonly used: string[] = [];
+  /** Set once `finishBatch` produced the result without writing the sum. */
+  private spent = false;
 
   constructor(
     kernel: SumKernel,
@@ -105,6 +142,7 @@ export class FedAvgAccumulator {
    * then unchanged.
    */
   add(update: ClientUpdate): void {
+    this.checkOpen();
     const n = checkNumSamples(update.numSamples, `num_samples of "${update.client}"`);
     this.layout.check(update);
     const assign = !this.assigned;
@@ -118,17 +156,161 @@ export class FedAvgAccumulator {
         if (!assign)
           for (let u = 0; u < t; u++)
             this.kernel.add(this.offsets[u] as number, (weights[u] as WeightRecord).data, -n, false);
-        throw new SednaError(
-          'SEDNA_ERR_INVALID_UPDATE',
-          `update from "${update.client}": tensor #${t} ("${w.name}") holds a NaN or infinite value at index ${bad}`,
-          { details: { client: update.client, tensor: t, index: bad } },
-        );
+        throw nonFinite(update, t, bad);
       }
     }
     this.layout.record(update);
     this.assigned = true;
     this.total += n;
     this.used.push(update.client);
+  }
+
+  /**
+   * Folds several updates in, in order, with the same result as one `add` each: runs of binary
+   * float32 updates go through the kernel together (up to {@link MAX_BATCH} per pass over the
+   * sum), which reads and writes the sum once per run instead of once per update. Returns, per
+   * update, undefined or the refusal (`add`'s errors); refused updates leave the sum as it was.
+   */
+  addBatch(updates: readonly ClientUpdate[]): BatchErrors {
+    this.checkOpen();
+    const errors: BatchErrors = updates.map(() => undefined);
+    let run: number[] = [];
+    const flush = (): void => {
+      if (run.length > 0) this.addRun(updates, run, errors);
+      run = [];
+    };
+    updates.forEach((update, i) => {
+      if (isFloat32Update(update)) {
+        run.push(i);
+        if (run.length === MAX_BATCH) flush();
+        return;
+      }
+      flush();
+      try {
+        this.add(update);
+      } catch (err) {
+        errors[i] = asRefusal(err);
+      }
+    });
+    flush();
+    return errors;
+  }
+
+  /**
+   * The round's last updates and the aggregate in one pass: for binary float32 updates the
+   * final sum goes straight into the output without being written back (same bits as
+   * `addBatch` then `finish`). The accumulator is spent afterwards.
+   */
+  finishBatch(updates: readonly ClientUpdate[]): { result: AggregateResult; errors: BatchErrors } {
+    this.checkOpen();
+    const fused = this.kernel.finishMany !== undefined && updates.length <= MAX_BATCH && updates.every(isFloat32Update);
+    const errors: BatchErrors = updates.map(() => undefined);
+    const candidates = fused
+      ? this.screen(
+          updates,
+          updates.map((_, i) => i),
+          errors,
+        )
+      : [];
+    const total = candidates.reduce((sum, c) => sum + c.n, this.total);
+    if (!fused || candidates.length !== updates.length || candidates.length === 0 || total === 0) {
+      const batchErrors = this.addBatch(updates);
+      return { result: this.finish(), errors: batchErrors };
+    }
+    const assign = !this.assigned;
+    if (assign) this.plan((candidates[0] as Candidate).update.weights);
+    // Every tensor of these updates is float32 (so is any earlier binary one: the layout checked it).
+    const weights = this.pool.take(this.outputLayout(this.shapes.map((): WeightDtype => 'float32')));
+    const finishMany = this.kernel.finishMany?.bind(this.kernel);
+    const scales = candidates.map((c) => c.n);
+    for (let t = 0; t < weights.length && finishMany !== undefined; t++) {
+      const sources = candidates.map((c) => (c.update.weights[t] as WeightRecord).data as Float32Array);
+      const out = (weights[t] as WeightRecord).data as Float32Array;
+      const bad = finishMany(this.offsets[t] as number, sources, scales, assign, total, out);
+      if (bad.some((b) => b >= 0)) {
+        // A NaN: the sum is untouched, so the per-update path sorts it out.
+        this.pool.give(weights);
+        const batchErrors = this.addBatch(updates);
+        return { result: this.finish(), errors: batchErrors };
+      }
+    }
+    for (const c of candidates) this.accept(c);
+    this.spent = true;
+    return { result: { weights, totalSamples: this.total, clients: [...this.used] }, errors };
+  }
+
+  /** Sample counts and layouts of a run: the updates that pass, in order (errors set for the others). */
+  private screen(updates: readonly ClientUpdate[], indexes: readonly number[], errors: BatchErrors): Candidate[] {
+    // Until the round has a layout, the run's first good update sets it for the others.
+    const probe = new RoundLayout();
+    const candidates: Candidate[] = [];
+    for (const index of indexes) {
+      const update = updates[index] as ClientUpdate;
+      try {
+        const n = checkNumSamples(update.numSamples, `num_samples of "${update.client}"`);
+        this.layout.check(update);
+        probe.accept(update);
+        candidates.push({ update, index, n });
+      } catch (err) {
+        errors[index] = asRefusal(err);
+      }
+    }
+    return candidates;
+  }
+
+  private addRun(updates: readonly ClientUpdate[], indexes: readonly number[], errors: BatchErrors): void {
+    let alive = this.screen(updates, indexes, errors);
+    if (alive.length === 1) {
+      const only = alive[0] as Candidate;
+      try {
+        this.add(only.update);
+      } catch (err) {
+        errors[only.index] = asRefusal(err);
+      }
+      return;
+    }
+    if (alive.length === 0) return;
+    const assign = !this.assigned;
+    if (assign) this.plan((alive[0] as Candidate).update.weights);
+    const tensors = (alive[0] as Candidate).update.weights.length;
+    for (let t = 0; t < tensors && alive.length > 0; t++) {
+      const sources = alive.map((c) => (c.update.weights[t] as WeightRecord).data as Float32Array);
+      const bad = this.kernel.addMany(
+        this.offsets[t] as number,
+        sources,
+        alive.map((c) => c.n),
+        assign,
+      );
+      alive = alive.filter((c, k) => {
+        const at = bad[k] as number;
+        if (at < 0) return true;
+        // Its earlier tensors come back out of the sum.
+        for (let u = 0; u < t; u++)
+          this.kernel.add(this.offsets[u] as number, (c.update.weights[u] as WeightRecord).data, -c.n, false);
+        errors[c.index] = nonFinite(c.update, t, at);
+        return false;
+      });
+    }
+    for (const c of alive) this.accept(c);
+  }
+
+  private accept(c: Candidate): void {
+    this.layout.record(c.update);
+    this.assigned = true;
+    this.total += c.n;
+    this.used.push(c.update.client);
+  }
+
+  private checkOpen(): void {
+    if (this.spent) throw new SednaError('SEDNA_ERR_CLOSED', 'this FedAvg sum was already finished (finishBatch)');
+  }
+
+  private outputLayout(dtypes = this.layout.binaryDtypes): WeightLayout {
+    return this.shapes.map((shape, t) => ({
+      name: this.names[t] as string,
+      dtype: dtypes?.[t] ?? 'float64',
+      shape,
+    }));
   }
 
   private plan(weights: readonly WeightRecord[]): void {
@@ -145,6 +327,7 @@ export class FedAvgAccumulator {
 
   /** The aggregate. Output dtypes are the binary updates' (float64 when every update was JSON). */
   finish(): AggregateResult {
+    this.checkOpen();
     if (this.used.length === 0) throw new SednaError('SEDNA_ERR_ROUND_FAILED', 'FedAvg: the round has no updates');
     if (this.total === 0) {
       throw new SednaError(
@@ -152,13 +335,7 @@ export class FedAvgAccumulator {
         'FedAvg: every update reported num_samples = 0; the weighted mean is undefined',
       );
     }
-    const dtypes = this.layout.binaryDtypes;
-    const layout: WeightLayout = this.shapes.map((shape, t) => ({
-      name: this.names[t] as string,
-      dtype: dtypes?.[t] ?? 'float64',
-      shape,
-    }));
-    const weights = this.pool.take(layout);
+    const weights = this.pool.take(this.outputLayout());
     weights.forEach((w, t) => {
       const offset = this.offsets[t] as number;
       if (w.data instanceof Float32Array || w.data instanceof Float64Array) {
@@ -211,24 +388,35 @@ export class FedAvg implements AggregationAlgorithm {
     this.pool.give(weights);
   }
 
+  /**
+   * Folds the updates in as they come. Updates that are already waiting (a stream with
+   * `takeQueued`) are folded in together, up to MAX_BATCH per pass over the sum; when they are the
+   * round's last, the pass writes the aggregate directly. Fed one at a time (the server awaits
+   * each push), it holds one update at a time.
+   */
   async aggregate(_round: number, updates: UpdateStream): Promise<AggregateResult> {
     const sum = this.accumulator();
     const iterator = updates[Symbol.asyncIterator]();
-    // A plain loop variable, overwritten each time: the last update is not kept alive while the
-    // sum is finished (it would add one message to the peak memory).
+    let result: AggregateResult | undefined;
+    // A plain loop variable, overwritten each time, and the batch local to fold(): the last
+    // updates are not kept alive while the sum is finished (they would add to the peak memory).
     for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
-      try {
-        sum.add(next.value);
-      } catch (err) {
-        if (isSednaError(err, 'SEDNA_ERR_INVALID_UPDATE') || isSednaError(err, 'SEDNA_ERR_WEIGHTS_MISMATCH')) {
-          updates.reject(next.value, err);
-        } else {
-          throw err;
-        }
-      }
+      if (result !== undefined) throw new SednaError('SEDNA_ERR_INTERNAL', 'FedAvg: an update came after the last one');
+      result = this.fold(sum, updates, next.value);
     }
-    const result = sum.finish();
+    result ??= sum.finish();
     this.totalSize = result.totalSamples;
     return result;
+  }
+
+  /** Folds `first` and the updates queued behind it; the aggregate when they were the round's last. */
+  private fold(sum: FedAvgAccumulator, updates: UpdateStream, first: ClientUpdate): AggregateResult | undefined {
+    const batch = [first, ...(updates.takeQueued?.(MAX_BATCH - 1) ?? [])];
+    const last = updates.drained === true ? sum.finishBatch(batch) : undefined;
+    const errors = last?.errors ?? sum.addBatch(batch);
+    errors.forEach((error, i) => {
+      if (error !== undefined) updates.reject(batch[i] as ClientUpdate, error);
+    });
+    return last?.result;
   }
 }

@@ -18,6 +18,18 @@
 /** Elements per staging block (256 KiB of float32). */
 const BLOCK = 64 * 1024;
 const STAGE_BYTES = BLOCK * 4;
+/**
+ * Updates summed in one pass by `addMany`/`finishMany`: the staging block is cut into this many
+ * slots of {@link SLOT} elements, one per update, so a block of every update and the block of the
+ * sum they go into (64 KiB) stay in the 2 MiB L2 cache together.
+ */
+export const MAX_BATCH = 8;
+const SLOT = BLOCK / MAX_BATCH;
+const SLOT_BYTES = SLOT * 4;
+/** The block the multi-update passes write to (float64 sums, or float32 output), after the staging block. */
+const OUT_BASE = STAGE_BYTES;
+/** The float64 sum starts after the staging block and the output block. */
+const ACC_BASE = STAGE_BYTES + SLOT * 8;
 const PAGE = 65536;
 
 export type KernelName = 'wasm-simd' | 'js';
@@ -38,6 +50,29 @@ export interface SumKernel {
   finish(offset: number, total: number, out: Float32Array | Float64Array): void;
   /** A view on the accumulator (valid until the next `reserve`). */
   view(offset: number, count: number): Float64Array;
+  /**
+   * `acc[offset + i] = (assign ? 0 : acc[offset + i]) + Σ_j sources[j][i] * scales[j]`, summed in
+   * the order of `sources` (the same float64 operations as one `add` per source, so the same
+   * bits), for at most {@link MAX_BATCH} sources of equal length. Returns, per source, -1 or the
+   * index of its first NaN/infinite value; such a source is left out of the whole region (its
+   * blocks already added are subtracted back, as `add` does), the others are summed. When every
+   * source is bad in assign mode, the region is unspecified.
+   */
+  addMany(offset: number, sources: readonly Float32Array[], scales: readonly number[], assign: boolean): number[];
+  /**
+   * Optional fused last step: `out[i] = ((assign ? 0 : acc[offset + i]) + Σ_j sources[j][i] *
+   * scales[j]) / total`, without writing the sum back (the same bits as `addMany` then `finish`).
+   * Returns the same per-source result as `addMany`; when any source is bad, `out` is unspecified
+   * and the accumulator untouched, and the caller takes the `addMany` path instead.
+   */
+  finishMany?(
+    offset: number,
+    sources: readonly Float32Array[],
+    scales: readonly number[],
+    assign: boolean,
+    total: number,
+    out: Float32Array,
+  ): number[];
 }
 
 // JS loops over one range; each returns the first non-finite index, or -1 after writing. One
@@ -163,6 +198,26 @@ class JsKernel implements SumKernel {
   view(offset: number, count: number): Float64Array {
     return this.acc.subarray(offset, offset + count);
   }
+
+  addMany(offset: number, sources: readonly Float32Array[], scales: readonly number[], assign: boolean): number[] {
+    return addEach(this, offset, sources, scales, assign);
+  }
+}
+
+/** `addMany` as one `add` per source: a bad source in assign mode leaves the region to the next. */
+function addEach(
+  kernel: SumKernel,
+  offset: number,
+  sources: readonly Float32Array[],
+  scales: readonly number[],
+  assign: boolean,
+): number[] {
+  let assigning = assign;
+  return sources.map((src, j) => {
+    const bad = kernel.add(offset, src, scales[j] as number, assigning);
+    if (bad < 0) assigning = false;
+    return bad;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,10 +257,13 @@ const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 const memarg = (offset = 0): number[] => [0, ...uleb(offset)]; // alignment hint 1 byte: any address works
 const get = (i: number): number[] => [0x20, i];
 const set = (i: number): number[] => [0x21, i];
+const tee = (i: number): number[] => [0x22, i];
 const i32c = (v: number): number[] => [0x41, ...sleb(v)];
-const [ADD, SHL, GE_U, BR, BR_IF, BLOCK_OP, LOOP, IF, ELSE, END, RETURN, VOID] = [
-  0x6a, 0x74, 0x4f, 0x0c, 0x0d, 0x02, 0x03, 0x04, 0x05, 0x0b, 0x0f, 0x40,
+const [ADD, SHL, GE_U, EQZ, BR, BR_IF, BLOCK_OP, LOOP, IF, ELSE, END, RETURN, VOID] = [
+  0x6a, 0x74, 0x4f, 0x45, 0x0c, 0x0d, 0x02, 0x03, 0x04, 0x05, 0x0b, 0x0f, 0x40,
 ];
+/** memory.copy (bulk memory), memory 0 to memory 0. */
+const MEMORY_COPY = [0xfc, 0x0a, 0x00, 0x00];
 const S = {
   load: 0x00,
   store: 0x0b,
@@ -220,6 +278,7 @@ const S = {
   demoteZero: 0x5e,
   promoteLow: 0x5f,
   f64x2Add: 0xf0,
+  f64x2Sub: 0xf1,
   f64x2Mul: 0xf2,
   f64x2Div: 0xf3,
 };
@@ -355,6 +414,130 @@ const finishFn: number[] = [
   ]),
   END,
 ];
+// check(src, count) -> i32: 1 if src_f32[0..count) (at byte address src) holds a NaN/infinity;
+// count is a multiple of 4. Locals: 2 i (byte offset), 3 end, 4 bad, 5 exponent mask.
+const checkFn: number[] = [
+  ...vec([
+    [...uleb(2), I32],
+    [...uleb(2), V128],
+  ]),
+  ...get(1),
+  ...i32c(2),
+  SHL,
+  ...set(3),
+  ...i32c(0x7f800000),
+  ...simd(S.i32x4Splat),
+  ...set(5),
+  ...whileLoop(2, 3, 16, [
+    ...get(0),
+    ...get(2),
+    ADD,
+    ...simd(S.load),
+    ...memarg(0),
+    ...get(5),
+    ...simd(S.and),
+    ...get(5),
+    ...simd(S.i32x4Eq),
+    ...get(4),
+    ...simd(S.or),
+    ...set(4),
+  ]),
+  ...get(4),
+  ...simd(S.anyTrue),
+  END,
+];
+
+/**
+ * sum<k>(acc, count, add, s_0 .. s_k-1) -> i32: v[e] = (add ? acc[e] + p_0 : p_0) + p_1 + ... with
+ * p_j = f64(slot_j[e]) * s_j (slot j at byte SLOT_BYTES * j), into the temp block at OUT_BASE; then,
+ * unless some v is NaN or infinite (returns 1: a source holds one), copied over acc. count is a
+ * multiple of 4.
+ * sum<k>out(acc, count, add, total, s_0 ..) -> i32: the same v divided by total, as float32 into the
+ * output block at OUT_BASE; acc is not written.
+ * The k slots are read in one pass, so the sum's block is loaded and stored once per k updates,
+ * and the NaN check is one subtract-and-or per result (v - v is +0 exactly when v is finite)
+ * instead of one per source value.
+ */
+function sumManyFn(k: number, out: boolean): number[] {
+  const scaleBase = out ? 4 : 3;
+  const i = scaleBase + k;
+  const end = i + 1;
+  const v = end + 1;
+  const bad = v + 1;
+  const splat = (j: number): number => bad + 1 + j;
+  const totalSplat = bad + 1 + k;
+  const accAddress = [...get(0), ...get(i), ...i32c(1), SHL, ADD];
+  const half = (h: number, add: boolean): number[] => {
+    const products = Array.from({ length: k }, (_, j) => [
+      ...get(i),
+      ...simd(S.load64Zero),
+      ...memarg(j * SLOT_BYTES + h),
+      ...simd(S.promoteLow),
+      ...get(splat(j)),
+      ...simd(S.f64x2Mul),
+      ...(add || j > 0 ? simd(S.f64x2Add) : []),
+    ]).flat();
+    const value = [...(add ? [...accAddress, ...simd(S.load), ...memarg(2 * h)] : []), ...products, ...tee(v)];
+    const flag = [...get(bad), ...get(v), ...get(v), ...simd(S.f64x2Sub), ...simd(S.or), ...set(bad)];
+    if (!out) return [...get(i), ...i32c(1), SHL, ...value, ...simd(S.store), ...memarg(OUT_BASE + 2 * h), ...flag];
+    return [
+      ...get(i),
+      ...value,
+      ...get(totalSplat),
+      ...simd(S.f64x2Div),
+      ...simd(S.demoteZero),
+      ...simd(S.store64Lane),
+      ...memarg(OUT_BASE + h),
+      0,
+      ...flag,
+    ];
+  };
+  const loop = (add: boolean): number[] => whileLoop(i, end, 16, [...half(0, add), ...half(8, add)]);
+  const copyBack = [
+    ...get(bad),
+    ...simd(S.anyTrue),
+    EQZ,
+    IF,
+    VOID,
+    ...get(0),
+    ...i32c(OUT_BASE),
+    ...get(1),
+    ...i32c(3),
+    SHL,
+    ...MEMORY_COPY,
+    END,
+  ];
+  return [
+    ...vec([
+      [...uleb(2), I32],
+      [...uleb(2 + k + (out ? 1 : 0)), V128],
+    ]),
+    ...get(1),
+    ...i32c(2),
+    SHL,
+    ...set(end),
+    ...Array.from({ length: k }, (_, j) => [...get(scaleBase + j), ...simd(S.f64x2Splat), ...set(splat(j))]).flat(),
+    ...(out ? [...get(3), ...simd(S.f64x2Splat), ...set(totalSplat)] : []),
+    ...get(2),
+    IF,
+    VOID,
+    ...loop(true),
+    ELSE,
+    ...loop(false),
+    END,
+    ...(out ? [] : copyBack),
+    ...get(bad),
+    ...simd(S.anyTrue),
+    END,
+  ];
+}
+const BATCH_SIZES = Array.from({ length: MAX_BATCH }, (_, j) => j + 1);
+const sumType = (k: number, out: boolean): number[] => [
+  0x60,
+  ...vec([[I32], [I32], [I32], ...Array.from({ length: k + (out ? 1 : 0) }, () => [F64])]),
+  ...vec([[I32]]),
+];
+
 const name = (text: string): number[] => vec(Array.from(new TextEncoder().encode(text), (byte) => [byte]));
 
 /** The module's bytes (exported for tests). */
@@ -372,19 +555,36 @@ export const SUM_KERNEL_WASM = new Uint8Array([
     vec([
       [0x60, ...vec([[I32], [I32], [I32], [F64], [I32]]), ...vec([[I32]])],
       [0x60, ...vec([[I32], [I32], [I32], [F64]]), ...vec([])],
+      [0x60, ...vec([[I32], [I32]]), ...vec([[I32]])],
+      ...BATCH_SIZES.map((k) => sumType(k, false)),
+      ...BATCH_SIZES.map((k) => sumType(k, true)),
     ]),
   ),
-  ...section(3, vec([[0], [1]])),
-  ...section(5, vec([[0x00, ...uleb(STAGE_BYTES / PAGE)]])), // the staging block; the sum grows it
+  // Function j has type j: accumulate, finish, check, sum1..sumN, sum1out..sumNout.
+  ...section(3, vec(Array.from({ length: 3 + 2 * MAX_BATCH }, (_, j) => uleb(j)))),
+  // The staging and output blocks; the sum grows it.
+  ...section(5, vec([[0x00, ...uleb(Math.ceil(ACC_BASE / PAGE))]])),
   ...section(
     7,
     vec([
       [...name('memory'), 0x02, 0],
       [...name('accumulate'), 0x00, 0],
       [...name('finish'), 0x00, 1],
+      [...name('check'), 0x00, 2],
+      ...BATCH_SIZES.map((k) => [...name(`sum${k}`), 0x00, ...uleb(2 + k)]),
+      ...BATCH_SIZES.map((k) => [...name(`sum${k}out`), 0x00, ...uleb(2 + MAX_BATCH + k)]),
     ]),
   ),
-  ...section(10, vec([sized(accumulateFn), sized(finishFn)])),
+  ...section(
+    10,
+    vec([
+      sized(accumulateFn),
+      sized(finishFn),
+      sized(checkFn),
+      ...BATCH_SIZES.map((k) => sized(sumManyFn(k, false))),
+      ...BATCH_SIZES.map((k) => sized(sumManyFn(k, true))),
+    ]),
+  ),
 ]);
 
 // The project's `lib` has no DOM, where TypeScript declares WebAssembly: the few parts used here.
@@ -405,7 +605,10 @@ interface KernelExports {
   // Properties, not methods: the exports are plain functions, safe to call detached.
   accumulate: (acc: number, src: number, count: number, scale: number, add: number) => number;
   finish: (acc: number, dst: number, count: number, total: number) => void;
+  check: (src: number, count: number) => number;
 }
+/** `sum<k>` and `sum<k>out`: (acc, count, add, [total,] scale_0 .. scale_k-1) -> 1 if a source value is not finite. */
+type SumFn = (acc: number, count: number, add: number, ...numbers: number[]) => number;
 
 let compiled: WasmModule | null | undefined;
 
@@ -426,9 +629,17 @@ class WasmKernel implements SumKernel {
   private capacity = 0;
   private acc = new Float64Array(0);
   private stage = new Float32Array(0);
+  private outBlock = new Float32Array(0);
+  /** `sums[k]`, `sumOuts[k]`: the k-update passes. */
+  private readonly sums: SumFn[];
+  private readonly sumOuts: SumFn[];
 
   constructor(api: WasmApi, module: WasmModule) {
-    this.exports = new api.Instance(module).exports as KernelExports;
+    const exports = new api.Instance(module).exports;
+    this.exports = exports as KernelExports;
+    const fns = exports as Readonly<Record<string, SumFn>>;
+    this.sums = BATCH_SIZES.map((k) => fns[`sum${k}`] as SumFn);
+    this.sumOuts = BATCH_SIZES.map((k) => fns[`sum${k}out`] as SumFn);
     this.remap();
   }
 
@@ -436,12 +647,13 @@ class WasmKernel implements SumKernel {
   private remap(): void {
     const buffer = this.exports.memory.buffer;
     this.stage = new Float32Array(buffer, 0, BLOCK);
-    this.acc = new Float64Array(buffer, STAGE_BYTES, this.capacity);
+    this.outBlock = new Float32Array(buffer, OUT_BASE, SLOT);
+    this.acc = new Float64Array(buffer, ACC_BASE, this.capacity);
   }
 
   reserve(count: number): void {
     if (count <= this.capacity) return;
-    const needed = Math.ceil((STAGE_BYTES + count * 8) / PAGE);
+    const needed = Math.ceil((ACC_BASE + count * 8) / PAGE);
     const have = this.exports.memory.buffer.byteLength / PAGE;
     if (needed > have) this.exports.memory.grow(needed - have); // RangeError past the engine's limit
     this.capacity = count;
@@ -461,7 +673,7 @@ class WasmKernel implements SumKernel {
       if (bad >= 0) return bad;
       if (main === 0) return -1;
       stage.set(src.subarray(from, from + main));
-      if (accumulate(STAGE_BYTES + (offset + from) * 8, 0, main, s, a ? 0 : 1) === 0) return -1;
+      if (accumulate(ACC_BASE + (offset + from) * 8, 0, main, s, a ? 0 : 1) === 0) return -1;
       if (!a) jsAdd(this.acc, offset, src, from + main, to, -s, false); // undo the tail
       for (let i = from; i < from + main; i++) if ((src[i] as number) - (src[i] as number) !== 0) return i;
       return from; // unreachable: the kernel and the scan agree on what is finite
@@ -479,11 +691,119 @@ class WasmKernel implements SumKernel {
       const count = Math.min(BLOCK, out.length - from);
       const main = count & ~1;
       if (main > 0) {
-        finish(STAGE_BYTES + (offset + from) * 8, 0, main, total);
+        finish(ACC_BASE + (offset + from) * 8, 0, main, total);
         out.set(this.stage.subarray(0, main), from);
       }
       if (main < count) out[from + main] = (this.acc[offset + from + main] as number) / total;
     }
+  }
+
+  /** Index of the first NaN/infinite value of `src[from, to)`, or -1. */
+  private static firstNonFinite(src: Float32Array, from: number, to: number): number {
+    for (let i = from; i < to; i++) if ((src[i] as number) - (src[i] as number) !== 0) return i;
+    return -1;
+  }
+
+  /** Copies `src[from, from + count)` into staging slot `slot`. */
+  private stageBlock(src: Float32Array, from: number, count: number, slot: number): void {
+    this.stage.set(src.subarray(from, from + count), slot * SLOT);
+  }
+
+  /** The sum of the sources at element `i` (the block tails), in source order, as the kernel computes it. */
+  private tailSum(
+    i: number,
+    at: number,
+    sources: readonly Float32Array[],
+    active: readonly number[],
+    scales: readonly number[],
+    assign: boolean,
+  ): number {
+    let v = assign ? 0 : (this.acc[at + i] as number);
+    active.forEach((j, n) => {
+      const p = ((sources[j] as Float32Array)[i] as number) * (scales[j] as number);
+      v = n === 0 && assign ? p : v + p;
+    });
+    return v;
+  }
+
+  addMany(offset: number, sources: readonly Float32Array[], scales: readonly number[], assign: boolean): number[] {
+    if (sources.length <= 1) return addEach(this, offset, sources, scales, assign);
+    if (sources.length > MAX_BATCH) throw new RangeError(`addMany takes at most ${MAX_BATCH} sources`);
+    const bad = sources.map(() => -1);
+    // A source found bad leaves the region: its blocks already added come back out (exact
+    // products, so to within one float64 rounding), its later blocks are skipped.
+    const drop = (j: number, at: number, from: number): void => {
+      bad[j] = at;
+      if (from > 0) jsAdd(this.acc, offset, sources[j] as Float32Array, 0, from, -(scales[j] as number), false);
+    };
+    let active = sources.map((_, j) => j);
+    const length = (sources[0] as Float32Array).length;
+    for (let from = 0; from < length && active.length > 0; from += SLOT) {
+      const to = Math.min(length, from + SLOT);
+      const main = (to - from) & ~3;
+      active = active.filter((j) => {
+        const at = WasmKernel.firstNonFinite(sources[j] as Float32Array, from + main, to);
+        if (at >= 0) drop(j, at, from);
+        return at < 0;
+      });
+      if (main > 0 && active.length > 0) {
+        const pass = (): number => {
+          active.forEach((j, slot) => {
+            this.stageBlock(sources[j] as Float32Array, from, main, slot);
+          });
+          const sum = this.sums[active.length - 1] as SumFn;
+          return sum(ACC_BASE + (offset + from) * 8, main, assign ? 0 : 1, ...active.map((j) => scales[j] as number));
+        };
+        // A bad value anywhere in the block: nothing was written; find its sources and sum again.
+        if (pass() !== 0) {
+          active = active.filter((j) => {
+            const at = WasmKernel.firstNonFinite(sources[j] as Float32Array, from, from + main);
+            if (at >= 0) drop(j, at, from);
+            return at < 0;
+          });
+          if (active.length > 0) pass();
+        }
+      }
+      for (let i = from + main; i < to; i++)
+        this.acc[offset + i] = this.tailSum(i, offset, sources, active, scales, assign);
+    }
+    return bad;
+  }
+
+  finishMany(
+    offset: number,
+    sources: readonly Float32Array[],
+    scales: readonly number[],
+    assign: boolean,
+    total: number,
+    out: Float32Array,
+  ): number[] {
+    if (sources.length > MAX_BATCH) throw new RangeError(`finishMany takes at most ${MAX_BATCH} sources`);
+    const bad = sources.map(() => -1);
+    const all = sources.map((_, j) => j);
+    const sumOut = this.sumOuts[sources.length - 1] as SumFn;
+    const findBad = (from: number, to: number): number[] => {
+      sources.forEach((src, j) => (bad[j] = WasmKernel.firstNonFinite(src, from, to)));
+      return bad;
+    };
+    for (let from = 0; from < out.length; from += SLOT) {
+      const to = Math.min(out.length, from + SLOT);
+      const main = (to - from) & ~3;
+      if (main > 0) {
+        sources.forEach((src, j) => {
+          this.stageBlock(src, from, main, j);
+        });
+        if (sumOut(ACC_BASE + (offset + from) * 8, main, assign ? 0 : 1, total, ...scales) !== 0)
+          return findBad(from, from + main);
+        out.set(this.outBlock.subarray(0, main), from);
+      }
+      for (let i = from + main; i < to; i++) {
+        const v = this.tailSum(i, offset, sources, all, scales, assign);
+        if (v - v !== 0) return findBad(from + main, to);
+        out[i] = v / total;
+      }
+    }
+    return bad;
   }
 
   view(offset: number, count: number): Float64Array {
