@@ -58,3 +58,31 @@ export function intParam(
 export function unknownParams(params: Readonly<Record<string, unknown>>, known: readonly string[]): string[] {
   return Object.keys(params).filter((k) => !known.includes(k));
 }
+
+/** Bounds of {@link boundedParam}; an exclusive bound is left out of the range. */
+export interface ParamBounds {
+  readonly min?: number;
+  readonly max?: number;
+  readonly minExclusive?: boolean;
+  readonly maxExclusive?: boolean;
+}
+
+/** A number within `bounds` (e.g. a rate in (0, 1)), with the range spelled out in the error. */
+export function boundedParam(
+  algorithm: string,
+  name: string,
+  value: ParamInput,
+  fallback: number,
+  bounds: ParamBounds,
+): number {
+  const parsed = numberParam(algorithm, name, value, fallback);
+  const { min, max, minExclusive = false, maxExclusive = false } = bounds;
+  const low = min === undefined || (minExclusive ? parsed > min : parsed >= min);
+  const high = max === undefined || (maxExclusive ? parsed < max : parsed <= max);
+  if (!low || !high) {
+    const from = min === undefined ? '(-∞' : `${minExclusive ? '(' : '['}${min}`;
+    const to = max === undefined ? '∞)' : `${max}${maxExclusive ? ')' : ']'}`;
+    throw invalidAlgorithmParam(algorithm, name, value, `a number in ${from}, ${to}`);
+  }
+  return parsed;
+}

@@ -24,6 +24,8 @@ export const ClassType = {
   UTP: 'unseen_task_processing',
   KM: 'knowledge_management',
   STP: 'seen_task_processing',
+  /** sedna-sdk's own kind: Sedna's SimpleClientChoose is a plain class, outside the registry. */
+  CLIENT_CHOOSE: 'client_choose',
 } as const;
 
 export type ClassTypeName = keyof typeof ClassType;

@@ -16,6 +16,7 @@ describe('ClassType', () => {
       UTP: 'unseen_task_processing',
       KM: 'knowledge_management',
       STP: 'seen_task_processing',
+      CLIENT_CHOOSE: 'client_choose', // ours: Sedna's SimpleClientChoose is outside its registry
     });
   });
 });

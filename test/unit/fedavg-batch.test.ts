@@ -133,7 +133,7 @@ describe('FedAvg over queued updates', () => {
     queue.end();
     const iterator = queue[Symbol.asyncIterator]();
     const first = await iterator.next();
-    expect(first.value?.client).toBe('c0');
+    expect((first.value as ClientUpdate).client).toBe('c0');
     expect(queue.takeQueued(5).map((u) => u.client)).toEqual(['c1', 'c2']);
     expect(queue.drained).toBe(true);
     await Promise.resolve();
@@ -148,7 +148,9 @@ describe('FedAvg over queued updates', () => {
     const { result, errors } = sum.finishBatch([update('a', 1, 1, [8]), update('b', 3, 2, [8])]);
     expect(errors).toEqual([undefined, undefined]);
     expect(result.totalSamples).toBe(4);
-    expect(() => sum.add(update('c', 1, 3, [8]))).toThrow(expect.objectContaining({ code: 'SEDNA_ERR_CLOSED' }));
+    expect(() => sum.add(update('c', 1, 3, [8]))).toThrow(
+      expect.objectContaining({ code: 'SEDNA_ERR_CLOSED' }) as Error,
+    );
   });
 });
 

@@ -9,14 +9,14 @@ import path from 'node:path';
 import {
   BUILTIN_AGGREGATIONS,
   FedAvg,
+  FedAvgV2,
+  MistNet,
   RoundLayout,
   UpdateQueue,
   availableKernels,
   type AggregationAlgorithm,
   type ClientUpdate,
 } from '../../src/algorithms/aggregation/index.js';
-import { FedAvgV2 } from '../../src/algorithms/aggregation/fedavg-v2.js';
-import { MistNet } from '../../src/algorithms/aggregation/mistnet.js';
 import { ClassFactory, ClassType } from '../../src/common/class-factory.js';
 import { isFramedInPlace, weightsFromNestedLists, type WeightRecord } from '../../src/backend/weights.js';
 import type { SednaError } from '../../src/common/errors.js';
@@ -245,31 +245,39 @@ describe('FedAvg', () => {
   });
 });
 
-describe('the aggregation registry and Sedna’s parameter holders', () => {
-  it('registers FedAvg under kind "aggregation", and no parameter holder that cannot aggregate', () => {
-    expect(ClassFactory.names(ClassType.FL_AGG)).toContain('FedAvg');
-    expect(ClassFactory.isExists(ClassType.FL_AGG, 'FedAvgV2')).toBe(false);
-    expect(ClassFactory.isExists(ClassType.FL_AGG, 'MistNet')).toBe(false);
-    expect(BUILTIN_AGGREGATIONS.map((a) => a.algorithmName)).toEqual(['FedAvg']);
+describe('the aggregation registry and Sedna’s v2 algorithms', () => {
+  it('registers FedAvg, FedAvgV2 and MistNet under kind "aggregation"', () => {
+    expect(ClassFactory.names(ClassType.FL_AGG)).toEqual(expect.arrayContaining(['FedAvg', 'FedAvgV2', 'MistNet']));
+    expect(BUILTIN_AGGREGATIONS.map((a) => a.algorithmName)).toEqual(
+      expect.arrayContaining(['FedAvg', 'FedAvgV2', 'MistNet']),
+    );
     expect(ClassFactory.create(ClassType.FL_AGG, 'FedAvg', { kernel: 'js' })).toBeInstanceOf(FedAvg);
     expect(() => ClassFactory.create(ClassType.FL_AGG, 'FedAvg', { kernel: 'gpu' as 'js' })).toThrow(
       coded('SEDNA_ERR_INVALID_ALGORITHM_PARAM'),
     );
   });
 
-  it('FedAvgV2 holds {"type": "fedavg"} and does not aggregate on the v1 server', async () => {
-    const v2 = new FedAvgV2();
+  it('FedAvgV2 keeps Sedna’s {"type": "fedavg"} and averages as FedAvg does', async () => {
+    const v2 = ClassFactory.create<'aggregation', 'FedAvgV2', FedAvgV2>(ClassType.FL_AGG, 'FedAvgV2', {});
     expect(v2.parameters).toEqual({ type: 'fedavg' });
-    await expect(v2.aggregate(1, UpdateQueue.of([]))).rejects.toMatchObject({ code: 'SEDNA_ERR_NOT_SUPPORTED' });
+    const updates = [update('a', 10, 1), update('b', 30, 2)];
+    const { result } = await run(v2, updates);
+    result.weights.forEach((w, t) =>
+      expect(Array.from(w.data as Float32Array)).toEqual(reference(updates)[t]!.map(Math.fround)),
+    );
   });
 
   it('MistNet casts CRD strings (without Sedna’s epsilon bug)', () => {
-    const make = (p: Record<string, string | number>) => new MistNet(p as never);
+    const make = (p: Record<string, string | number>) =>
+      ClassFactory.create<'aggregation', 'MistNet', MistNet>(ClassType.FL_AGG, 'MistNet', p as never);
     expect(make({ cut_layer: '4', epsilon: '7' }).parameters).toEqual({ type: 'mistnet', cut_layer: 4, epsilon: 7 });
     expect(make({ cut_layer: 'layer3' }).parameters).toEqual({ type: 'mistnet', cut_layer: 'layer3', epsilon: 100 });
     expect(make({ cut_layer: 2, epsilon: '0.5' }).parameters.epsilon).toBe(0.5);
+    expect(make({ cut_layer: 2, epsilon: 'inf' }).parameters.epsilon).toBe(Infinity);
     expect(() => make({ cut_layer: '' })).toThrow(coded('SEDNA_ERR_INVALID_ALGORITHM_PARAM'));
     expect(() => make({ cut_layer: 1, epsilon: 'lots' })).toThrow(coded('SEDNA_ERR_INVALID_ALGORITHM_PARAM'));
+    expect(() => make({ cut_layer: 1, epsilon: '0' })).toThrow(coded('SEDNA_ERR_INVALID_ALGORITHM_PARAM'));
+    expect(() => make({ cut_layer: 1, epsilon: -3 })).toThrow(coded('SEDNA_ERR_INVALID_ALGORITHM_PARAM'));
   });
 
   it('RoundLayout fixes shapes from the first update and dtypes from the first binary one', () => {

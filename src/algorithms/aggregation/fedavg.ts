@@ -10,14 +10,8 @@
  * the same memory and bandwidth cost as Kahan's two float32 arrays, and it is what Sedna's numpy
  * code computes.
  */
-import { SednaError, invalidAlgorithmParam, isSednaError } from '../../common/errors.js';
-import {
-  allocateWeightsFrame,
-  elementCount,
-  type WeightDtype,
-  type WeightLayout,
-  type WeightRecord,
-} from '../../backend/weights.js';
+import { SednaError, invalidAlgorithmParam } from '../../common/errors.js';
+import { elementCount, type WeightDtype, type WeightLayout, type WeightRecord } from '../../backend/weights.js';
 import {
   RoundLayout,
   checkNumSamples,
@@ -27,6 +21,7 @@ import {
   type RoundConfig,
   type UpdateStream,
 } from './base.js';
+import { OutputPool, asRefusal, nonFiniteUpdate, outputLayout, writeValues } from './output.js';
 import { MAX_BATCH, createSumKernel, reserveOrFallback, type KernelName, type SumKernel } from './sum-kernel.js';
 
 export interface FedAvgParams {
@@ -34,53 +29,8 @@ export interface FedAvgParams {
   kernel?: KernelName | 'auto';
 }
 
-/**
- * Output frames handed back by `recycle()`, reused by the next `finish()` of the same layout (every
- * element is overwritten). At most one is kept: about one model's worth of memory.
- */
-class OutputPool {
-  private kept: { key: string; records: WeightRecord[] } | undefined;
-
-  private static key(layout: WeightLayout): string {
-    return layout.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(';');
-  }
-
-  take(layout: WeightLayout): WeightRecord[] {
-    const key = OutputPool.key(layout);
-    const kept = this.kept;
-    if (kept?.key === key) {
-      this.kept = undefined;
-      return kept.records.map((r, i) => ({ ...r, name: (layout[i] as WeightLayout[number]).name }));
-    }
-    // One buffer laid out as a weights frame: the server sends it as is, without a copy.
-    return allocateWeightsFrame(layout);
-  }
-
-  give(records: readonly WeightRecord[]): void {
-    const buffer = records[0]?.data.buffer;
-    // Only a whole frame of ours: every record a view into the same buffer.
-    if (buffer === undefined || !records.every((r) => r.data.buffer === buffer)) return;
-    this.kept = { key: OutputPool.key(records), records: [...records] };
-  }
-}
-
 /** Per update of a batch: undefined when it was folded in, else why it was refused. */
 export type BatchErrors = (SednaError | undefined)[];
-
-function nonFinite(update: ClientUpdate, tensor: number, index: number): SednaError {
-  const name = (update.weights[tensor] as WeightRecord).name;
-  return new SednaError(
-    'SEDNA_ERR_INVALID_UPDATE',
-    `update from "${update.client}": tensor #${tensor} ("${name}") holds a NaN or infinite value at index ${index}`,
-    { details: { client: update.client, tensor, index } },
-  );
-}
-
-/** The errors that refuse one update (the round goes on); anything else is rethrown. */
-function asRefusal(err: unknown): SednaError {
-  if (isSednaError(err, 'SEDNA_ERR_INVALID_UPDATE') || isSednaError(err, 'SEDNA_ERR_WEIGHTS_MISMATCH')) return err;
-  throw err;
-}
 
 /** Updates the multi-update kernel takes: binary, every tensor float32. */
 function isFloat32Update(update: ClientUpdate): boolean {
@@ -91,13 +41,6 @@ interface Candidate {
   readonly update: ClientUpdate;
   readonly index: number;
   readonly n: number;
-}
-
-/** Integer tensors: the mean rounded to the nearest integer. */
-function roundInto(mean: Float64Array, out: Int32Array | Uint8Array | BigInt64Array): void {
-  if (out instanceof BigInt64Array)
-    for (let i = 0; i < mean.length; i++) out[i] = BigInt(Math.round(mean[i] as number));
-  else for (let i = 0; i < mean.length; i++) out[i] = Math.round(mean[i] as number);
 }
 
 /**
@@ -156,7 +99,7 @@ export class FedAvgAccumulator {
         if (!assign)
           for (let u = 0; u < t; u++)
             this.kernel.add(this.offsets[u] as number, (weights[u] as WeightRecord).data, -n, false);
-        throw nonFinite(update, t, bad);
+        throw nonFiniteUpdate(update, t, bad);
       }
     }
     this.layout.record(update);
@@ -287,7 +230,7 @@ export class FedAvgAccumulator {
         // Its earlier tensors come back out of the sum.
         for (let u = 0; u < t; u++)
           this.kernel.add(this.offsets[u] as number, (c.update.weights[u] as WeightRecord).data, -c.n, false);
-        errors[c.index] = nonFinite(c.update, t, at);
+        errors[c.index] = nonFiniteUpdate(c.update, t, at);
         return false;
       });
     }
@@ -306,11 +249,7 @@ export class FedAvgAccumulator {
   }
 
   private outputLayout(dtypes = this.layout.binaryDtypes): WeightLayout {
-    return this.shapes.map((shape, t) => ({
-      name: this.names[t] as string,
-      dtype: dtypes?.[t] ?? 'float64',
-      shape,
-    }));
+    return outputLayout(this.names, this.shapes, dtypes);
   }
 
   private plan(weights: readonly WeightRecord[]): void {
@@ -344,7 +283,7 @@ export class FedAvgAccumulator {
       }
       const mean = new Float64Array(w.data.length);
       this.kernel.finish(offset, this.total, mean);
-      roundInto(mean, w.data);
+      writeValues(mean, w.data);
     });
     return { weights, totalSamples: this.total, clients: [...this.used] };
   }
@@ -352,7 +291,7 @@ export class FedAvgAccumulator {
 
 /** Sedna's FedAvg, registered as `aggregation/FedAvg`. */
 export class FedAvg implements AggregationAlgorithm {
-  static readonly algorithmName = 'FedAvg';
+  static readonly algorithmName: string = 'FedAvg';
   readonly name: string = FedAvg.algorithmName;
   /** Sedna's `total_size`: Σ num_samples of the last aggregated round. */
   totalSize = 0;
