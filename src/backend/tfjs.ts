@@ -175,6 +175,13 @@ export interface TfTrainOptions extends TrainOptions {
   loss?: string;
   /** Shuffle the training data each epoch (default true). */
   shuffle?: boolean;
+  /**
+   * FedProx's proximal term `μ/2 · ‖w − reference‖²` (reference: the round's global weights, in
+   * `getWeights()` order): after every batch each trainable float weight takes the proximal step
+   * `w ← (w + c·reference) / (1 + c)` with `c = learningRate · μ`, the exact minimiser of the term
+   * plus the distance to the optimizer's result. μ = 0 changes nothing.
+   */
+  proximal?: { readonly mu: number; readonly reference: readonly WeightRecord[] };
 }
 
 export const TFJS_MODEL_JSON = 'model.json';
@@ -420,6 +427,12 @@ export class TfjsEstimator implements Estimator {
       }
       let last: Record<string, number> = {};
       const { signal, onEpoch } = options;
+      const proximalStep = this.proximalStep(
+        model,
+        options.proximal,
+        this.compiledLearningRate ?? DEFAULT_LEARNING_RATE,
+      );
+      if (proximalStep !== undefined) tensors.push(...proximalStep.tensors);
       await model.fit(x, y, {
         epochs,
         batchSize: options.batchSize ?? DEFAULT_BATCH,
@@ -431,6 +444,7 @@ export class TfjsEstimator implements Estimator {
         verbose: 0,
         callbacks: {
           onBatchEnd: () => {
+            proximalStep?.apply();
             if (signal?.aborted === true) model.stopTraining = true;
           },
           onEpochEnd: (epoch, logs) => {
@@ -444,6 +458,50 @@ export class TfjsEstimator implements Estimator {
     } finally {
       for (const t of tensors) t.dispose();
     }
+  }
+
+  /**
+   * The FedProx step for `train()`: reference tensors (the caller disposes them) and the update
+   * applied after each batch; undefined when there is no proximal term.
+   */
+  private proximalStep(
+    model: LayersModel,
+    proximal: TfTrainOptions['proximal'],
+    learningRate: number,
+  ): { tensors: tfjs.Tensor[]; apply: () => void } | undefined {
+    if (proximal === undefined) return undefined;
+    const { mu, reference } = proximal;
+    if (typeof mu !== 'number' || !Number.isFinite(mu) || mu < 0)
+      throw invalidArgument('proximal.mu', mu, 'a finite number ≥ 0');
+    if (mu === 0) return undefined;
+    const { tf } = this.runtime;
+    const layout = model.weights.map((w) => ({
+      name: w.originalName,
+      dtype: w.dtype === 'int32' ? 'int32' : 'float32',
+      shape: w.shape.map((d) => d ?? 0),
+      data: new Float32Array(0),
+    }));
+    checkSameLayout(layout as WeightRecord[], reference, 'proximal.reference');
+    const c = learningRate * mu;
+    const pairs = model.weights.flatMap((variable, i) => {
+      const ref = reference[i] as WeightRecord;
+      if (!variable.trainable || ref.dtype !== 'float32') return [];
+      return [{ variable, target: tf.tensor((ref.data as Float32Array).slice(), [...ref.shape], 'float32') }];
+    });
+    return {
+      tensors: pairs.map((p) => p.target),
+      apply: () => {
+        tf.tidy(() => {
+          for (const { variable, target } of pairs)
+            variable.write(
+              variable
+                .read()
+                .add(target.mul(c))
+                .div(1 + c),
+            );
+        });
+      },
+    };
   }
 
   /** Runs the model on a batch; returns its first output as rows (`result[i]` for sample `i`). */
