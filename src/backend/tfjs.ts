@@ -176,6 +176,11 @@ export interface TfTrainOptions extends TrainOptions {
   /** Shuffle the training data each epoch (default true). */
   shuffle?: boolean;
   /**
+   * Start from a fresh optimizer (Adam's moments at zero), as a new worker would: a simulation
+   * that trains many virtual clients on one estimator keeps them from sharing optimizer state.
+   */
+  resetOptimizer?: boolean;
+  /**
    * FedProx's proximal term `μ/2 · ‖w − reference‖²` (reference: the round's global weights, in
    * `getWeights()` order): after every batch each trainable float weight takes the proximal step
    * `w ← (w + c·reference) / (1 + c)` with `c = learningRate · μ`, the exact minimiser of the term
@@ -250,6 +255,8 @@ export class TfjsEstimator implements Estimator {
   private current: LayersModel | undefined;
   private closed = false;
   private compiledLearningRate: number | undefined;
+  /** Optimizers `train()` created (and so may dispose when it replaces them). */
+  private readonly ownedOptimizers = new Set<tfjs.Optimizer>();
 
   private constructor(
     private readonly runtime: TfRuntime,
@@ -400,14 +407,19 @@ export class TfjsEstimator implements Estimator {
     const yTrain = this.checkDataset(trainData, 'trainData');
     options.signal?.throwIfAborted();
     const lr = options.learningRate;
+    const previous = model.optimizer as tfjs.Optimizer | undefined;
     if (
-      (model.optimizer as tfjs.Optimizer | undefined) === undefined ||
+      previous === undefined ||
+      options.resetOptimizer === true ||
       (lr !== undefined && lr !== this.compiledLearningRate)
     ) {
       const loss =
         options.loss ?? (typeof yTrain[0] === 'number' ? 'sparseCategoricalCrossentropy' : 'meanSquaredError');
       model.compile({ optimizer: tf.train.adam(lr ?? DEFAULT_LEARNING_RATE), loss, metrics: ['accuracy'] });
       this.compiledLearningRate = lr ?? DEFAULT_LEARNING_RATE;
+      // compile() does not release the optimizer it replaces (Adam's moments: 2 × the weights).
+      if (previous !== undefined && this.ownedOptimizers.delete(previous)) previous.dispose();
+      this.ownedOptimizers.add(model.optimizer);
     }
     const epochs = options.epochs ?? 1;
     const tensors: tfjs.Tensor[] = [];

@@ -1,11 +1,13 @@
 /**
  * The `sedna` command's definition, kept apart from its entry point so tests can drive it.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { loadConfig, type Env } from '../common/config.js';
 import { VERSION } from '../common/version.js';
 import { formatDemoTable, runJointInferenceDemo } from './demo/joint-inference.js';
+import { numberOption } from './options.js';
+import { addSimulateCommand } from './simulate/command.js';
 
 const SECRET_KEYS = new Set(['secretAccessKey', 'accessKeyId']);
 
@@ -14,16 +16,6 @@ export interface CliIo {
   stdout: (text: string) => void;
   /** Where progress bars go (a TTY shows a live bar; anything else gets a line now and then). */
   stderr?: NodeJS.WriteStream;
-}
-
-function numberOption(name: string, min: number, max: number, integer = false) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new InvalidArgumentError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
-    }
-    return n;
-  };
 }
 
 export function buildProgram(io: CliIo): Command {
@@ -85,5 +77,6 @@ export function buildProgram(io: CliIo): Command {
       io.stdout(`${formatDemoTable(result)}\n`);
     });
 
+  addSimulateCommand(program, io);
   return program;
 }

@@ -288,7 +288,9 @@ describe('MistNet end to end', () => {
     // The whole model comes back: edge layer unchanged, cloud layers trained.
     expect(result.weights.map((w) => w.name)).toEqual(before.map((w) => w.name));
     expect(Array.from(result.weights[0]!.data as Float32Array)).toEqual(Array.from(before[0]!.data as Float32Array));
-    expect(Array.from(result.weights[2]!.data as Float32Array)).not.toEqual(Array.from(before[2]!.data as Float32Array));
+    expect(Array.from(result.weights[2]!.data as Float32Array)).not.toEqual(
+      Array.from(before[2]!.data as Float32Array),
+    );
     await edgeSide.setWeights(result.weights);
     const { accuracy } = await edgeSide.evaluate({ x: test.x, y: test.y });
     expect(accuracy).toBeGreaterThan(0.8);
