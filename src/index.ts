@@ -328,3 +328,75 @@ export {
   type FederatedRound,
   type FederatedTrainResult,
 } from './core/federated-learning/index.js';
+
+// -----------------------------------------------------------------------------------------------
+// Federated learning v2, part 1 (issue 15): the strategies beyond FedAvg, client choice, MistNet
+// split learning (the TF.js halves take a TfjsEstimator; TF.js stays an optional peer), and the
+// in-process simulation. The aggregation server and client use them in part 2.
+export {
+  FedProx,
+  FedAdam,
+  FedYogi,
+  TrimmedMean,
+  Krum,
+  collectUpdates,
+  MAX_BATCH,
+  type BatchErrors,
+  type CollectedRound,
+  type FedProxParams,
+  type FedProxRoundConfig,
+  type FedOptParams,
+  type TrimmedMeanParams,
+  type KrumParams,
+  type KrumScore,
+} from './algorithms/aggregation/index.js';
+export {
+  SimpleClientChoose,
+  WeightedClientChoose,
+  BUILTIN_CLIENT_CHOOSERS,
+  type ClientCandidate,
+  type ClientChooser,
+  type ClientChooseParams,
+  type ClientChooseParamsMap,
+} from './algorithms/client-choose/index.js';
+export {
+  MistNetEdge,
+  MistNetCloud,
+  splitModel,
+  laplaceScale,
+  sampleLaplace,
+  addLaplaceNoise,
+  clipValues,
+  quantize,
+  dequantize,
+  quantizationStep,
+  encodeFeatureBatch,
+  decodeFeatureBatch,
+  featureValues,
+  FEATURES_RECORD,
+  LABELS_RECORD,
+  QUANTIZATION_RECORD,
+  MAX_QUANTIZATION_BITS,
+  type FeatureBatch,
+  type FeatureQuantization,
+  type FeatureRange,
+  type MistNetCloudTrainer,
+  type MistNetCloudOptions,
+  type MistNetEdgeOptions,
+  type ModelSplit,
+  type SplitInput,
+  type SplitLabels,
+} from './algorithms/split-learning/index.js';
+export { seededRandom, secureRandom, type RandomSource } from './algorithms/random.js';
+export {
+  simulateFederatedLearning,
+  partitionLabels,
+  parsePartition,
+  type AttackKind,
+  type FlSimulationOptions,
+  type LabelledRows,
+  type PartitionOptions,
+  type SimulationAttack,
+  type SimulationResult,
+  type SimulationRound,
+} from './core/fl-simulation/index.js';

@@ -145,10 +145,10 @@ describe('the privacy step', () => {
 describe('the split', () => {
   it('cuts after cut_layer layers (or a named layer) and refuses cuts outside the model', async () => {
     const e = await estimator();
-    expect(splitModel(e.model, 1)).toMatchObject({ depth: 3, cut: 1, featureShape: [32] });
-    expect(splitModel(e.model, 'cloud1')).toMatchObject({ cut: 2, featureShape: [16] });
+    expect(splitModel(e, 1)).toEqual({ depth: 3, cut: 1, featureShape: [32], edge: ['edge1'], cloud: ['cloud1', 'cloud2'] });
+    expect(splitModel(e, 'cloud1')).toMatchObject({ cut: 2, featureShape: [16] });
     for (const cut of [0, 3, 4, -1, 1.5, 'nope']) {
-      const error = errorOf(() => splitModel(e.model, cut));
+      const error = errorOf(() => splitModel(e, cut));
       expect(error.code).toBe('SEDNA_ERR_INVALID_ALGORITHM_PARAM');
       expect(error.details).toMatchObject({ algorithm: 'MistNet', param: 'cut_layer' });
     }
@@ -168,7 +168,7 @@ describe('the split', () => {
       const sum = tf.layers.add().apply([a, b]) as ReturnType<Tf['input']>;
       return tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2 }).apply(sum) as ReturnType<Tf['input']> });
     });
-    expect(errorOf(() => splitModel(branching.model, 1)).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
+    expect(errorOf(() => splitModel(branching, 1)).code).toBe('SEDNA_ERR_NOT_SUPPORTED');
     const onnxLike = { backend: 'onnx' } as unknown as TfjsEstimator;
     expect(errorOf(() => new MistNetEdge({ estimator: onnxLike, cutLayer: 1, epsilon: 1 })).code).toBe(
       'SEDNA_ERR_NOT_SUPPORTED',

@@ -51,10 +51,10 @@ function tfjsParts(estimator: Estimator, who: string): TfjsParts {
   return { tf: candidate.tf, model: candidate.model as LayersModel };
 }
 
-/** A model cut in two: the layers the edge runs and those the cloud trains. */
+/** A model cut in two: the layers the edge runs and those the cloud trains (by name). */
 export interface ModelSplit {
-  readonly edge: readonly Layer[];
-  readonly cloud: readonly Layer[];
+  readonly edge: readonly string[];
+  readonly cloud: readonly string[];
   /** Layers in the chain (input layer not counted). */
   readonly depth: number;
   /** How many layers the edge runs. */
@@ -63,12 +63,24 @@ export interface ModelSplit {
   readonly featureShape: readonly number[];
 }
 
+/** A split with the layer objects themselves. */
+interface LayerSplit extends Omit<ModelSplit, 'edge' | 'cloud'> {
+  readonly edge: readonly Layer[];
+  readonly cloud: readonly Layer[];
+}
+
 /**
- * Cuts a chain model after `cutLayer` layers (an index from 1 to depth − 1, or a layer's name:
- * the edge runs up to and including it). SEDNA_ERR_INVALID_ALGORITHM_PARAM when the cut is
- * outside the model (the cloud would have nothing to train, or the edge would release raw input).
+ * Where a TfjsEstimator's model is cut after `cutLayer` layers (an index from 1 to depth − 1, or
+ * a layer's name: the edge runs up to and including it). SEDNA_ERR_INVALID_ALGORITHM_PARAM when
+ * the cut is outside the model (the cloud would have nothing to train, or the edge would release
+ * the raw input); SEDNA_ERR_NOT_SUPPORTED for a model that is not one chain of layers.
  */
-export function splitModel(model: LayersModel, cutLayer: number | string): ModelSplit {
+export function splitModel(estimator: Estimator, cutLayer: number | string): ModelSplit {
+  const split = splitLayers(tfjsParts(estimator, 'splitModel').model, cutLayer);
+  return { ...split, edge: split.edge.map((l) => l.name), cloud: split.cloud.map((l) => l.name) };
+}
+
+function splitLayers(model: LayersModel, cutLayer: number | string): LayerSplit {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   layers.forEach((layer, i) => {
     const node = layer.inboundNodes[0];
@@ -192,6 +204,7 @@ export interface MistNetEdgeOptions {
 /** The edge half: features of local samples, made private, ready to upload. */
 export class MistNetEdge {
   readonly split: ModelSplit;
+  private readonly layers: LayerSplit;
   readonly epsilon: number;
   readonly range: FeatureRange;
   readonly bits: number;
@@ -203,7 +216,8 @@ export class MistNetEdge {
 
   constructor(options: MistNetEdgeOptions) {
     this.parts = tfjsParts(options.estimator, 'MistNetEdge');
-    this.split = splitModel(this.parts.model, options.cutLayer);
+    this.layers = splitLayers(this.parts.model, options.cutLayer);
+    this.split = splitModel(options.estimator, options.cutLayer);
     if (!(options.epsilon > 0)) {
       throw invalidAlgorithmParam('MistNet', 'epsilon', options.epsilon, 'a number > 0 (Infinity: no noise)');
     }
@@ -239,7 +253,7 @@ export class MistNetEdge {
           [n, ...dims],
           'float32',
         );
-        for (const layer of this.split.edge) t = layer.apply(t) as tfjs.Tensor;
+        for (const layer of this.layers.edge) t = layer.apply(t) as tfjs.Tensor;
         return t;
       });
       try {
@@ -291,6 +305,7 @@ export interface MistNetCloudOptions {
 /** The cloud half: trains the layers after the cut on the edges' features. */
 export class MistNetCloud implements MistNetCloudTrainer {
   readonly split: ModelSplit;
+  private readonly layers: LayerSplit;
   private readonly parts: TfjsParts;
   private readonly estimator: Estimator;
   private cloudModel: LayersModel | undefined;
@@ -299,7 +314,8 @@ export class MistNetCloud implements MistNetCloudTrainer {
   constructor(private readonly options: MistNetCloudOptions) {
     this.estimator = options.estimator;
     this.parts = tfjsParts(options.estimator, 'MistNetCloud');
-    this.split = splitModel(this.parts.model, options.cutLayer);
+    this.layers = splitLayers(this.parts.model, options.cutLayer);
+    this.split = splitModel(options.estimator, options.cutLayer);
     for (const [name, value] of [
       ['epochs', options.epochs],
       ['batchSize', options.batchSize],
@@ -321,7 +337,7 @@ export class MistNetCloud implements MistNetCloudTrainer {
     if (this.cloudModel === undefined) {
       const input = tf.input({ shape: [...this.split.featureShape] });
       let t: tfjs.SymbolicTensor = input;
-      for (const layer of this.split.cloud) t = layer.apply(t) as tfjs.SymbolicTensor;
+      for (const layer of this.layers.cloud) t = layer.apply(t) as tfjs.SymbolicTensor;
       this.cloudModel = tf.model({ inputs: input, outputs: t });
     }
     if (this.compiledLoss !== loss) {

@@ -12,7 +12,7 @@ import {
   type FlSimulationOptions,
   type LabelledRows,
   type SimulationResult,
-} from '../../core/fl-simulation/simulation.js';
+} from '../../core/fl-simulation/index.js';
 import { PACKAGE_ROOT } from '../demo/joint-inference.js';
 
 export const DIGITS_DATA = {
