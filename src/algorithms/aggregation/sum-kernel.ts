@@ -25,6 +25,8 @@ const STAGE_BYTES = BLOCK * 4;
  */
 export const MAX_BATCH = 8;
 const SLOT = BLOCK / MAX_BATCH;
+/** Elements per iteration of the multi-update passes: their blocks are cut to a multiple of it. */
+const MANY_STEP = 8;
 const SLOT_BYTES = SLOT * 4;
 /** The block the multi-update passes write to (float64 sums, or float32 output), after the staging block. */
 const OUT_BASE = STAGE_BYTES;
@@ -451,12 +453,12 @@ const checkFn: number[] = [
  * sum<k>(acc, count, add, s_0 .. s_k-1) -> i32: v[e] = (add ? acc[e] + p_0 : p_0) + p_1 + ... with
  * p_j = f64(slot_j[e]) * s_j (slot j at byte SLOT_BYTES * j), into the temp block at OUT_BASE; then,
  * unless some v is NaN or infinite (returns 1: a source holds one), copied over acc. count is a
- * multiple of 4.
+ * multiple of 8.
  * sum<k>out(acc, count, add, total, s_0 ..) -> i32: the same v divided by total, as float32 into the
  * output block at OUT_BASE; acc is not written.
  * The k slots are read in one pass, so the sum's block is loaded and stored once per k updates,
  * and the NaN check is one subtract-and-or per result (v - v is +0 exactly when v is finite)
- * instead of one per source value.
+ * instead of one per source value. Blocks are multiples of 8 elements (`MANY_STEP`).
  */
 function sumManyFn(k: number, out: boolean): number[] {
   const scaleBase = out ? 4 : 3;
@@ -492,7 +494,11 @@ function sumManyFn(k: number, out: boolean): number[] {
       ...flag,
     ];
   };
-  const loop = (add: boolean): number[] => whileLoop(i, end, 16, [...half(0, add), ...half(8, add)]);
+  // Eight elements (four f64x2 sums) per iteration: each element's sum is a chain of k dependent
+  // adds in a fixed order (so the bits equal one add per update), and four independent chains
+  // keep the adder busy instead of waiting on one chain's latency.
+  const loop = (add: boolean): number[] =>
+    whileLoop(i, end, 32, [...half(0, add), ...half(8, add), ...half(16, add), ...half(24, add)]);
   const copyBack = [
     ...get(bad),
     ...simd(S.anyTrue),
@@ -740,7 +746,7 @@ class WasmKernel implements SumKernel {
     const length = (sources[0] as Float32Array).length;
     for (let from = 0; from < length && active.length > 0; from += SLOT) {
       const to = Math.min(length, from + SLOT);
-      const main = (to - from) & ~3;
+      const main = (to - from) & ~(MANY_STEP - 1);
       active = active.filter((j) => {
         const at = WasmKernel.firstNonFinite(sources[j] as Float32Array, from + main, to);
         if (at >= 0) drop(j, at, from);
@@ -788,7 +794,7 @@ class WasmKernel implements SumKernel {
     };
     for (let from = 0; from < out.length; from += SLOT) {
       const to = Math.min(out.length, from + SLOT);
-      const main = (to - from) & ~3;
+      const main = (to - from) & ~(MANY_STEP - 1);
       if (main > 0) {
         sources.forEach((src, j) => {
           this.stageBlock(src, from, main, j);
