@@ -145,7 +145,13 @@ describe('the privacy step', () => {
 describe('the split', () => {
   it('cuts after cut_layer layers (or a named layer) and refuses cuts outside the model', async () => {
     const e = await estimator();
-    expect(splitModel(e, 1)).toEqual({ depth: 3, cut: 1, featureShape: [32], edge: ['edge1'], cloud: ['cloud1', 'cloud2'] });
+    expect(splitModel(e, 1)).toEqual({
+      depth: 3,
+      cut: 1,
+      featureShape: [32],
+      edge: ['edge1'],
+      cloud: ['cloud1', 'cloud2'],
+    });
     expect(splitModel(e, 'cloud1')).toMatchObject({ cut: 2, featureShape: [16] });
     for (const cut of [0, 3, 4, -1, 1.5, 'nope']) {
       const error = errorOf(() => splitModel(e, cut));

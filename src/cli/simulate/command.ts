@@ -3,7 +3,6 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import type { CliIo } from '../program.js';
 import { numberOption } from '../options.js';
 import { formatSimulationTable, parseParams, simulateDigits } from './fl.js';
 
@@ -27,7 +26,14 @@ interface SimulateFlOptions {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-export function addSimulateCommand(program: Command, io: CliIo): void {
+/** Where the command writes (the program's CliIo fits). */
+export interface SimulateIo {
+  readonly stdout: (text: string) => void;
+  /** Where the progress bar goes. */
+  readonly stderr?: NodeJS.WriteStream;
+}
+
+export function addSimulateCommand(program: Command, io: SimulateIo): void {
   const simulate = program.command('simulate').description('simulate a Sedna job with many workers in this process');
   simulate
     .command('fl')
