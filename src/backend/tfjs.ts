@@ -246,6 +246,17 @@ function expectedWeightBytes(specs: readonly tfjs.io.WeightsManifestEntry[]): nu
   return total;
 }
 
+/** Throws SEDNA_ERR_WEIGHTS_MISMATCH unless `weights` fit the model's (count, dtypes, shapes, in order). */
+function checkModelLayout(model: LayersModel, weights: readonly WeightRecord[], where: string): void {
+  const layout = model.weights.map((w) => ({
+    name: w.originalName,
+    dtype: w.dtype === 'int32' ? 'int32' : 'float32',
+    shape: w.shape.map((d) => d ?? 0),
+    data: new Float32Array(0),
+  }));
+  checkSameLayout(layout as WeightRecord[], weights, where);
+}
+
 /**
  * A TF.js LayersModel behind the Estimator contract. Create with
  * `await TfjsEstimator.create({ model: (tf) => ... })` or `{ modelUrl }`; `close()` disposes it.
@@ -487,13 +498,7 @@ export class TfjsEstimator implements Estimator {
       throw invalidArgument('proximal.mu', mu, 'a finite number ≥ 0');
     if (mu === 0) return undefined;
     const { tf } = this.runtime;
-    const layout = model.weights.map((w) => ({
-      name: w.originalName,
-      dtype: w.dtype === 'int32' ? 'int32' : 'float32',
-      shape: w.shape.map((d) => d ?? 0),
-      data: new Float32Array(0),
-    }));
-    checkSameLayout(layout as WeightRecord[], reference, 'proximal.reference');
+    checkModelLayout(model, reference, 'proximal.reference');
     const c = learningRate * mu;
     const pairs = model.weights.flatMap((variable, i) => {
       const ref = reference[i] as WeightRecord;
@@ -591,13 +596,7 @@ export class TfjsEstimator implements Estimator {
     // The executor turns a synchronous throw (closed, wrong layout) into a rejection.
     return new Promise((resolve) => {
       const model = this.loaded();
-      const layout = model.weights.map((w) => ({
-        name: w.originalName,
-        dtype: w.dtype === 'int32' ? 'int32' : 'float32',
-        shape: w.shape.map((d) => d ?? 0),
-        data: new Float32Array(0),
-      }));
-      checkSameLayout(layout as WeightRecord[], weights, 'TfjsEstimator.setWeights');
+      checkModelLayout(model, weights, 'TfjsEstimator.setWeights');
       const { tf } = this.runtime;
       // Copies: backends may keep the array they are given, and the caller's records stay theirs.
       const tensors = weights.map((w) =>

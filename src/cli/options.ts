@@ -1,4 +1,5 @@
 /** Option parsers shared by the `sedna` commands. */
+import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 
 /** A numeric option in [min, max] (an integer when `integer`), or commander's usage error. */
@@ -10,4 +11,15 @@ export function numberOption(name: string, min: number, max: number, integer = f
     }
     return n;
   };
+}
+
+/** A progress bar on `stream`: live on a TTY, a line every 2 s otherwise. */
+export function progressBar(stream: NodeJS.WriteStream | undefined, format: string): SingleBar {
+  return new SingleBar({
+    stream: stream ?? process.stderr,
+    format,
+    noTTYOutput: true,
+    notTTYSchedule: 2_000,
+    hideCursor: true,
+  });
 }

@@ -2,11 +2,10 @@
  * The `sedna` command's definition, kept apart from its entry point so tests can drive it.
  */
 import { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
 import { loadConfig, type Env } from '../common/config.js';
 import { VERSION } from '../common/version.js';
 import { formatDemoTable, runJointInferenceDemo } from './demo/joint-inference.js';
-import { numberOption } from './options.js';
+import { numberOption, progressBar } from './options.js';
 import { addSimulateCommand } from './simulate/command.js';
 
 const SECRET_KEYS = new Set(['secretAccessKey', 'accessKeyId']);
@@ -44,15 +43,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--samples <n>', 'use only the first n test samples', numberOption('--samples', 1, 1_000_000, true))
     .action(async (opts: { json?: boolean; threshold: number; samples?: number }) => {
       const bar =
-        opts.json === true
-          ? undefined
-          : new SingleBar({
-              stream: io.stderr ?? process.stderr,
-              format: 'joint inference |{bar}| {value}/{total} samples',
-              noTTYOutput: true,
-              notTTYSchedule: 2_000,
-              hideCursor: true,
-            });
+        opts.json === true ? undefined : progressBar(io.stderr, 'joint inference |{bar}| {value}/{total} samples');
       const progress = { started: false };
       const result = await runJointInferenceDemo({
         threshold: opts.threshold,

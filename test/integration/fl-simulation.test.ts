@@ -13,29 +13,14 @@ import {
   type SimulationResult,
 } from '../../src/core/fl-simulation/simulation.js';
 import { buildProgram } from '../../src/cli/program.js';
+import { digitsModel } from '../../src/cli/simulate/fl.js';
 import { loadDigits } from '../helpers/backend-fixtures.js';
 import { rejectionOf } from '../helpers/errors.js';
 
 const train = loadDigits('train');
 const test = loadDigits('test');
 
-function model(tf: Tf): ReturnType<Tf['sequential']> {
-  return tf.sequential({
-    layers: [
-      tf.layers.dense({
-        units: 32,
-        inputShape: [64],
-        activation: 'relu',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }),
-      }),
-      tf.layers.dense({
-        units: 10,
-        activation: 'softmax',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }),
-      }),
-    ],
-  });
-}
+const model = (tf: Tf): ReturnType<Tf['sequential']> => digitsModel(tf);
 
 /** The real estimator, with every train() call's options recorded. */
 function recordingEstimator(calls: TfTrainOptions[]): () => Promise<Estimator> {

@@ -333,35 +333,43 @@ function accumulateBody(add: boolean): number[] {
   ];
   return whileLoop(5, 6, 16, [...half(0, 0), ...half(8, 16)]);
 }
+/**
+ * Leaves 1 on the stack if src_f32[0..count) holds a NaN or ±infinity (exponent bits all ones),
+ * else 0; `count` is a multiple of 4. The arguments are local indexes (i, end: i32; bad, mask: v128).
+ */
+function nonFiniteScan(l: { src: number; count: number; i: number; end: number; bad: number; mask: number }): number[] {
+  return [
+    ...get(l.count),
+    ...i32c(2),
+    SHL,
+    ...set(l.end),
+    ...i32c(0x7f800000),
+    ...simd(S.i32x4Splat),
+    ...set(l.mask),
+    ...whileLoop(l.i, l.end, 16, [
+      ...get(l.src),
+      ...get(l.i),
+      ADD,
+      ...simd(S.load),
+      ...memarg(0),
+      ...get(l.mask),
+      ...simd(S.and),
+      ...get(l.mask),
+      ...simd(S.i32x4Eq),
+      ...get(l.bad),
+      ...simd(S.or),
+      ...set(l.bad),
+    ]),
+    ...get(l.bad),
+    ...simd(S.anyTrue),
+  ];
+}
 const accumulateFn: number[] = [
   ...vec([
     [...uleb(2), I32],
     [...uleb(3), V128],
   ]),
-  ...get(2),
-  ...i32c(2),
-  SHL,
-  ...set(6),
-  ...i32c(0x7f800000),
-  ...simd(S.i32x4Splat),
-  ...set(9),
-  // Non-finite check: exponent bits all ones ⇔ NaN or ±infinity.
-  ...whileLoop(5, 6, 16, [
-    ...get(1),
-    ...get(5),
-    ADD,
-    ...simd(S.load),
-    ...memarg(0),
-    ...get(9),
-    ...simd(S.and),
-    ...get(9),
-    ...simd(S.i32x4Eq),
-    ...get(7),
-    ...simd(S.or),
-    ...set(7),
-  ]),
-  ...get(7),
-  ...simd(S.anyTrue),
+  ...nonFiniteScan({ src: 1, count: 2, i: 5, end: 6, bad: 7, mask: 9 }),
   IF,
   VOID,
   ...i32c(1),
@@ -423,29 +431,7 @@ const checkFn: number[] = [
     [...uleb(2), I32],
     [...uleb(2), V128],
   ]),
-  ...get(1),
-  ...i32c(2),
-  SHL,
-  ...set(3),
-  ...i32c(0x7f800000),
-  ...simd(S.i32x4Splat),
-  ...set(5),
-  ...whileLoop(2, 3, 16, [
-    ...get(0),
-    ...get(2),
-    ADD,
-    ...simd(S.load),
-    ...memarg(0),
-    ...get(5),
-    ...simd(S.and),
-    ...get(5),
-    ...simd(S.i32x4Eq),
-    ...get(4),
-    ...simd(S.or),
-    ...set(4),
-  ]),
-  ...get(4),
-  ...simd(S.anyTrue),
+  ...nonFiniteScan({ src: 0, count: 1, i: 2, end: 3, bad: 4, mask: 5 }),
   END,
 ];
 

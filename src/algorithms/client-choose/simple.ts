@@ -21,10 +21,14 @@ export function smallestKeys(keys: readonly number[], count: number): Set<number
 
 export class SimpleClientChoose implements ClientChooser {
   static readonly algorithmName: string = 'SimpleClientChoose';
-  readonly name: string = SimpleClientChoose.algorithmName;
   readonly perRound: number;
   readonly parameters: Readonly<{ per_round: number }>;
   protected readonly random: RandomSource;
+
+  /** The registered name (a getter, so a subclass's name is known inside this constructor). */
+  get name(): string {
+    return SimpleClientChoose.algorithmName;
+  }
 
   constructor(params: ClientChooseParams = {}) {
     this.perRound = intParam(this.name, 'per_round', params.per_round, 1, 1);

@@ -5,25 +5,17 @@
  * more often; one that reported no count weighs 1; one with 0 samples is chosen only when there are
  * not enough others.
  */
-import { intParam } from '../params.js';
-import type { RandomSource } from '../random.js';
-import type { ClientCandidate, ClientChooseParams, ClientChooser } from './base.js';
-import { chooserRandom, smallestKeys } from './simple.js';
+import type { ClientCandidate } from './base.js';
+import { SimpleClientChoose, smallestKeys } from './simple.js';
 
-export class WeightedClientChoose implements ClientChooser {
-  static readonly algorithmName: string = 'WeightedClientChoose';
-  readonly name: string = WeightedClientChoose.algorithmName;
-  readonly perRound: number;
-  readonly parameters: Readonly<{ per_round: number }>;
-  private readonly random: RandomSource;
-
-  constructor(params: ClientChooseParams = {}) {
-    this.perRound = intParam(this.name, 'per_round', params.per_round, 1, 1);
-    this.parameters = Object.freeze({ per_round: this.perRound });
-    this.random = chooserRandom(this.name, params.seed);
+/** The same parameters as SimpleClientChoose (`per_round`, `seed`); only the draw differs. */
+export class WeightedClientChoose extends SimpleClientChoose {
+  static override readonly algorithmName: string = 'WeightedClientChoose';
+  override get name(): string {
+    return WeightedClientChoose.algorithmName;
   }
 
-  choose(_round: number, candidates: readonly ClientCandidate[]): string[] {
+  override choose(_round: number, candidates: readonly ClientCandidate[]): string[] {
     if (candidates.length <= this.perRound) return candidates.map((c) => c.id);
     // −ln(u)/w orders clients as u^(1/w) does (reversed), without underflow for large weights.
     const keys = candidates.map((c) => {

@@ -2,8 +2,7 @@
  * `sedna simulate fl [options]`: federated learning with many virtual clients in this process.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { SingleBar } from 'cli-progress';
-import { numberOption } from '../options.js';
+import { numberOption, progressBar } from '../options.js';
 import { formatSimulationTable, parseParams, simulateDigits } from './fl.js';
 
 interface SimulateFlOptions {
@@ -69,13 +68,10 @@ export function addSimulateCommand(program: Command, io: SimulateIo): void {
       const bar =
         opts.json === true
           ? undefined
-          : new SingleBar({
-              stream: io.stderr ?? process.stderr,
-              format: 'simulate fl |{bar}| {value}/{total} client turns | round {round} accuracy {accuracy}',
-              noTTYOutput: true,
-              notTTYSchedule: 2_000,
-              hideCursor: true,
-            });
+          : progressBar(
+              io.stderr,
+              'simulate fl |{bar}| {value}/{total} client turns | round {round} accuracy {accuracy}',
+            );
       const progress = { started: false };
       let lastRound = { round: '-', accuracy: '-' };
       const result = await simulateDigits({
