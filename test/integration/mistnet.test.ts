@@ -266,6 +266,8 @@ describe('MistNet end to end', () => {
       feature_max: '4',
     });
     expect(mistnet.range).toEqual({ min: 0, max: 4 });
+    // Each edge's features have their own sample count: the server must not hold them to one layout.
+    expect(mistnet.variableLayout).toBe(true);
     await expect(mistnet.aggregate(1, UpdateQueue.of([]))).rejects.toMatchObject({
       code: 'SEDNA_ERR_MODEL_NOT_LOADED',
     });

@@ -67,6 +67,12 @@ export interface AggregationAlgorithm {
    * pages. The caller must not touch them afterwards.
    */
   recycle?(weights: readonly WeightRecord[]): void;
+  /**
+   * Optional: true when the updates' shapes legitimately differ between clients (MistNet's
+   * features: one row per sample). The server must then not hold an update to the layout of the
+   * round's first one; the algorithm checks each update itself.
+   */
+  readonly variableLayout?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

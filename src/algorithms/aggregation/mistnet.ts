@@ -64,6 +64,8 @@ export class MistNet implements AggregationAlgorithm {
   static readonly algorithmName: string = 'MistNet';
   readonly name: string = MistNet.algorithmName;
   readonly parameters: MistNetParameters;
+  /** Each edge's features have its own sample count: aggregate() checks every update itself. */
+  readonly variableLayout = true;
   readonly range: FeatureRange;
   readonly bits: number;
   private cloud: MistNetCloudTrainer | undefined;
