@@ -334,15 +334,18 @@ export {
 // split learning (the TF.js halves take a TfjsEstimator; TF.js stays an optional peer), and the
 // in-process simulation. The aggregation server and client use them in part 2.
 export {
+  FedAvgV2,
+  MistNet,
   FedProx,
   FedAdam,
   FedYogi,
   TrimmedMean,
   Krum,
-  collectUpdates,
+  FedOpt,
+  type MistNetParams,
+  type MistNetParameters,
   MAX_BATCH,
   type BatchErrors,
-  type CollectedRound,
   type FedProxParams,
   type FedProxRoundConfig,
   type FedOptParams,
@@ -392,6 +395,7 @@ export {
   simulateFederatedLearning,
   partitionLabels,
   parsePartition,
+  type ParsedPartition,
   type AttackKind,
   type FlSimulationOptions,
   type LabelledRows,

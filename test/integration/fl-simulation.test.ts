@@ -4,6 +4,8 @@
  * mu reaching the trainer, poisoned clients against FedAvg and the robust strategies, MistNet, and
  * `sedna simulate fl --json`.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { TfjsEstimator, type Tf, type TfTrainOptions } from '../../src/backend/tfjs.js';
 import type { Estimator } from '../../src/backend/estimator.js';
 import { encodeWeightsFrame } from '../../src/backend/weights.js';
@@ -13,7 +15,8 @@ import {
   type SimulationResult,
 } from '../../src/core/fl-simulation/simulation.js';
 import { buildProgram } from '../../src/cli/program.js';
-import { digitsModel } from '../../src/cli/simulate/fl.js';
+import { DIGITS_DATA, digitsModel } from '../../src/cli/simulate/fl.js';
+import { ROOT } from '../helpers/paths.js';
 import { loadDigits } from '../helpers/backend-fixtures.js';
 import { rejectionOf } from '../helpers/errors.js';
 
@@ -132,6 +135,14 @@ describe('simulateFederatedLearning', () => {
 });
 
 describe('sedna simulate fl', () => {
+  it('ships the data it reads in the package', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
+    for (const file of Object.values(DIGITS_DATA)) {
+      expect(pkg.files).toContain(path.relative(ROOT, file));
+      expect(fs.existsSync(file)).toBe(true);
+    }
+  });
+
   it('prints the results as JSON with --json', async () => {
     let printed = '';
     const program = buildProgram({ env: {}, stdout: (t) => (printed += t) });

@@ -43,7 +43,8 @@ interface TensorState {
   readonly optimized: boolean;
 }
 
-abstract class FedOpt implements AggregationAlgorithm {
+/** What FedAdam and FedYogi share: the mean, the pseudo-gradient and the server step; subclasses give the second moment. */
+export abstract class FedOpt implements AggregationAlgorithm {
   abstract readonly name: string;
   readonly eta: number;
   readonly beta1: number;

@@ -28,7 +28,7 @@ export { FedAvgV2 } from './fedavg-v2.js';
 export { MistNet, type MistNetParams, type MistNetParameters } from './mistnet.js';
 export { availableKernels, createSumKernel, MAX_BATCH, type KernelName, type SumKernel } from './sum-kernel.js';
 export { FedProx, type FedProxParams, type FedProxRoundConfig } from './fedprox.js';
-export { FedAdam, FedYogi, type FedOptParams } from './fedopt.js';
+export { FedAdam, FedYogi, FedOpt, type FedOptParams } from './fedopt.js';
 export { TrimmedMean, type TrimmedMeanParams } from './trimmed-mean.js';
 export { Krum, type KrumParams, type KrumScore } from './krum.js';
 export { collectUpdates, type CollectedRound } from './output.js';

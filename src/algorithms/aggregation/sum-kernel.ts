@@ -34,6 +34,7 @@ const OUT_BASE = STAGE_BYTES;
 const ACC_BASE = STAGE_BYTES + SLOT * 8;
 const PAGE = 65536;
 
+/** The sum kernels: WebAssembly SIMD, or plain JavaScript (bit-identical results). */
 export type KernelName = 'wasm-simd' | 'js';
 export type SourceArray = Float32Array | Float64Array | Int32Array | Uint8Array | BigInt64Array;
 
