@@ -181,6 +181,19 @@ describe('the split', () => {
     );
   });
 
+  it('refuses to release NaN features from a broken edge model (clipping would hide them)', async () => {
+    const broken = await estimator((tf) =>
+      tf.sequential({
+        layers: [
+          tf.layers.dense({ units: 3, inputShape: [2], biasInitializer: tf.initializers.constant({ value: NaN }) }),
+          tf.layers.dense({ units: 2 }),
+        ],
+      }),
+    );
+    const edge = new MistNetEdge({ estimator: broken, cutLayer: 1, epsilon: 1 });
+    await expect(edge.extract([[1, 2]], [0])).rejects.toMatchObject({ code: 'SEDNA_ERR_INFERENCE' });
+  });
+
   it('runs exactly the first layers: the features are ReLU(x·W + b) of the first dense layer', async () => {
     const e = await estimator();
     const [kernel, bias] = (await e.getWeights()) as [WeightRecord, WeightRecord];
@@ -198,15 +211,12 @@ describe('the split', () => {
 });
 
 describe('features on the wire', () => {
-  // A Uint8Array, not a Buffer: decodeWeightsFrame reads misaligned float64 tensors of a Buffer at
-  // an odd offset wrongly (Buffer#slice is a view, not the copy viewOf expects); reported, it is
-  // the weights codec's to fix.
   it('travel through the weights codec, from a frame at an odd offset inside a larger buffer', async () => {
     const e = await estimator();
     const edge = new MistNetEdge({ estimator: e, cutLayer: 1, epsilon: 5, random: seededRandom(3) });
     const batch = await edge.extract(train.x.slice(0, 40), train.y.slice(0, 40));
     const frame = encodeWeightsFrame(encodeFeatureBatch(batch));
-    const socket = new Uint8Array(frame.length + 7);
+    const socket = Buffer.alloc(frame.length + 7);
     socket.set(frame, 3);
     const decoded = decodeFeatureBatch(decodeWeightsFrame(socket.subarray(3, 3 + frame.length)).weights, 'test', [32]);
     expect(decoded.count).toBe(40);

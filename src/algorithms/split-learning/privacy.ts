@@ -69,7 +69,7 @@ function checkBits(bits: number): void {
 
 /**
  * Codes of `bits` bits for values in the range: values outside are clamped first, each value maps
- * to the nearest of 2^bits evenly spaced levels from min to max.
+ * to the nearest of 2^bits evenly spaced levels from min to max. NaN is SEDNA_ERR_INVALID_ARGUMENT.
  */
 export function quantize(values: Float32Array, range: FeatureRange, bits: number): Uint8Array {
   checkBits(bits);
@@ -78,13 +78,22 @@ export function quantize(values: Float32Array, range: FeatureRange, bits: number
   const codes = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as number;
+    // NaN has no level (a byte would silently make it `min`).
+    if (v !== v)
+      throw new SednaError('SEDNA_ERR_INVALID_ARGUMENT', `cannot quantize NaN (value #${i})`, {
+        details: { index: i },
+      });
     const clamped = v < range.min ? range.min : v > range.max ? range.max : v;
     codes[i] = Math.round((clamped - range.min) * scale);
   }
   return codes;
 }
 
-/** The levels the codes stand for (within half a step of each original in-range value). */
+/**
+ * The levels the codes stand for (within half a step of each original in-range value), as float32
+ * features: levels closer together than float32 resolves at the range's magnitude (a range narrow
+ * for its size, e.g. [63.999, 64] in 8 bits) fall onto the same values.
+ */
 export function dequantize(codes: Uint8Array, range: FeatureRange, bits: number): Float32Array {
   checkBits(bits);
   const step = quantizationStep(range, bits);

@@ -272,6 +272,15 @@ export class MistNetEdge {
   async extract(x: SplitInput, labels: SplitLabels): Promise<FeatureBatch> {
     const { values, count } = await this.forward(x);
     const { labels: flat, labelWidth } = flatLabels(labels, count);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      // A diverged or broken edge model: clipping would hide it (NaN stays NaN, ±∞ becomes a bound).
+      throw new SednaError(
+        'SEDNA_ERR_INFERENCE',
+        `MistNetEdge: the edge layers produced a NaN or infinite feature (sample ${Math.floor(bad / (values.length / count))})`,
+        { details: { index: bad } },
+      );
+    }
     clipValues(values, this.range);
     addLaplaceNoise(values, this.noiseScale, this.random);
     const quantization: FeatureQuantization = { ...this.range, bits: this.bits };
