@@ -14,3 +14,10 @@ export const WIDTH: Readonly<Record<WeightDtype, number>> = { float32: 4, float6
 export function typedFromBytes(dtype: WeightDtype, bytes: Uint8Array): WeightRecord['data'] {
   return new ARRAY[dtype](new Uint8Array(bytes).buffer);
 }
+
+/** `bytes` at byte `offset` of a larger Buffer filled with junk, as a socket's pool would hold them. */
+export function placedInBuffer(bytes: Uint8Array, offset: number, junk = 0xa5): Buffer {
+  const host = Buffer.alloc(offset + bytes.length + 13, junk);
+  host.set(bytes, offset);
+  return host.subarray(offset, offset + bytes.length);
+}

@@ -23,7 +23,7 @@ import {
   type FeatureBatch,
 } from '../../src/algorithms/split-learning/index.js';
 import { SednaError } from '../../src/common/errors.js';
-import { WIDTH, typedFromBytes } from '../helpers/typed.js';
+import { WIDTH, placedInBuffer as placed, typedFromBytes } from '../helpers/typed.js';
 
 const rangeArb = fc
   .tuple(fc.double({ min: -1e3, max: 1e3, noNaN: true }), fc.double({ min: 1e-3, max: 1e3, noNaN: true }))
@@ -104,12 +104,6 @@ const batchArb: fc.Arbitrary<FeatureBatch> = fc
       labelWidth,
     }));
   });
-
-function placed(frame: Uint8Array, offset: number): Buffer {
-  const host = Buffer.alloc(offset + frame.length + 11, 0x5a);
-  host.set(frame, offset);
-  return host.subarray(offset, offset + frame.length);
-}
 
 describe('feature records (property)', () => {
   test('round-trip through the weights frame from every byte offset of a larger Buffer', () => {

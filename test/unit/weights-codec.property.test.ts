@@ -18,7 +18,7 @@ import {
   type WeightRecord,
 } from '../../src/backend/weights.js';
 import { SednaError } from '../../src/common/errors.js';
-import { WIDTH, typedFromBytes } from '../helpers/typed.js';
+import { WIDTH, placedInBuffer as placed, typedFromBytes } from '../helpers/typed.js';
 import { toPythonJson } from '../../src/common/python-json.js';
 import {
   decodeBinaryMessage,
@@ -53,13 +53,6 @@ function expectSameWeights(got: readonly WeightRecord[], want: readonly WeightRe
     checkWeightRecord(r);
     expect(Buffer.from(bytesOf(r)).equals(Buffer.from(bytesOf(want[i] as WeightRecord)))).toBe(true);
   });
-}
-
-/** `frame` at byte `offset` of a larger Buffer filled with junk, as the socket's pool would hold it. */
-function placed(frame: Uint8Array, offset: number): Buffer {
-  const host = Buffer.alloc(offset + frame.length + 13, 0xa5);
-  host.set(frame, offset);
-  return host.subarray(offset, offset + frame.length);
 }
 
 describe('weights frames (property)', () => {
