@@ -256,6 +256,9 @@ export {
   type AggregationClientInfo,
   type AggregationSummary,
   type RoundEvent,
+  type RoundDiagnostic,
+  type RoundBound,
+  type ClientTrace,
 } from './service/server/aggregation-server.js';
 export type { SubmitOutcome } from './service/server/aggregation-round.js';
 

@@ -219,6 +219,18 @@ export const ERROR_CATALOG = {
     fix: 'See the cause; the job reports the failure to the LC.',
     httpStatus: 500,
   },
+  SEDNA_ERR_ROUND_STALLED: {
+    meaning:
+      'A federated round could not complete within its bound: the aggregator waited `stallTimeoutMs` (CONNECT_TIMEOUT) with every missing participant disconnected, or the round passed `roundDeadlineMs`; or a trainer got no aggregate within its wait bound. The aggregator tells its clients with this code (close code 4009) and ends the job.',
+    fix: 'Read the logged diagnostic (round, clients seen, updates received, last message of each client): restart the missing trainer, make PARTICIPANTS_COUNT match the trainers that run, or raise the bound if rounds legitimately take longer.',
+    httpStatus: 504,
+  },
+  SEDNA_ERR_REPORT_TIMEOUT: {
+    meaning:
+      "The last report to the LocalController (the LC reporter's final flush in `close()`) did not complete within `flushTimeoutMs`; the logged diagnostic holds the counters that were not delivered.",
+    fix: 'Check that LC_SERVER points at a LocalController that answers; the worker closes anyway.',
+    httpStatus: 504,
+  },
   SEDNA_ERR_HOT_UPDATE: {
     meaning:
       'A model hot update could not be applied: the config file is half-written or invalid, or the model it names is missing or corrupt.',

@@ -45,7 +45,15 @@ export const CLOSE_CODES = Object.freeze({
   SEDNA_ERR_INVALID_UPDATE: 4004,
   /** No pong or frame within the liveness timeout. */
   SEDNA_ERR_TIMEOUT: 4008,
+  /** The server gave up on the job: a round could not complete within its bounds. */
+  SEDNA_ERR_ROUND_STALLED: 4009,
 } as const);
+
+/**
+ * Default longest time a round may stay open (the server's `roundDeadlineMs`); a client bounds its
+ * wait for an aggregate by it when the server does not announce its own.
+ */
+export const DEFAULT_ROUND_DEADLINE_MS = 3_600_000;
 
 /** The error codes the server drops a client for, each with its close code. */
 export type DropCode =
@@ -54,7 +62,8 @@ export type DropCode =
   | 'SEDNA_ERR_PAYLOAD_TOO_LARGE'
   | 'SEDNA_ERR_WEIGHTS_MISMATCH'
   | 'SEDNA_ERR_INVALID_UPDATE'
-  | 'SEDNA_ERR_TIMEOUT';
+  | 'SEDNA_ERR_TIMEOUT'
+  | 'SEDNA_ERR_ROUND_STALLED';
 
 export function closeCodeOf(code: DropCode): number {
   return CLOSE_CODES[code];
@@ -67,6 +76,7 @@ const DROP_CODES = new Set<string>([
   'SEDNA_ERR_WEIGHTS_MISMATCH',
   'SEDNA_ERR_INVALID_UPDATE',
   'SEDNA_ERR_TIMEOUT',
+  'SEDNA_ERR_ROUND_STALLED',
 ]);
 
 export function isDropCode(code: unknown): code is DropCode {
@@ -86,6 +96,12 @@ export interface ServerHello {
   readonly max_message_bytes: number;
   readonly exit_round: number;
   readonly participants_count: number;
+  /**
+   * The longest a round may stay open before the server gives up on the job (it then says so with
+   * a SEDNA_ERR_ROUND_STALLED error frame); clients bound their own wait for an aggregate by it.
+   * Absent from servers older than this field.
+   */
+  readonly round_deadline_ms?: number;
 }
 
 /** A parsed frame of the protocol (text or the envelope of a binary one). */

@@ -7,13 +7,10 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { runNode } from '../helpers/child.js';
+import { runFederatedJob, writeFederatedShards } from '../helpers/fl-example.js';
 import { ROOT } from '../helpers/paths.js';
-import { deadPort } from '../helpers/scripted-server.js';
 import { RealLC, type GmMessage } from './real-lc.js';
 
-const example = path.join(ROOT, 'examples', 'federated-learning');
-const TRAIN_CSV = path.join(ROOT, 'test', 'fixtures', 'data', 'digits-train.csv');
 const ROUNDS = 3;
 
 describe('federated learning trainers → real LocalController', () => {
@@ -32,52 +29,18 @@ describe('federated learning trainers → real LocalController', () => {
   it('reports every round as federatedlearningjob train status, completed at the end', async () => {
     // Two shards of the digits train split, each with the header, under the pods' data mount.
     const hostData = path.join(tmp, 'home-data');
-    await fsp.mkdir(path.join(hostData, 'data'), { recursive: true });
-    const [header, ...rows] = fs.readFileSync(TRAIN_CSV, 'utf8').trim().split('\n');
-    const shards = [rows.slice(0, 300), rows.slice(300, 500)].map((part, k) => {
-      const file = path.join(hostData, 'data', `shard-${k}.csv`);
-      fs.writeFileSync(file, `${header!}\n${part.join('\n')}\n`);
-      return file;
+    const shards = writeFederatedShards(hostData);
+    const results = await runFederatedJob({
+      lcServer: lc.lcServer,
+      hostData,
+      shards,
+      jobName: 'digits-fl',
+      rounds: ROUNDS,
+      timeoutMs: 90_000, // under the test timeout: a stalled worker is named, with its output's tail
     });
-    const port = await deadPort();
-    const common = {
-      NAMESPACE: 'default',
-      JOB_NAME: 'digits-fl',
-      aggregation_algorithm: 'FedAvg',
-      exit_round: String(ROUNDS),
-      LOG_LEVEL: 'error',
-    };
-    const aggregator = runNode([path.join(example, 'aggregator.mjs')], {
-      cwd: ROOT,
-      timeoutMs: 90_000, // under the test timeout, so a hang shows the workers' output
-      env: {
-        ...common,
-        WORKER_NAME: 'aggworker-abcde',
-        AGG_BIND_IP: '127.0.0.1',
-        AGG_BIND_PORT: String(port),
-        PARTICIPANTS_COUNT: '2',
-      },
-    });
-    const trainers = shards.map((shard, k) =>
-      runNode([path.join(example, 'trainer.mjs')], {
-        cwd: ROOT,
-        timeoutMs: 90_000, // under the test timeout, so a hang shows the workers' output
-        env: {
-          ...common,
-          WORKER_NAME: `trainworker-${k}`,
-          AGG_IP: '127.0.0.1',
-          AGG_PORT: String(port),
-          LC_SERVER: lc.lcServer,
-          DATA_PATH_PREFIX: hostData,
-          MODEL_URL: path.join(hostData, 'models', `trainworker-${k}`),
-          TRAIN_DATASET_URL: shard,
-          CONNECT_TIMEOUT: '60',
-          epochs: '1',
-        },
-      }),
+    expect(results.map((r) => [r.name, r.code, r.signal, r.stderr])).toEqual(
+      ['aggworker', 'trainworker-0', 'trainworker-1'].map((name) => [name, 0, null, '']),
     );
-    const results = await Promise.all([aggregator, ...trainers]);
-    for (const r of results) expect([r.code, r.signal, r.stderr]).toEqual([0, null, '']);
 
     const all = await lc.waitFor((m) => m.filter((x) => x.content.status === 'completed').length >= 2);
     const fl = all.filter((m) => m.header.resourceKind === 'federatedlearningjob');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { MLP_TFJS, loadDigits } from '../helpers/backend-fixtures.js';
 import { runNode } from '../helpers/child.js';
-import { goTime, writeHotUpdateConfig } from '../helpers/il.js';
+import { goTime, writeHotUpdateConfig, writeTxtDataset as writeDataset } from '../helpers/il.js';
 import { ROOT } from '../helpers/paths.js';
 import { REAL_LC_DIR, RealLC, type GmMessage } from './real-lc.js';
 
@@ -19,19 +19,6 @@ const example = path.join(ROOT, 'examples', 'incremental-learning');
 const insert = JSON.parse(
   fs.readFileSync(path.join(REAL_LC_DIR, 'example-insert-incrementallearningjob.json'), 'utf8'),
 ) as object;
-
-/** A Sedna txt dataset: one JSON sample file per line, `<relative path> <label>`. */
-async function writeDataset(dir: string, name: string, x: readonly number[][], y: readonly number[]): Promise<string> {
-  await fsp.mkdir(path.join(dir, name), { recursive: true });
-  const lines: string[] = [];
-  for (let i = 0; i < x.length; i++) {
-    await fsp.writeFile(path.join(dir, name, `${i}.json`), JSON.stringify([x[i]]));
-    lines.push(`${name}/${i}.json ${y[i]}`);
-  }
-  const index = path.join(dir, `${name}.txt`);
-  await fsp.writeFile(index, `${lines.join('\n')}\n`);
-  return index;
-}
 
 describe('incremental learning workers → real LocalController', () => {
   let lc: RealLC;
@@ -67,6 +54,7 @@ describe('incremental learning workers → real LocalController', () => {
 
     // 1. The train worker, starting from the deployed model.
     const trained = await runNode([path.join(example, 'train.mjs')], {
+      name: 'train-worker',
       cwd: ROOT,
       timeoutMs: 120_000,
       env: podEnv('train-worker-a1b2c', {
@@ -101,6 +89,7 @@ describe('incremental learning workers → real LocalController', () => {
     // 2. The eval worker: the new model first, the deployed one second, metrics as lists.
     const newModel = path.join(round, 'model', 'model.json');
     const evaluated = await runNode([path.join(example, 'eval.mjs')], {
+      name: 'eval-worker',
       cwd: ROOT,
       timeoutMs: 120_000,
       env: podEnv('eval-worker-d3e4f', {
@@ -127,6 +116,7 @@ describe('incremental learning workers → real LocalController', () => {
     const broken = path.join(data, 'broken.txt');
     await fsp.writeFile(broken, 'train/0.json 3\nmissing/1.json 4\n');
     const failed = await runNode([path.join(example, 'train.mjs')], {
+      name: 'train-worker (broken dataset)',
       cwd: ROOT,
       timeoutMs: 120_000,
       env: podEnv('train-worker-g5h6i', {

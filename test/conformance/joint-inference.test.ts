@@ -28,6 +28,7 @@ describe('joint inference edge worker → real LocalController', () => {
 
   it('reports counters the GM receives as jointinferenceservice status, each inference counted once', async () => {
     const result = await runNode([path.join(example, 'edge.mjs')], {
+      name: 'edge-worker',
       cwd: ROOT,
       timeoutMs: 60_000,
       env: edgeWorkerEnv({ lcServer: lc.lcServer, cloudPort: cloud.port, outputDir: out }),

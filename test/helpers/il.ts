@@ -135,3 +135,21 @@ export class AnswerEstimator implements Estimator<unknown, unknown, number> {
     return Promise.resolve();
   }
 }
+
+/** A Sedna txt dataset: one JSON sample file per line, `<relative path> <label>`; returns the index file. */
+export async function writeTxtDataset(
+  dir: string,
+  name: string,
+  x: readonly number[][],
+  y: readonly number[],
+): Promise<string> {
+  await fsp.mkdir(path.join(dir, name), { recursive: true });
+  const lines: string[] = [];
+  for (let i = 0; i < x.length; i++) {
+    await fsp.writeFile(path.join(dir, name, `${i}.json`), JSON.stringify([x[i]]));
+    lines.push(`${name}/${i}.json ${y[i]}`);
+  }
+  const index = path.join(dir, `${name}.txt`);
+  await fsp.writeFile(index, `${lines.join('\n')}\n`);
+  return index;
+}

@@ -13,12 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { FederatedLearning } from '../../src/core/federated-learning/index.js';
-import { loadConfig } from '../../src/common/config.js';
-import { AggregationServer, type AggregationServerOptions } from '../../src/service/server/aggregation-server.js';
+import { AggregationServer } from '../../src/service/server/aggregation-server.js';
 import { LCEmulator } from '../../src/testing/lc-emulator.js';
 import type { WeightRecord } from '../../src/backend/weights.js';
 import { SoftmaxEstimator, loadDigits, skewedShards } from '../helpers/softmax-estimator.js';
+import { startAggregator, trainerConfig } from '../helpers/fl.js';
 import { ROOT } from '../helpers/paths.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 
 const digits = loadDigits();
 const shards = skewedShards(digits.train, 3);
@@ -36,26 +37,14 @@ afterAll(async () => {
 });
 beforeEach(() => lc.clear());
 
-function config(port: number, name: string, extra: Record<string, string> = {}) {
-  return loadConfig({
-    AGG_IP: '127.0.0.1',
-    AGG_PORT: String(port),
-    WORKER_NAME: name,
-    JOB_NAME: 'fl-job',
-    NAMESPACE: 'default',
-    LC_SERVER: lc.url,
-    DATA_PATH_PREFIX: tmp,
-    MODEL_URL: path.join(tmp, 'model', name),
-    CONNECT_TIMEOUT: '10',
-    ...extra,
-  });
-}
-
-async function startServer(options: AggregationServerOptions): Promise<AggregationServer> {
-  const server = await AggregationServer.create({ host: '127.0.0.1', port: 0, exitGraceMs: 200, ...options });
-  await server.start();
-  return server;
-}
+const config = (port: number, name: string, extra: Record<string, string> = {}) =>
+  trainerConfig(
+    port,
+    name,
+    { jobName: 'fl-job', lcServer: lc.url },
+    { DATA_PATH_PREFIX: tmp, MODEL_URL: path.join(tmp, 'model', name), ...extra },
+  );
+const startServer = startAggregator;
 
 const estimator = (seed: number, blockMs = 0) => new SoftmaxEstimator({ features: 64, classes: 10, seed, blockMs });
 
@@ -163,35 +152,10 @@ describe('FederatedLearning: three trainers, four rounds', () => {
   });
 });
 
-/** A TCP relay whose connections can be cut, to break a trainer's WebSocket mid-round. */
-async function relay(targetPort: number): Promise<{ port: number; cut: () => void; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(targetPort, '127.0.0.1');
-    sockets.add(inbound).add(outbound);
-    inbound.pipe(outbound).pipe(inbound);
-    const drop = (): void => {
-      inbound.destroy();
-      outbound.destroy();
-    };
-    inbound.on('error', drop).on('close', drop);
-    outbound.on('error', drop).on('close', drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    cut: () => {
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 describe('FederatedLearning: failures it survives', () => {
   it('reconnects after its connection is cut mid-round and finishes the job', async () => {
     const server = await startServer({ participantsCount: 2, exitRound: 2 });
-    const proxy = await relay(server.port);
+    const proxy = await TcpRelay.start(server.port);
     const a = estimator(1);
     const b = estimator(2);
     // Cut a's connection once the server holds a's first update; b trains only after a is back.

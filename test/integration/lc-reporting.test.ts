@@ -17,6 +17,9 @@ import {
 import { LCReporter } from '../../src/service/client/lc-reporter.js';
 import { LCEmulator } from '../../src/testing/lc-emulator.js';
 import { SHARED } from '../helpers/shared.js';
+import { rejectionOf } from '../helpers/errors.js';
+import { captureLogs } from '../helpers/log-capture.js';
+import { deadPort, scriptedServer } from '../helpers/scripted-server.js';
 
 interface CapturedReport {
   path: string;
@@ -263,6 +266,68 @@ describe('LCReporter', () => {
         await second.close();
       }
     } finally {
+      client.close();
+    }
+  });
+
+  it('close() gives up on an LC that never answers at flushTimeoutMs: SEDNA_ERR_REPORT_TIMEOUT, the counters it lost logged at error level', async () => {
+    const aborted: Promise<void>[] = [];
+    // A hostile LC: takes the request and never answers.
+    const lc = await scriptedServer((req) => {
+      aborted.push(new Promise((resolve) => req.socket.once('close', () => resolve())));
+    });
+    const client = new LCClient({ lcServer: lc.url });
+    const reporter = LCReporter.start({
+      client,
+      message: jiMessage('stuck'),
+      periodMs: 60_000,
+      sendTimeoutMs: 30_000,
+      flushTimeoutMs: 200,
+    });
+    const logs = captureLogs('error');
+    try {
+      reporter.updateForEdgeInference();
+      reporter.updateForCollaborationInference();
+      const started = Date.now();
+      const error = await rejectionOf(reporter.close());
+      expect(Date.now() - started).toBeLessThan(5_000); // the bound, not the 30 s send deadline
+      expect(error).toMatchObject({
+        code: 'SEDNA_ERR_REPORT_TIMEOUT',
+        details: { worker: 'stuck', undelivered: { inferenceNumber: 2, hardExampleNumber: 1 }, flushTimeoutMs: 200 },
+      });
+      const lines = logs.lines().filter((l) => l.component === 'lc-reporter');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({
+        level: 50,
+        waitingFor: 'the last report to the LocalController',
+        undelivered: { inferenceNumber: 2 },
+      });
+      // The request under way was abandoned, not left to run on after close().
+      expect(lc.hits()).toBe(1);
+      await aborted[0];
+    } finally {
+      logs.restore();
+      client.close();
+      await lc.close();
+    }
+  });
+
+  it('close() logs the counters an unreachable LC did not get, and still closes', async () => {
+    const client = new LCClient({ lcServer: `http://127.0.0.1:${await deadPort()}`, maxAttempts: 1 });
+    const reporter = LCReporter.start({ client, message: jiMessage('alone'), periodMs: 60_000 });
+    const logs = captureLogs('error');
+    try {
+      for (let i = 0; i < 3; i++) reporter.updateForEdgeInference();
+      await reporter.close();
+      expect(logs.lines()).toEqual([
+        expect.objectContaining({
+          level: 50,
+          msg: 'the last report did not reach the LocalController',
+          undelivered: { inferenceNumber: 3, hardExampleNumber: 0, uploadCloudRatio: 0 },
+        }),
+      ]);
+    } finally {
+      logs.restore();
       client.close();
     }
   });

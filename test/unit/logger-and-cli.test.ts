@@ -1,25 +1,6 @@
-import { Writable } from 'node:stream';
 import { configureLogger, getLogger } from '../../src/common/logger.js';
 import { buildProgram } from '../../src/cli/program.js';
-
-function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return {
-    stream,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
+import { captureLogs as capture } from '../helpers/log-capture.js';
 
 describe('logger', () => {
   afterAll(() => configureLogger({ level: 'silent', name: 'sedna' }));

@@ -52,7 +52,12 @@ export type FederatedTrainOptions<R = unknown> = TrainOptions & {
   postProcess?: PostProcess<Estimator, R>;
   /** Called after each round, once the aggregate is set and saved. */
   onRound?: (round: FederatedRound) => void;
-  /** Deadline for one round's aggregate after sending the update (default: none, the server's round timeout bounds it). */
+  /**
+   * Deadline for one round's aggregate after sending the update; past it the job fails with
+   * SEDNA_ERR_ROUND_STALLED (logged with what it waited for, reported as `failed`). Default: the
+   * aggregator's round deadline (from its subscribe reply; 1 h for an aggregator that does not
+   * say) plus CONNECT_TIMEOUT.
+   */
   roundTimeoutMs?: number;
 };
 
@@ -149,6 +154,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> extends Jo
     this.registering ??= AggregationClient.create({
       connectTimeoutMs: this.config.connectTimeout * 1000,
       livenessTimeoutMs: this.config.connectTimeout * 1000,
+      sendTimeoutMs: this.config.connectTimeout * 1000,
       jobName: this.config.jobName,
       ...this.options.client,
       url: this.url,

@@ -7,7 +7,9 @@
  * and jitter for up to `connectTimeoutMs` (a trainer started before its aggregator no longer
  * crashes, #162); a dropped connection is re-established with the same id and an update the
  * server did not get is sent again; frames are capped by an option, not 16 MiB; the receive
- * queue is bounded; errors are coded.
+ * queue is bounded; errors are coded. Every wait is bounded (connecting, each handshake, each
+ * send, each wait for an aggregate or a frame) and a bound that passes is logged at error level
+ * with what the client was waiting for.
  */
 import { EventEmitter } from 'node:events';
 import { WebSocket, type RawData } from 'ws';
@@ -25,6 +27,7 @@ import {
 import { checkNumSamples } from '../../algorithms/aggregation/base.js';
 import {
   CLOSE_CODES,
+  DEFAULT_ROUND_DEADLINE_MS,
   decodeBinaryMessage,
   encodeBinaryMessage,
   encodeBinaryMessageChunks,
@@ -61,6 +64,17 @@ export interface AggregationClientOptions {
   maxMessageBytes?: number;
   /** A server silent this long (no frame, no ping) is presumed gone and reconnected to. Default 300 s. */
   livenessTimeoutMs?: number;
+  /**
+   * A frame the server has not taken in this long (it stopped reading) fails its send with
+   * SEDNA_ERR_TIMEOUT and drops the connection. Default 300 s.
+   */
+  sendTimeoutMs?: number;
+  /**
+   * Bound of `nextAggregate()` and `recv()` when the call gives no `timeoutMs`. Default: the
+   * server's round deadline (from its subscribe reply; 1 h for a server that does not say) plus
+   * `connectTimeoutMs`: by then a working aggregator has sent the aggregate or said why not.
+   */
+  waitTimeoutMs?: number;
   /** Reconnect after an unexpected disconnect. Default true. */
   reconnect?: boolean;
   /** Bound of the queue of frames nobody has read yet (oldest dropped first). Default 256. */
@@ -96,6 +110,30 @@ interface PendingUpdate {
   /** The round it is for, when the server told us (sedna-sdk servers). */
   readonly round: number | undefined;
 }
+
+/** What a wait is for, to say so if its bound passes. */
+interface WaitDescription {
+  readonly waitingFor: string;
+  /** The round it concerns, when known. */
+  readonly round: number | undefined;
+  readonly started: number;
+  readonly bound: number;
+}
+
+/** setTimeout's largest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** How one connection attempt ended. */
+type AttemptOutcome =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly error: SednaError;
+      /** The server answered with an error frame (as opposed to a timeout or a lost connection). */
+      readonly refused: boolean;
+      /** Our subscribe frame went out: the server may have registered us. */
+      readonly subscribeSent: boolean;
+    };
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -164,8 +202,9 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
   readonly url: string;
   readonly clientId: string;
   readonly jobName: string;
-  private readonly options: Required<Omit<AggregationClientOptions, 'retry' | 'jobName'>> & {
+  private readonly options: Required<Omit<AggregationClientOptions, 'retry' | 'jobName' | 'waitTimeoutMs'>> & {
     retry: Omit<RetryPolicy, 'maxAttempts'>;
+    waitTimeoutMs: number | undefined;
   };
   private socket: WebSocket | undefined;
   private wireEncoding: WireEncoding = 'json';
@@ -184,6 +223,8 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
   private readonly messages: Frame[] = [];
   private readonly messageWaiters: { type: string | undefined; waiter: Waiter<Frame> }[] = [];
   private lastSeen = 0;
+  /** The last frame the server sent (type and when), for diagnostics. */
+  private lastFrame: { type: string; at: number } | undefined;
   private liveness: NodeJS.Timeout | undefined;
 
   private constructor(options: AggregationClientOptions) {
@@ -205,6 +246,9 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
       retry: { baseDelayMs: options.retry?.baseDelayMs ?? 250, maxDelayMs: options.retry?.maxDelayMs ?? 5_000 },
       maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 256 * MIB),
       livenessTimeoutMs: positive('livenessTimeoutMs', options.livenessTimeoutMs, 300_000),
+      sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, 300_000),
+      waitTimeoutMs:
+        options.waitTimeoutMs === undefined ? undefined : positive('waitTimeoutMs', options.waitTimeoutMs, 1),
       reconnect: options.reconnect ?? true,
       maxQueuedMessages: positive('maxQueuedMessages', options.maxQueuedMessages, 256),
       random: options.random ?? Math.random,
@@ -253,65 +297,80 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
   }
 
   private async connect(): Promise<void> {
-    const deadline = Date.now() + this.options.connectTimeoutMs;
-    let lastError: unknown;
-    for (let attempt = 1; ; attempt++) {
+    const started = Date.now();
+    const deadline = started + this.options.connectTimeoutMs;
+    let lastError: SednaError | undefined;
+    // Whether a subscribe of ours may have reached the server without its reply reaching us: the
+    // server then holds our id for a while, and a "duplicate client" answer is our own ghost.
+    let maybeSubscribed = this.everConnected;
+    let attempt = 0;
+    for (;;) {
+      attempt++;
       if (this.closed) throw closedError('AggregationClient');
-      try {
-        await this.attempt(attempt);
-        return;
-      } catch (err) {
-        lastError = err;
-        // An id clash on the first connection is a configuration error; after a drop it is the
-        // server not having noticed our old connection die yet, so keep trying.
-        const fatal =
-          isSednaError(err) &&
-          isDropCode(err.code) &&
-          (err.code !== 'SEDNA_ERR_DUPLICATE_CLIENT' || !this.everConnected);
-        if (fatal || this.isClosed()) throw err;
-        const delay = backoffDelay(attempt - 1, { ...this.options.retry, maxAttempts: Infinity }, this.options.random);
-        if (Date.now() + delay >= deadline) break;
-        this.log.debug({ attempt, delay, err: messageOf(err) }, 'aggregation server not reachable yet; retrying');
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
+      const outcome = await this.attempt(attempt);
+      if (outcome.ok) return;
+      lastError = outcome.error;
+      // Only what the server itself refused is final (a local timeout or a lost connection is
+      // worth another try): an id clash on a first subscribe is a configuration error; after one
+      // that may have registered us, it is the server not having noticed that connection die yet.
+      const final = outcome.refused && (outcome.error.code !== 'SEDNA_ERR_DUPLICATE_CLIENT' || !maybeSubscribed);
+      if (final || this.isClosed()) throw outcome.error;
+      maybeSubscribed ||= outcome.subscribeSent;
+      const delay = backoffDelay(attempt - 1, { ...this.options.retry, maxAttempts: Infinity }, this.options.random);
+      if (Date.now() + delay >= deadline) break;
+      this.log.debug({ attempt, delay, err: outcome.error.message }, 'aggregation server not reachable yet; retrying');
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
+    const diagnostic = {
+      url: this.url,
+      client: this.clientId,
+      attempts: attempt,
+      waitedMs: Date.now() - started,
+      rejoin: this.everConnected,
+      lastError: lastError.message,
+    };
+    this.log.error(diagnostic, `gave up connecting to the aggregation server after ${attempt} attempts`);
     throw new SednaError(
       'SEDNA_ERR_TIMEOUT',
       `could not connect to the aggregation server at ${this.url} within ${this.options.connectTimeoutMs} ms: ${messageOf(lastError)}`,
-      { cause: lastError, details: { url: this.url } },
+      { cause: lastError, details: diagnostic },
     );
   }
 
-  /** One connection attempt: open, subscribe, wait for the reply. */
-  private attempt(attempt: number): Promise<void> {
-    return new Promise((resolve, reject) => {
+  /**
+   * One connection attempt: open, subscribe, wait for the reply (at most `attemptTimeoutMs`).
+   * Never rejects: a failure says whether the server refused us (an error frame) and whether our
+   * subscribe went out.
+   */
+  private attempt(attempt: number): Promise<AttemptOutcome> {
+    return new Promise((resolve) => {
       const socket = new WebSocket(this.url, {
         maxPayload: this.options.maxMessageBytes,
         perMessageDeflate: false,
         handshakeTimeout: this.options.attemptTimeoutMs,
       });
       let settled = false;
+      let subscribeSent = false;
       const timer = setTimeout(() => {
         fail(new SednaError('SEDNA_ERR_TIMEOUT', `no subscribe reply within ${this.options.attemptTimeoutMs} ms`));
       }, this.options.attemptTimeoutMs);
-      const fail = (err: unknown): void => {
+      const fail = (err: unknown, refused = false): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         socket.removeAllListeners();
         socket.on('error', () => undefined);
         socket.terminate();
-        reject(
-          isSednaError(err)
-            ? err
-            : new SednaError(
-                'SEDNA_ERR_NETWORK',
-                `cannot reach the aggregation server at ${this.url}: ${messageOf(err)}`,
-                {
-                  cause: err,
-                },
-              ),
-        );
+        const error = isSednaError(err)
+          ? err
+          : new SednaError(
+              'SEDNA_ERR_NETWORK',
+              `cannot reach the aggregation server at ${this.url}: ${messageOf(err)}`,
+              {
+                cause: err,
+              },
+            );
+        resolve({ ok: false, error, refused, subscribeSent });
       };
       socket.once('error', fail);
       socket.once('unexpected-response', (_request, response) => {
@@ -329,6 +388,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
         const subscribe: Record<string, unknown> = { type: 'subscribe', client_id: this.clientId };
         subscribe.encoding = this.options.encoding;
         socket.send(JSON.stringify(subscribe));
+        subscribeSent = true;
       });
       const early: { data: RawData; isBinary: boolean }[] = [];
       socket.on('message', (data: RawData, isBinary: boolean) => {
@@ -344,7 +404,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
           return;
         }
         if (frame.type === 'error') {
-          fail(errorFromFrame(frame));
+          fail(errorFromFrame(frame), true);
           return;
         }
         if (frame.type !== 'subscribe' || frame.client_id !== this.clientId) {
@@ -356,7 +416,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
         socket.removeAllListeners();
         this.adopt(socket, frame, attempt);
         for (const m of early) this.onMessage(m.data, m.isBinary);
-        resolve();
+        resolve({ ok: true });
       });
     });
   }
@@ -369,6 +429,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     this.wireEncoding = this.hello?.encoding ?? 'json';
     if (this.hello !== undefined) this.nextRound = this.hello.round_number;
     this.lastSeen = Date.now();
+    this.lastFrame = { type: 'subscribe', at: this.lastSeen };
     socket.on('message', (data: RawData, isBinary: boolean) => {
       this.lastSeen = Date.now();
       this.onMessage(data, isBinary);
@@ -468,6 +529,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
       this.log.warn({ err: messageOf(err) }, 'ignoring a frame that is not part of the protocol');
       return;
     }
+    this.lastFrame = { type: frame.type, at: Date.now() };
     if (frame.type === 'error') {
       const error = errorFromFrame(frame);
       if (isDropCode(error.code))
@@ -518,25 +580,30 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
 
   /**
    * The next aggregate (or the unread latest one). Rejects with SEDNA_ERR_ROUND_FAILED for a
-   * malformed `recv_weight` or a failed round, with the server's code when it dropped us, and
-   * with SEDNA_ERR_TIMEOUT after `timeoutMs`.
+   * malformed `recv_weight` or a failed round, with the server's code when it dropped us or ended
+   * the job (SEDNA_ERR_ROUND_STALLED when it gave up on a round), and with SEDNA_ERR_ROUND_STALLED
+   * after `timeoutMs` (default: `waitTimeoutMs`), having logged what it waited for.
    */
   nextAggregate(
     options: { timeoutMs?: number; signal?: AbortSignal; minRound?: number } = {},
   ): Promise<AggregateMessage> {
     const { minRound } = options;
-    if (minRound === undefined) return this.nextAnyAggregate(options);
     // Skips an aggregate older than the round asked for (one resent after a reconnect, say).
-    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+    const bound = options.timeoutMs ?? this.waitBoundMs();
+    const started = Date.now();
+    const what = { waitingFor: 'an aggregate', round: minRound ?? this.nextRound, started, bound };
     const next = async (): Promise<AggregateMessage> => {
-      const timeoutMs = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
-      const message = await this.nextAnyAggregate({ ...options, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
-      return message.round >= minRound ? message : next();
+      const timeoutMs = Math.max(0, started + bound - Date.now());
+      const message = await this.nextAnyAggregate({ ...options, timeoutMs }, what);
+      return minRound === undefined || message.round >= minRound ? message : next();
     };
     return next();
   }
 
-  private nextAnyAggregate(options: { timeoutMs?: number; signal?: AbortSignal }): Promise<AggregateMessage> {
+  private nextAnyAggregate(
+    options: { timeoutMs: number; signal?: AbortSignal },
+    what: WaitDescription,
+  ): Promise<AggregateMessage> {
     const latest = this.latest;
     if (latest !== undefined) {
       this.latest = undefined;
@@ -544,20 +611,56 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     }
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
-    return this.wait(this.aggregateWaiters, options, 'an aggregate');
+    return this.wait(this.aggregateWaiters, options, what, 'SEDNA_ERR_ROUND_STALLED');
   }
 
-  /** The next frame of `type` (any type when omitted) other than aggregates; Sedna's `recv(wait_data_type)`. */
+  /**
+   * The next frame of `type` (any type when omitted) other than aggregates; Sedna's
+   * `recv(wait_data_type)`. Rejects with SEDNA_ERR_TIMEOUT after `timeoutMs` (default: `waitTimeoutMs`).
+   */
   recv(type?: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Frame> {
     const at = this.messages.findIndex((m) => type === undefined || m.type === type);
     if (at >= 0) return Promise.resolve(this.messages.splice(at, 1)[0] as Frame);
     const stopped = this.stoppedError();
     if (stopped !== undefined) return Promise.reject(stopped);
     const list: Waiter<Frame>[] = [];
-    const promise = this.wait(list, options, `a "${type ?? 'any'}" frame`);
+    const bound = options.timeoutMs ?? this.waitBoundMs();
+    const what = { waitingFor: `a "${type ?? 'any'}" frame`, round: this.nextRound, started: Date.now(), bound };
+    const promise = this.wait(list, { ...options, timeoutMs: bound }, what, 'SEDNA_ERR_TIMEOUT');
     const waiter = list[0] as Waiter<Frame>;
     this.messageWaiters.push({ type, waiter });
     return promise;
+  }
+
+  /** The default bound of a wait: `waitTimeoutMs`, else the server's round deadline plus the connect timeout. */
+  private waitBoundMs(): number {
+    if (this.options.waitTimeoutMs !== undefined) return this.options.waitTimeoutMs;
+    const announced = this.hello?.round_deadline_ms;
+    const deadline =
+      typeof announced === 'number' && Number.isFinite(announced) && announced > 0
+        ? announced
+        : DEFAULT_ROUND_DEADLINE_MS;
+    return deadline + this.options.connectTimeoutMs;
+  }
+
+  /** What a wait that passed its bound was waiting for: logged at error level and the error's details. */
+  private diagnose(what: WaitDescription): Record<string, unknown> {
+    const now = Date.now();
+    return {
+      client: this.clientId,
+      url: this.url,
+      waitingFor: what.waitingFor,
+      round: what.round,
+      serverRound: this.nextRound,
+      waitedMs: now - what.started,
+      boundMs: what.bound,
+      connected: this.connected,
+      reconnecting: this.reconnecting !== undefined,
+      pendingUpdateRound: this.pending === undefined ? undefined : (this.pending.round ?? 'unknown'),
+      lastMessage:
+        this.lastFrame === undefined ? undefined : { type: this.lastFrame.type, agoMs: now - this.lastFrame.at },
+      lastHeardFromServerAgoMs: this.lastSeen === 0 ? undefined : now - this.lastSeen,
+    };
   }
 
   private stoppedError(): SednaError | undefined {
@@ -567,11 +670,40 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     return undefined;
   }
 
-  private wait<T>(list: Waiter<T>[], options: { timeoutMs?: number; signal?: AbortSignal }, what: string): Promise<T> {
+  private wait<T>(
+    list: Waiter<T>[],
+    options: { timeoutMs: number; signal?: AbortSignal },
+    what: WaitDescription,
+    timeoutCode: 'SEDNA_ERR_ROUND_STALLED' | 'SEDNA_ERR_TIMEOUT',
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      const aborted = (): Error => {
+        const reason: unknown = options.signal?.reason;
+        return reason instanceof Error
+          ? reason
+          : new SednaError('SEDNA_ERR_TIMEOUT', `aborted waiting for ${what.waitingFor}`);
+      };
+      if (options.signal?.aborted === true) {
+        reject(aborted());
+        return;
+      }
+      const timer = setTimeout(
+        () => {
+          const diagnostic = this.diagnose(what);
+          const message =
+            `waited ${what.bound} ms for ${what.waitingFor} from the aggregation server` +
+            (what.round === undefined ? '' : ` (round ${what.round})`) +
+            '; giving up';
+          this.log.error(diagnostic, message);
+          waiter.reject(new SednaError(timeoutCode, message, { details: diagnostic }));
+        },
+        Math.min(options.timeoutMs, MAX_TIMER_MS),
+      );
+      const onAbort = (): void => {
+        waiter.reject(aborted());
+      };
       const cleanup = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
+        clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         const i = list.indexOf(waiter);
         if (i >= 0) list.splice(i, 1);
@@ -588,22 +720,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
           reject(e);
         },
       };
-      const onAbort = (): void => {
-        const reason: unknown = options.signal?.reason;
-        waiter.reject(
-          reason instanceof Error ? reason : new SednaError('SEDNA_ERR_TIMEOUT', `aborted waiting for ${what}`),
-        );
-      };
-      if (options.signal?.aborted === true) {
-        onAbort();
-        return;
-      }
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          waiter.reject(new SednaError('SEDNA_ERR_TIMEOUT', `no ${what} within ${options.timeoutMs} ms`));
-        }, options.timeoutMs);
-      }
       list.push(waiter);
     });
   }
@@ -629,13 +746,31 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     return run;
   }
 
-  private static write(
+  /**
+   * Writes one frame; resolves once ws has handed it to the socket. A server that stops reading
+   * would hold that forever: past `sendTimeoutMs` the connection is dropped and the send fails.
+   */
+  private write(
     socket: WebSocket,
     data: string | Uint8Array,
     options: { binary: boolean; fin: boolean },
   ): Promise<void> {
     return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const timer = setTimeout(() => {
+        const bound = this.options.sendTimeoutMs;
+        const diagnostic = {
+          ...this.diagnose({ waitingFor: 'a frame to be written', round: this.nextRound, started, bound }),
+          bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength,
+          bufferedBytes: socket.bufferedAmount,
+        };
+        const message = `the aggregation server did not take a ${diagnostic.bytes}-byte frame within ${bound} ms; dropping the connection`;
+        this.log.error(diagnostic, message);
+        reject(new SednaError('SEDNA_ERR_TIMEOUT', message, { details: diagnostic }));
+        socket.terminate();
+      }, this.options.sendTimeoutMs);
       socket.send(data, { binary: options.binary, fin: options.fin, compress: false }, (err) => {
+        clearTimeout(timer);
         // ws passes null (not undefined, whatever its types say) on success.
         if (!(err instanceof Error)) resolve();
         else reject(new SednaError('SEDNA_ERR_NETWORK', `send failed: ${messageOf(err)}`, { cause: err }));
@@ -669,17 +804,22 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
         if (bytes <= SINGLE_FRAME_BYTES) {
           // One WebSocket frame: the receiver then copies it once (ws joins fragments with a
           // second copy), which saves the server an allocation and a copy per update.
-          await AggregationClient.write(socket, encodeBinaryMessage(envelope, weights), { binary: true, fin: true });
+          await this.write(socket, encodeBinaryMessage(envelope, weights), { binary: true, fin: true });
           return;
         }
         // Larger updates go as fragments that reference the tensors: the client never holds a
         // second full copy (masking copies one fragment at a time).
         const chunks = encodeBinaryMessageChunks(envelope, weights);
+        let window: Promise<void>[] = [];
         for (let i = 0; i < chunks.length; i++) {
           const last = i === chunks.length - 1;
-          const written = AggregationClient.write(socket, chunks[i] as Uint8Array, { binary: true, fin: last });
-          // A window of fragments in flight: masking copies each, so memory stays bounded.
-          if (last || i % 8 === 7) await written;
+          window.push(this.write(socket, chunks[i] as Uint8Array, { binary: true, fin: last }));
+          // A window of fragments in flight: masking copies each, so memory stays bounded. Every
+          // write of the window is awaited, so none of their failures goes unhandled.
+          if (last || window.length === 8) {
+            await Promise.all(window);
+            window = [];
+          }
         }
         return;
       }
@@ -690,7 +830,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
         job_name: this.jobName,
       };
       // Floats as Python writes them (`1.0`): a Python server's np.asarray then gets float64.
-      await AggregationClient.write(socket, toPythonJson(frame), { binary: false, fin: true });
+      await this.write(socket, toPythonJson(frame), { binary: false, fin: true });
     });
   }
 
@@ -702,7 +842,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     return this.serialize(async () => {
       const socket = await this.whenConnected();
       const frame = { type, client: this.clientId, data, job_name: this.jobName };
-      await AggregationClient.write(socket, JSON.stringify(frame), { binary: false, fin: true });
+      await this.write(socket, JSON.stringify(frame), { binary: false, fin: true });
     });
   }
 

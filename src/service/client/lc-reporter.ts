@@ -11,9 +11,11 @@
  *   cheap, sending happens on the timer; a failed send keeps the latest state, which goes out at the
  *   next period after the LC answers again (Sedna's thread died on its first RetryError).
  * - Ticks are scheduled against the start time, so the period does not drift.
+ * - `close()` delivers the last state within a bound (`flushTimeoutMs`); past it, or when the LC
+ *   refuses, the counters that did not arrive are logged at error level (Sedna lost them silently).
  */
 import { EventEmitter } from 'node:events';
-import { invalidArgument, messageOf } from '../../common/errors.js';
+import { SednaError, invalidArgument, messageOf } from '../../common/errors.js';
 import { getLogger } from '../../common/logger.js';
 import { formatLocalTime, type LCClient, type LCReport } from './lc-client.js';
 
@@ -31,6 +33,11 @@ export interface LCReporterOptions {
   periodMs: number;
   /** Deadline of one send (default: the period, at most 10 s). */
   sendTimeoutMs?: number;
+  /**
+   * Bound of `close()`'s last report, a send already under way included (default: twice
+   * `sendTimeoutMs`, plus 1 s); past it `close()` rejects with SEDNA_ERR_REPORT_TIMEOUT.
+   */
+  flushTimeoutMs?: number;
   /** Clock, for tests. */
   now?: () => Date;
 }
@@ -47,6 +54,9 @@ export class LCReporter extends EventEmitter<LCReporterEvents> {
   private readonly message: Omit<LCReport, 'ownerInfo'>;
   private readonly periodMs: number;
   private readonly sendTimeoutMs: number;
+  private readonly flushTimeoutMs: number;
+  /** Aborts a send still under way when close() gives up on it. */
+  private readonly abort = new AbortController();
   private readonly now: () => Date;
   private inference = 0;
   private hard = 0;
@@ -71,6 +81,10 @@ export class LCReporter extends EventEmitter<LCReporterEvents> {
     this.message = options.message;
     this.periodMs = options.periodMs;
     this.sendTimeoutMs = options.sendTimeoutMs ?? Math.min(options.periodMs, 10_000);
+    // Room for a send under way and the last one, each bounded by the send deadline.
+    this.flushTimeoutMs = options.flushTimeoutMs ?? 2 * this.sendTimeoutMs + 1_000;
+    if (!Number.isFinite(this.flushTimeoutMs) || this.flushTimeoutMs <= 0)
+      throw invalidArgument('flushTimeoutMs', options.flushTimeoutMs, 'a positive number');
     this.now = options.now ?? (() => new Date());
     this.periodStart = this.now();
     this.origin = Date.now();
@@ -122,12 +136,46 @@ export class LCReporter extends EventEmitter<LCReporterEvents> {
     return !this.pending;
   }
 
-  /** Stops the timer and delivers the last state (one attempt within the send deadline). */
+  /**
+   * Stops the timer and delivers the last state (one attempt within the send deadline, after a
+   * send under way), within `flushTimeoutMs`. An LC that refuses or cannot be reached is logged
+   * (the counters it did not get) and does not fail `close()`; one that has not answered by the
+   * bound fails it with SEDNA_ERR_REPORT_TIMEOUT, after the same log.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.flush();
+    const started = Date.now();
+    const inFlightBefore = this.inFlight !== undefined;
+    let bound: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      this.flush().then((delivered) => (delivered ? 'delivered' : 'failed')),
+      new Promise<'timeout'>((resolve) => {
+        bound = setTimeout(() => {
+          resolve('timeout');
+        }, this.flushTimeoutMs);
+      }),
+    ]);
+    clearTimeout(bound);
+    if (outcome === 'delivered') return;
+    const diagnostic = {
+      waitingFor: 'the last report to the LocalController',
+      worker: this.message.name,
+      undelivered: this.counters,
+      waitedMs: Date.now() - started,
+      flushTimeoutMs: this.flushTimeoutMs,
+      sendUnderWayAtClose: inFlightBefore,
+      deliveries: this.deliveries,
+    };
+    if (outcome === 'failed') {
+      getLogger('lc-reporter').error(diagnostic, 'the last report did not reach the LocalController');
+      return;
+    }
+    this.abort.abort(); // nothing of the reporter outlives close()
+    const message = `the last report to the LocalController did not complete within ${this.flushTimeoutMs} ms`;
+    getLogger('lc-reporter').error(diagnostic, message);
+    throw new SednaError('SEDNA_ERR_REPORT_TIMEOUT', message, { details: diagnostic });
   }
 
   private schedule(): void {
@@ -164,7 +212,7 @@ export class LCReporter extends EventEmitter<LCReporterEvents> {
       ownerInfo: { startTime: formatLocalTime(periodStart), updateTime: formatLocalTime(this.now()), ...this.counters },
     };
     const attempt = this.client
-      .send(report.name, report, { timeoutMs: this.sendTimeoutMs })
+      .send(report.name, report, { timeoutMs: this.sendTimeoutMs, signal: this.abort.signal })
       .then(() => {
         this.sentVersion = version;
         this.sentCount++;

@@ -73,6 +73,7 @@ export class RoundCoordinator {
   private lastJobName = '';
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private closingFlag = false;
 
   constructor(
     private readonly algorithm: AggregationAlgorithm,
@@ -96,6 +97,19 @@ export class RoundCoordinator {
 
   hasContributed(client: string): boolean {
     return this.contributors.has(client);
+  }
+
+  /** Ids of the clients whose update the round in progress holds. */
+  get contributorIds(): string[] {
+    return [...this.contributors];
+  }
+
+  /**
+   * Whether the round will close without any further update: its timeout is armed and
+   * `minClients` updates are in, or it is closing now.
+   */
+  get closesByItself(): boolean {
+    return this.closingFlag || (this.timer !== undefined && this.contributors.size >= this.settings.minClients);
   }
 
   /** Opens round 1. */
@@ -236,9 +250,11 @@ export class RoundCoordinator {
     const contributors = [...this.contributors];
     this.queue.end();
     let result: AggregateResult;
+    this.closingFlag = true;
     try {
       result = await this.result;
     } catch (err) {
+      this.closingFlag = false;
       const error = isSednaError(err)
         ? err
         : new SednaError('SEDNA_ERR_ROUND_FAILED', `round ${round}: the aggregation failed: ${messageOf(err)}`, {
@@ -248,6 +264,7 @@ export class RoundCoordinator {
       if (!this.stopped) this.open(round, undefined);
       return;
     }
+    this.closingFlag = false;
     const exitFlag: ExitFlag = round >= this.settings.exitRound ? 'ok' : 'continue';
     if (exitFlag === 'ok') this.finishedFlag = true;
     await this.callbacks.closed({

@@ -10,6 +10,8 @@
  * with the same id into the round in progress (its update kept, a missed aggregate resent), a
  * clean shutdown after the exit round (#115), coded error frames for bad input instead of a
  * crash, and weights as typed arrays with a size limit of our choosing instead of 16 MiB of JSON.
+ * No wait is unbounded: a round that cannot complete (`stallTimeoutMs`, `roundDeadlineMs`) ends
+ * the job with SEDNA_ERR_ROUND_STALLED, a diagnostic in the log and an error frame to each client.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -35,6 +37,7 @@ import {
 } from '../../algorithms/aggregation/base.js';
 import {
   CLOSE_CODES,
+  DEFAULT_ROUND_DEADLINE_MS,
   closeCodeOf,
   decodeBinaryMessage,
   encodeBinaryMessage,
@@ -51,6 +54,9 @@ import {
 } from '../aggregation-protocol.js';
 import { createServer, type SednaServer, type ServerOptions } from './base.js';
 import { RoundCoordinator, type ClosedRound, type SubmitOutcome } from './aggregation-round.js';
+import { RoundWatchdog, type RoundBound } from './round-watchdog.js';
+
+export type { RoundBound } from './round-watchdog.js';
 
 const MIB = 1024 * 1024;
 
@@ -80,6 +86,14 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
   subscribeTimeoutMs?: number;
   /** After the exit round, how long to wait for clients to leave before closing them. Default 10 s. */
   exitGraceMs?: number;
+  /**
+   * How long a round may be stuck before the job fails with SEDNA_ERR_ROUND_STALLED: every
+   * connected client has sent its update (or none is connected), the missing participants are
+   * away, and the round timeout will not close the round. Default 300 s (Sedna's CONNECT_TIMEOUT).
+   */
+  stallTimeoutMs?: number;
+  /** The longest a round may stay open, whatever the clients do; then the job fails with SEDNA_ERR_ROUND_STALLED. Default 1 h. */
+  roundDeadlineMs?: number;
   /** Offer the binary mode to clients that ask for it. Default true. */
   allowBinary?: boolean;
 }
@@ -118,6 +132,8 @@ export interface AggregationServerEvents {
   ];
   round: [event: RoundEvent];
   'round-failed': [event: { round: number; error: SednaError }];
+  /** The job failed (a round stalled): every client was told; `done` rejects with `error`. */
+  failed: [event: { error: SednaError; diagnostic: RoundDiagnostic }];
   /** The round timeout passed with `updatesReceived` updates in (it closes once there are `minClients`). */
   'round-timeout': [event: { round: number; updatesReceived: number; minClients: number }];
   done: [summary: AggregationSummary];
@@ -126,6 +142,48 @@ export interface AggregationServerEvents {
 export interface AggregationSummary {
   readonly rounds: number;
   readonly lastRound: RoundEvent | undefined;
+}
+
+/** One client as the server last saw it, for the diagnostic of a stalled round. */
+export interface ClientTrace {
+  readonly client: string;
+  /** `gone`: dropped, or not back within `reconnectGraceMs`. */
+  readonly state: 'connected' | 'disconnected' | 'gone';
+  /** Since when it has been in that state. */
+  readonly forMs: number;
+  /** Whether the round in progress holds its update. */
+  readonly contributed: boolean;
+  /** The type of the last frame it sent, and how long ago. */
+  readonly lastMessage: string | undefined;
+  readonly lastMessageAgoMs: number | undefined;
+}
+
+/** What a stalled round was waiting for: logged at error level and the details of SEDNA_ERR_ROUND_STALLED. */
+export interface RoundDiagnostic {
+  readonly round: number;
+  readonly bound: RoundBound;
+  readonly boundMs: number;
+  readonly waitedMs: number;
+  readonly participantsCount: number;
+  readonly minClients: number;
+  readonly updatesReceived: number;
+  readonly contributors: readonly string[];
+  readonly clientsSeen: number;
+  /** Participants that never subscribed (participantsCount minus the clients seen, at least 0). */
+  readonly neverSeen: number;
+  readonly clients: readonly ClientTrace[];
+  /** The last frame any client sent. */
+  readonly lastMessage: { readonly client: string; readonly type: string; readonly agoMs: number } | undefined;
+}
+
+/** Clients remembered for diagnostics after they are gone (bounded: ids come from peers). */
+const MAX_TRACED_CLIENTS = 256;
+
+interface Trace {
+  state: ClientTrace['state'];
+  since: number;
+  lastMessage: string | undefined;
+  lastMessageAt: number | undefined;
 }
 
 interface Session {
@@ -264,6 +322,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     reconnectGraceMs: number;
     subscribeTimeoutMs: number;
     exitGraceMs: number;
+    stallTimeoutMs: number;
+    roundDeadlineMs: number;
     allowBinary: boolean;
   }>;
   /** Resolves when the job is over (the exit round delivered and the server closed). */
@@ -272,7 +332,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private readonly http: SednaServer;
   private readonly wss: WebSocketServer;
   private readonly rounds: RoundCoordinator;
+  private readonly watchdog: RoundWatchdog;
   private readonly sessions = new Map<string, Session>();
+  /** Every client seen (ids in order of their last change), for the stall diagnostic. */
+  private readonly traces = new Map<string, Trace>();
   private readonly connections = new Set<Connection>();
   private retained: AggregateFrames | undefined;
   private readonly owed = new Set<string>();
@@ -283,6 +346,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private roundsDone = 0;
   private lastRound: RoundEvent | undefined;
   private resolveDone: (summary: AggregationSummary) => void = () => undefined;
+  private rejectDone: (error: SednaError) => void = () => undefined;
 
   private constructor(http: SednaServer, algorithm: AggregationAlgorithm, settings: AggregationServer['settings']) {
     super();
@@ -290,9 +354,12 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     this.algorithm = algorithm;
     this.aggregation = algorithm.name;
     this.settings = settings;
-    this.done = new Promise((resolve) => {
+    this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
+      this.rejectDone = reject;
     });
+    // Rejects only when the job fails; a caller that never awaits it must not crash the process.
+    this.done.catch(() => undefined);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: settings.maxMessageBytes,
@@ -302,10 +369,13 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     });
     this.rounds = new RoundCoordinator(algorithm, settings, {
       opened: (round, config) => {
+        this.watchdog.opened(round);
         this.onRoundOpened(round, config);
+        this.watch();
       },
       settled: (update, round, outcome) => {
         this.onSettled(update, round, outcome);
+        this.watch();
       },
       rejected: (update, error) => {
         this.dropClient(update.client, error);
@@ -316,8 +386,12 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       timedOut: (round, updatesReceived) => {
         this.log.warn({ round, updatesReceived, minClients: settings.minClients }, `round ${round} timed out`);
         this.emit('round-timeout', { round, updatesReceived, minClients: settings.minClients });
+        this.watch();
       },
       closed: (closed) => this.onRoundClosed(closed),
+    });
+    this.watchdog = new RoundWatchdog(settings, (round, bound, waitedMs) => {
+      this.onRoundStalled(round, bound, waitedMs);
     });
   }
 
@@ -336,6 +410,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       reconnectGraceMs: nonNegative('reconnectGraceMs', options.reconnectGraceMs, 300_000),
       subscribeTimeoutMs: positiveInt('subscribeTimeoutMs', options.subscribeTimeoutMs, 30_000),
       exitGraceMs: nonNegative('exitGraceMs', options.exitGraceMs, 10_000),
+      stallTimeoutMs: positiveInt('stallTimeoutMs', options.stallTimeoutMs, 300_000),
+      roundDeadlineMs: positiveInt('roundDeadlineMs', options.roundDeadlineMs, DEFAULT_ROUND_DEADLINE_MS),
       allowBinary: options.allowBinary ?? true,
     });
     if (settings.maxMessageBytes >= 2 ** 31) {
@@ -360,7 +436,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     return server;
   }
 
-  /** Options from Sedna's variables: aggregation_algorithm, AGG_BIND_IP/PORT, PARTICIPANTS_COUNT, exit_round, CONNECT_TIMEOUT. */
+  /**
+   * Options from Sedna's variables: aggregation_algorithm, AGG_BIND_IP/PORT, PARTICIPANTS_COUNT,
+   * exit_round, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
+   */
   static optionsFromConfig(config: SednaConfig): AggregationServerOptions {
     return {
       aggregation: config.aggregationAlgorithm,
@@ -370,6 +449,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       exitRound: config.exitRound,
       livenessTimeoutMs: Math.round(config.connectTimeout * 1000),
       reconnectGraceMs: Math.round(config.connectTimeout * 1000),
+      stallTimeoutMs: Math.max(1, Math.round(config.connectTimeout * 1000)),
     };
   }
 
@@ -541,6 +621,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       if (isBinary) {
         const { frame, weights } = decodeBinaryMessage(bytes);
         const session = this.subscribed(connection, frame);
+        this.traceMessage(session.id, frame.type);
         if (frame.type !== 'update_weight')
           throw protocolError(`binary frames carry update_weight only, got "${frame.type}"`);
         this.onUpdate(session, frame, weights, 'binary');
@@ -553,6 +634,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
         return;
       }
       const session = this.subscribed(connection, frame);
+      this.traceMessage(session.id, frame.type);
       if (frame.type === 'update_weight') {
         const { weights } = updateData(frame);
         this.onUpdate(
@@ -623,11 +705,13 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
         max_message_bytes: this.settings.maxMessageBytes,
         exit_round: this.settings.exitRound,
         participants_count: this.settings.participantsCount,
+        round_deadline_ms: this.settings.roundDeadlineMs,
       };
       this.sendText(connection, JSON.stringify({ ...frame, client_id: id, server: hello }));
     } else {
       this.sendText(connection, echo);
     }
+    this.trace(id, 'connected', 'subscribe');
     this.emit('client-join', { client: id, encoding, rejoin: existing !== undefined });
     this.log.info({ client: id, encoding, rejoin: existing !== undefined }, 'client joined');
     // A client that missed an aggregate while away gets it now.
@@ -635,6 +719,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       this.sendAggregate(session, this.retained);
       if (this.owed.size === 0) this.retained = undefined;
     }
+    this.watch();
   }
 
   private onUpdate(session: Session, frame: Frame, weights: WeightRecord[], encoding: WireEncoding): void {
@@ -675,6 +760,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       this.forget(session, connection.dropped ? 'dropped' : 'left');
     } else {
       // Keep its place (its update stays in the sum) for a while: it may reconnect.
+      this.trace(session.id, 'disconnected');
       this.log.info({ client: session.id, code }, 'client disconnected; keeping its place');
       session.graceTimer = setTimeout(() => {
         this.forget(session, 'did not reconnect');
@@ -683,15 +769,20 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       this.emit('client-leave', { client: session.id, reason: `disconnected (${code})` });
     }
     this.maybeFinish();
+    this.watch();
   }
 
   private forget(session: Session, reason: string): void {
     if (session.graceTimer !== undefined) clearTimeout(session.graceTimer);
-    if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    if (this.sessions.get(session.id) === session) {
+      this.sessions.delete(session.id);
+      this.trace(session.id, 'gone');
+    }
     if (this.owed.delete(session.id) && this.owed.size === 0) this.retained = undefined;
     if (reason !== 'left' || session.connection === undefined)
       this.emit('client-leave', { client: session.id, reason });
     this.maybeFinish();
+    this.watch();
   }
 
   /** Sends a coded error frame and closes with the code's close code. Never throws. */
@@ -813,6 +904,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   }
 
   private onRoundClosed(closed: ClosedRound): Promise<void> {
+    this.watchdog.stop();
     const frames = new AggregateFrames(closed);
     this.owed.clear();
     // Once every copy is written, the aggregate's memory goes back to the algorithm for the next
@@ -850,6 +942,115 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     return Promise.resolve();
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Bounds: what the round waits for, and giving up on it
+
+  private trace(client: string, state: Trace['state'], message?: string): void {
+    const now = Date.now();
+    const trace = this.traces.get(client);
+    this.traces.delete(client); // re-inserted last: the map stays in order of change
+    this.traces.set(client, {
+      state,
+      since: trace?.state === state ? trace.since : now,
+      lastMessage: message ?? trace?.lastMessage,
+      lastMessageAt: message === undefined ? trace?.lastMessageAt : now,
+    });
+    if (this.traces.size > MAX_TRACED_CLIENTS) {
+      const oldest = this.traces.keys().next().value;
+      if (oldest !== undefined) this.traces.delete(oldest);
+    }
+  }
+
+  private traceMessage(client: string, type: string): void {
+    const trace = this.traces.get(client);
+    if (trace === undefined) return;
+    trace.lastMessage = type;
+    trace.lastMessageAt = Date.now();
+  }
+
+  /** Re-evaluates whether the round in progress is stuck (see RoundWatchdog). */
+  private watch(): void {
+    if (this.closing !== undefined || !this.started) return;
+    this.watchdog.check(this.isStuck());
+  }
+
+  /**
+   * Stuck: the round cannot close by itself (its timeout is not armed with `minClients` in) and
+   * no connected client owes it an update, so only a participant that is away can move it.
+   */
+  private isStuck(): boolean {
+    if (this.rounds.finished || this.rounds.closesByItself) return false;
+    for (const session of this.sessions.values()) {
+      const connection = session.connection;
+      if (connection !== undefined && !connection.dropped && !this.rounds.hasContributed(session.id)) return false;
+    }
+    return true;
+  }
+
+  private diagnose(round: number, bound: RoundBound, waitedMs: number): RoundDiagnostic {
+    const now = Date.now();
+    let last: RoundDiagnostic['lastMessage'];
+    const clients = [...this.traces].map(([client, t]): ClientTrace => {
+      if (t.lastMessage !== undefined && t.lastMessageAt !== undefined) {
+        const agoMs = now - t.lastMessageAt;
+        if (last === undefined || agoMs < last.agoMs) last = { client, type: t.lastMessage, agoMs };
+      }
+      return {
+        client,
+        state: t.state,
+        forMs: now - t.since,
+        contributed: this.rounds.hasContributed(client),
+        lastMessage: t.lastMessage,
+        lastMessageAgoMs: t.lastMessageAt === undefined ? undefined : now - t.lastMessageAt,
+      };
+    });
+    const contributors = this.rounds.contributorIds;
+    return {
+      round,
+      bound,
+      boundMs: this.settings[bound],
+      waitedMs,
+      participantsCount: this.settings.participantsCount,
+      minClients: this.settings.minClients,
+      updatesReceived: contributors.length,
+      contributors,
+      clientsSeen: clients.length,
+      neverSeen: Math.max(0, this.settings.participantsCount - clients.length),
+      clients,
+      lastMessage: last,
+    };
+  }
+
+  /** A bound passed: log what the round waited for, tell every client, end the job. */
+  private onRoundStalled(round: number, bound: RoundBound, waitedMs: number): void {
+    if (this.closing !== undefined || this.rounds.finished || this.rounds.round !== round) return;
+    // The round timeout (armed with minClients in) will close it: that is its bound now.
+    if (this.rounds.closesByItself) return;
+    // A change the watchdog was not told of may have unstuck the round: look again.
+    if (bound === 'stallTimeoutMs' && !this.isStuck()) {
+      this.watch();
+      return;
+    }
+    const diagnostic = this.diagnose(round, bound, waitedMs);
+    const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+    const missing = diagnostic.clients
+      .filter((c) => !c.contributed)
+      .map((c) => `${c.client} (${c.state} for ${seconds(c.forMs)}, last frame ${c.lastMessage ?? 'none'})`);
+    if (diagnostic.neverSeen > 0) missing.push(`${diagnostic.neverSeen} participant(s) never seen`);
+    const why =
+      bound === 'stallTimeoutMs'
+        ? `no connected client owes it an update and it cannot close by itself`
+        : `it has been open longer than roundDeadlineMs`;
+    const message =
+      `round ${round} stalled after ${seconds(waitedMs)} (${bound} ${this.settings[bound]} ms): ${why}; ` +
+      `${diagnostic.updatesReceived} of ${diagnostic.participantsCount} updates in (minClients ${diagnostic.minClients}), ` +
+      `waiting for ${missing.length > 0 ? missing.join(', ') : 'nobody in particular'}`;
+    const error = new SednaError('SEDNA_ERR_ROUND_STALLED', message, { details: { ...diagnostic } });
+    this.log.error(diagnostic, message);
+    this.emit('failed', { error, diagnostic });
+    this.closing ??= this.shutdown(CLOSE_CODES.SEDNA_ERR_ROUND_STALLED, 'SEDNA_ERR_ROUND_STALLED', error);
+  }
+
   /** After the exit round: wait (bounded) for clients to leave, then close. */
   private beginExit(): void {
     this.exitTimer = setTimeout(() => {
@@ -870,9 +1071,11 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     return this.closing;
   }
 
-  private async shutdown(code: number, reason: string): Promise<void> {
+  /** Closes every connection with `code` (after an error frame when the job failed with `error`), then the server. */
+  private async shutdown(code: number, reason: string, error?: SednaError): Promise<void> {
     if (this.exitTimer !== undefined) clearTimeout(this.exitTimer);
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.watchdog.stop();
     this.rounds.stop();
     for (const session of this.sessions.values())
       if (session.graceTimer !== undefined) clearTimeout(session.graceTimer);
@@ -887,6 +1090,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
           socket.once('close', () => {
             resolve();
           });
+          if (error !== undefined && connection.session !== undefined)
+            this.sendText(connection, errorFrame(error.code, error.message));
           socket.close(code, reason);
           setTimeout(() => {
             socket.terminate();
@@ -897,6 +1102,11 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     this.wss.close();
     await this.http.close();
     const summary: AggregationSummary = { rounds: this.roundsDone, lastRound: this.lastRound };
+    if (error !== undefined) {
+      this.log.info(summary, 'aggregation server closed after the job failed');
+      this.rejectDone(error);
+      return;
+    }
     this.log.info(summary, 'aggregation server closed');
     this.resolveDone(summary);
     this.emit('done', summary);
