@@ -257,6 +257,7 @@ export {
   type AggregationSummary,
   type RoundEvent,
   type RoundDiagnostic,
+  type AggregationSettings,
   type RoundBound,
   type ClientTrace,
 } from './service/server/aggregation-server.js';

@@ -16,30 +16,23 @@ import { WebSocket, type RawData } from 'ws';
 import { SednaError, closedError, invalidArgument, isSednaError, messageOf } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
 import { toPythonJson } from '../../common/python-json.js';
-import {
-  castWeightsLike,
-  findNonFinite,
-  weightsFromNestedLists,
-  weightsToJsonTensors,
-  type WeightLayout,
-  type WeightRecord,
-} from '../../backend/weights.js';
+import { castWeightsLike, weightsToJsonTensors, type WeightLayout, type WeightRecord } from '../../backend/weights.js';
 import { checkNumSamples } from '../../algorithms/aggregation/base.js';
 import {
   CLOSE_CODES,
   DEFAULT_ROUND_DEADLINE_MS,
-  decodeBinaryMessage,
   encodeBinaryMessage,
   encodeBinaryMessageChunks,
   errorFromFrame,
   isDropCode,
-  parseTextFrame,
-  type ExitFlag,
   type Frame,
   type ServerHello,
   type WireEncoding,
 } from '../aggregation-protocol.js';
+import { readAggregate, readMessage, type AggregateMessage } from '../aggregation-frames.js';
 import { backoffDelay, type RetryPolicy } from '../../common/http-client.js';
+
+export type { AggregateMessage } from '../aggregation-frames.js';
 
 const MIB = 1024 * 1024;
 /** Updates up to this size are sent as one frame; larger ones as fragments (bounded memory). */
@@ -81,19 +74,6 @@ export interface AggregationClientOptions {
   maxQueuedMessages?: number;
   /** Random source for the backoff jitter (tests pin it). */
   random?: () => number;
-}
-
-/** An aggregate from the server (`recv_weight`). */
-export interface AggregateMessage {
-  readonly round: number;
-  readonly totalSamples: number;
-  readonly exitFlag: ExitFlag;
-  /** Typed-array weights: as sent in binary mode; float64 with inferred shapes from JSON lists. */
-  readonly weights: readonly WeightRecord[];
-  /** The client whose update completed the round. */
-  readonly client: string;
-  readonly jobName: string;
-  readonly encoding: WireEncoding;
 }
 
 export interface AggregationClientEvents {
@@ -155,47 +135,6 @@ function isHello(value: unknown): value is ServerHello {
     (h.encoding === 'json' || h.encoding === 'binary') &&
     typeof h.round_number === 'number'
   );
-}
-
-function roundFailed(problem: string, cause?: unknown): SednaError {
-  return new SednaError('SEDNA_ERR_ROUND_FAILED', `malformed recv_weight: ${problem}`, { cause });
-}
-
-/** Reads a recv_weight envelope; weights come from the binary frame or from `data.weights` lists. */
-function parseAggregate(frame: Frame, binaryWeights: WeightRecord[] | undefined): AggregateMessage {
-  const data = frame.data as Record<string, unknown> | null | undefined;
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw roundFailed('no "data" object');
-  const { total_sample: total, round_number: round, exit_flag: exitFlag } = data;
-  if (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0) {
-    throw roundFailed(`total_sample is ${JSON.stringify(total)}`);
-  }
-  if (typeof round !== 'number' || !Number.isSafeInteger(round) || round < 1) {
-    throw roundFailed(`round_number is ${JSON.stringify(round)}`);
-  }
-  if (exitFlag !== 'ok' && exitFlag !== 'continue') throw roundFailed(`exit_flag is ${JSON.stringify(exitFlag)}`);
-  let weights: WeightRecord[];
-  try {
-    weights = binaryWeights ?? weightsFromNestedLists(data.weights, undefined, 'recv_weight');
-  } catch (err) {
-    throw roundFailed(`weights: ${messageOf(err)}`, err);
-  }
-  if (weights.length === 0) throw roundFailed('no weights');
-  // Binary frames can carry NaN/Infinity (JSON cannot): such an aggregate must never reach a model.
-  const bad = findNonFinite(weights);
-  if (bad !== undefined) {
-    throw roundFailed(
-      `weights: tensor #${bad.tensor} ("${(weights[bad.tensor] as WeightRecord).name}") holds a NaN or infinite value at index ${bad.index}`,
-    );
-  }
-  return {
-    round,
-    totalSamples: total,
-    exitFlag,
-    weights,
-    client: typeof frame.client === 'string' ? frame.client : '',
-    jobName: typeof frame.job_name === 'string' ? frame.job_name : '',
-    encoding: binaryWeights === undefined ? 'json' : 'binary',
-  };
 }
 
 export class AggregationClient extends EventEmitter<AggregationClientEvents> {
@@ -399,7 +338,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
         }
         let frame: Frame;
         try {
-          frame = parseTextFrame(Buffer.from(data as Buffer).toString('utf8'));
+          frame = readMessage(data, false).frame;
         } catch {
           return;
         }
@@ -519,12 +458,10 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
   // Receiving
 
   private onMessage(data: RawData, isBinary: boolean): void {
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     let frame: Frame;
     let weights: WeightRecord[] | undefined;
     try {
-      if (isBinary) ({ frame, weights } = decodeBinaryMessage(bytes));
-      else frame = parseTextFrame(bytes.toString('utf8'));
+      ({ frame, weights } = readMessage(data, isBinary));
     } catch (err) {
       this.log.warn({ err: messageOf(err) }, 'ignoring a frame that is not part of the protocol');
       return;
@@ -542,7 +479,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     if (frame.type === 'recv_weight') {
       let message: AggregateMessage;
       try {
-        message = parseAggregate(frame, weights);
+        message = readAggregate(frame, weights);
       } catch (err) {
         this.log.error({ err: messageOf(err) }, 'malformed aggregate from the server');
         this.deliverAggregate(err as SednaError);

@@ -13,102 +13,41 @@
  * No wait is unbounded: a round that cannot complete (`stallTimeoutMs`, `roundDeadlineMs`) ends
  * the job with SEDNA_ERR_ROUND_STALLED, a diagnostic in the log and an error frame to each client.
  */
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import type { SednaConfig } from '../../common/config.js';
-import { SednaError, invalidArgument, isSednaError, messageOf } from '../../common/errors.js';
+import { SednaError, isSednaError, messageOf } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
-import {
-  isFramedInPlace,
-  weightsFromNestedLists,
-  weightsToNestedLists,
-  type WeightRecord,
-} from '../../backend/weights.js';
-import '../../algorithms/aggregation/index.js'; // registers the built-in algorithms
-import {
-  checkNumSamples,
-  type AggregationAlgorithm,
-  type ClientUpdate,
-  type RoundConfig,
-} from '../../algorithms/aggregation/base.js';
+import type { AggregationAlgorithm, ClientUpdate, RoundConfig } from '../../algorithms/aggregation/base.js';
 import {
   CLOSE_CODES,
-  DEFAULT_ROUND_DEADLINE_MS,
   closeCodeOf,
-  decodeBinaryMessage,
-  encodeBinaryMessage,
-  encodeBinaryMessageChunks,
   errorFrame,
   isDropCode,
-  parseTextFrame,
   protocolError,
-  updateData,
   type DropCode,
   type Frame,
   type ServerHello,
   type WireEncoding,
 } from '../aggregation-protocol.js';
-import { createServer, type SednaServer, type ServerOptions } from './base.js';
+import { AggregateFrames, readMessage, readUpdate, type ReadUpdate } from '../aggregation-frames.js';
+import { createServer, type SednaServer } from './base.js';
 import { RoundCoordinator, type ClosedRound, type SubmitOutcome } from './aggregation-round.js';
-import { RoundWatchdog, type RoundBound } from './round-watchdog.js';
+import { Sessions, type Connection, type Session } from './aggregation-sessions.js';
+import {
+  optionsFromConfig,
+  resolveAlgorithm,
+  resolveSettings,
+  type AggregationServerOptions,
+  type AggregationSettings,
+} from './aggregation-settings.js';
+import { RoundWatchdog, describeStall, type RoundBound, type RoundDiagnostic } from './round-watchdog.js';
 
-export type { RoundBound } from './round-watchdog.js';
-
-const MIB = 1024 * 1024;
-
-export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | 'bodyLimitBytes'> {
-  /** A registered algorithm name (the URL path, Sedna's `aggregation`) or an instance. Default `FedAvg`. */
-  aggregation?: string | AggregationAlgorithm;
-  /** Updates that complete a round (Sedna's `participants_count`, GM's PARTICIPANTS_COUNT). Default 1. */
-  participantsCount?: number;
-  /** Rounds before `exit_flag: "ok"` (Sedna's `exit_round`). Default 1, as Sedna's constructor. */
-  exitRound?: number;
-  /** Updates a round needs once `roundTimeoutMs` has passed. Default 1. */
-  minClients?: number;
-  /**
-   * How long after a round's first update the round closes with what arrived (if at least
-   * `minClients`); 0 waits for every participant, as Sedna does. Default 10 minutes.
-   */
-  roundTimeoutMs?: number;
-  /** Largest WebSocket message, either encoding. Default 256 MiB (a 200 MB update fits). */
-  maxMessageBytes?: number;
-  /** Server ping period. Default 5 s. */
-  pingIntervalMs?: number;
-  /** A client silent this long (no pong, no frame) is dropped. Default 300 s (Sedna's CONNECT_TIMEOUT). */
-  livenessTimeoutMs?: number;
-  /** How long a dropped client's place (its update, a missed aggregate) is kept for it to reconnect. Default 300 s. */
-  reconnectGraceMs?: number;
-  /** How long a connection may take to send `subscribe`. Default 30 s. */
-  subscribeTimeoutMs?: number;
-  /** After the exit round, how long to wait for clients to leave before closing them. Default 10 s. */
-  exitGraceMs?: number;
-  /**
-   * How long a round may be stuck before the job fails with SEDNA_ERR_ROUND_STALLED: every
-   * connected client has sent its update (or none is connected), the missing participants are
-   * away, and the round timeout will not close the round. Default 300 s (Sedna's CONNECT_TIMEOUT).
-   */
-  stallTimeoutMs?: number;
-  /** The longest a round may stay open, whatever the clients do; then the job fails with SEDNA_ERR_ROUND_STALLED. Default 1 h. */
-  roundDeadlineMs?: number;
-  /** Offer the binary mode to clients that ask for it. Default true. */
-  allowBinary?: boolean;
-}
-
-/** A client as `GET /{aggregation}` shows it (Sedna's `{client_id, connected_at, info}`). */
-export interface AggregationClientInfo {
-  readonly client_id: string;
-  /** Unix time in seconds, as Sedna's `time.time()`. */
-  readonly connected_at: number;
-  readonly info: {
-    readonly encoding: WireEncoding;
-    readonly connected: boolean;
-    readonly rounds_contributed: number;
-  };
-}
+export type { AggregationServerOptions, AggregationSettings } from './aggregation-settings.js';
+export type { AggregationClientInfo, ClientTrace } from './aggregation-sessions.js';
+export type { RoundBound, RoundDiagnostic } from './round-watchdog.js';
 
 export interface RoundEvent {
   readonly round: number;
@@ -144,138 +83,6 @@ export interface AggregationSummary {
   readonly lastRound: RoundEvent | undefined;
 }
 
-/** One client as the server last saw it, for the diagnostic of a stalled round. */
-export interface ClientTrace {
-  readonly client: string;
-  /** `gone`: dropped, or not back within `reconnectGraceMs`. */
-  readonly state: 'connected' | 'disconnected' | 'gone';
-  /** Since when it has been in that state. */
-  readonly forMs: number;
-  /** Whether the round in progress holds its update. */
-  readonly contributed: boolean;
-  /** The type of the last frame it sent, and how long ago. */
-  readonly lastMessage: string | undefined;
-  readonly lastMessageAgoMs: number | undefined;
-}
-
-/** What a stalled round was waiting for: logged at error level and the details of SEDNA_ERR_ROUND_STALLED. */
-export interface RoundDiagnostic {
-  readonly round: number;
-  readonly bound: RoundBound;
-  readonly boundMs: number;
-  readonly waitedMs: number;
-  readonly participantsCount: number;
-  readonly minClients: number;
-  readonly updatesReceived: number;
-  readonly contributors: readonly string[];
-  readonly clientsSeen: number;
-  /** Participants that never subscribed (participantsCount minus the clients seen, at least 0). */
-  readonly neverSeen: number;
-  readonly clients: readonly ClientTrace[];
-  /** The last frame any client sent. */
-  readonly lastMessage: { readonly client: string; readonly type: string; readonly agoMs: number } | undefined;
-}
-
-/** Clients remembered for diagnostics after they are gone (bounded: ids come from peers). */
-const MAX_TRACED_CLIENTS = 256;
-
-interface Trace {
-  state: ClientTrace['state'];
-  since: number;
-  lastMessage: string | undefined;
-  lastMessageAt: number | undefined;
-}
-
-interface Session {
-  readonly id: string;
-  connection: Connection | undefined;
-  encoding: WireEncoding;
-  /** Asked for more than Sedna's protocol (gets the `server` hello, binary frames, round_config). */
-  negotiated: boolean;
-  connectedAt: number;
-  roundsContributed: number;
-  deliveredRound: number;
-  graceTimer: NodeJS.Timeout | undefined;
-}
-
-interface Connection {
-  readonly socket: WebSocket;
-  session: Session | undefined;
-  lastSeen: number;
-  dropped: boolean;
-  subscribeTimer: NodeJS.Timeout | undefined;
-}
-
-/**
- * Frames of one aggregate, encoded once and sent to every client that wants that encoding. The
- * binary frame is a list of chunks referencing the aggregate's arrays, written as fragments of
- * one message: no copy of the weights, whatever the number of clients.
- */
-class AggregateFrames {
-  private json: string | undefined;
-  private binary: Uint8Array[] | undefined;
-
-  constructor(readonly closed: ClosedRound) {}
-
-  private envelope(): {
-    type: string;
-    client: string;
-    data: Record<string, unknown>;
-    job_name: string;
-    round_number: number;
-  } {
-    const { round, result, exitFlag, sender, jobName } = this.closed;
-    // Key order as Sedna's server writes it (it rewrites the completing update_weight frame).
-    return {
-      type: 'recv_weight',
-      client: sender,
-      data: { total_sample: result.totalSamples, round_number: round, exit_flag: exitFlag },
-      job_name: jobName,
-      round_number: round,
-    };
-  }
-
-  frame(encoding: WireEncoding): string | Uint8Array[] {
-    if (encoding === 'binary') {
-      // FedAvg's output is laid out as a frame already: one message, framed without a copy. Other
-      // algorithms' outputs go as fragments that reference their arrays (no copy either).
-      const weights = this.closed.result.weights;
-      this.binary ??= isFramedInPlace(weights)
-        ? [encodeBinaryMessage(this.envelope(), weights)]
-        : encodeBinaryMessageChunks(this.envelope(), weights);
-      return this.binary;
-    }
-    if (this.json === undefined) {
-      const { round, result, exitFlag } = this.closed;
-      const env = this.envelope();
-      this.json = JSON.stringify({
-        ...env,
-        data: {
-          total_sample: result.totalSamples,
-          round_number: round,
-          weights: weightsToNestedLists(result.weights),
-          exit_flag: exitFlag,
-        },
-      });
-    }
-    return this.json;
-  }
-}
-
-function positiveInt(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < 1) throw invalidArgument(name, value, 'a positive integer');
-  return v;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < 0) throw invalidArgument(name, value, 'a non-negative number');
-  return v;
-}
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._~-]*$/;
-
 /** A GET request's JSON body (up to 64 KiB), or undefined when there is none or it is not JSON. */
 async function readSmallJson(raw: IncomingMessage): Promise<unknown> {
   const length = Number(raw.headers['content-length'] ?? 0);
@@ -294,38 +101,12 @@ async function readSmallJson(raw: IncomingMessage): Promise<unknown> {
   }
 }
 
-function resolveAlgorithm(aggregation: string | AggregationAlgorithm | undefined): AggregationAlgorithm {
-  const algorithm =
-    typeof aggregation === 'object'
-      ? aggregation
-      : ClassFactory.create<string, string, AggregationAlgorithm>(ClassType.FL_AGG, aggregation ?? 'FedAvg');
-  if (typeof algorithm.aggregate !== 'function' || typeof algorithm.configure !== 'function') {
-    throw invalidArgument('aggregation', algorithm.name, 'an algorithm with configure() and aggregate()');
-  }
-  if (!NAME.test(algorithm.name)) throw invalidArgument('aggregation.name', algorithm.name, 'a URL path segment');
-  return algorithm;
-}
-
 export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   /** The algorithm's name: the WebSocket and HTTP path `/{aggregation}`. */
   readonly aggregation: string;
   readonly algorithm: AggregationAlgorithm;
   /** Settings in effect (defaults applied). */
-  readonly settings: Readonly<{
-    participantsCount: number;
-    exitRound: number;
-    minClients: number;
-    roundTimeoutMs: number;
-    maxMessageBytes: number;
-    pingIntervalMs: number;
-    livenessTimeoutMs: number;
-    reconnectGraceMs: number;
-    subscribeTimeoutMs: number;
-    exitGraceMs: number;
-    stallTimeoutMs: number;
-    roundDeadlineMs: number;
-    allowBinary: boolean;
-  }>;
+  readonly settings: AggregationSettings;
   /** Resolves when the job is over (the exit round delivered and the server closed). */
   readonly done: Promise<AggregationSummary>;
 
@@ -333,10 +114,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private readonly wss: WebSocketServer;
   private readonly rounds: RoundCoordinator;
   private readonly watchdog: RoundWatchdog;
-  private readonly sessions = new Map<string, Session>();
-  /** Every client seen (ids in order of their last change), for the stall diagnostic. */
-  private readonly traces = new Map<string, Trace>();
-  private readonly connections = new Set<Connection>();
+  private readonly sessions = new Sessions();
+  /** The last aggregate, kept while a disconnected client is owed it (ids in `owed`). */
   private retained: AggregateFrames | undefined;
   private readonly owed = new Set<string>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -348,7 +127,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private resolveDone: (summary: AggregationSummary) => void = () => undefined;
   private rejectDone: (error: SednaError) => void = () => undefined;
 
-  private constructor(http: SednaServer, algorithm: AggregationAlgorithm, settings: AggregationServer['settings']) {
+  private constructor(http: SednaServer, algorithm: AggregationAlgorithm, settings: AggregationSettings) {
     super();
     this.http = http;
     this.algorithm = algorithm;
@@ -398,25 +177,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   /** Builds the server (nothing listens until `start()`). */
   static async create(options: AggregationServerOptions = {}): Promise<AggregationServer> {
     const algorithm = resolveAlgorithm(options.aggregation);
-    const participantsCount = positiveInt('participantsCount', options.participantsCount, 1);
-    const settings = Object.freeze({
-      participantsCount,
-      exitRound: positiveInt('exitRound', options.exitRound, 1),
-      minClients: Math.min(positiveInt('minClients', options.minClients, 1), participantsCount),
-      roundTimeoutMs: nonNegative('roundTimeoutMs', options.roundTimeoutMs, 600_000),
-      maxMessageBytes: positiveInt('maxMessageBytes', options.maxMessageBytes, 256 * MIB),
-      pingIntervalMs: positiveInt('pingIntervalMs', options.pingIntervalMs, 5_000),
-      livenessTimeoutMs: positiveInt('livenessTimeoutMs', options.livenessTimeoutMs, 300_000),
-      reconnectGraceMs: nonNegative('reconnectGraceMs', options.reconnectGraceMs, 300_000),
-      subscribeTimeoutMs: positiveInt('subscribeTimeoutMs', options.subscribeTimeoutMs, 30_000),
-      exitGraceMs: nonNegative('exitGraceMs', options.exitGraceMs, 10_000),
-      stallTimeoutMs: positiveInt('stallTimeoutMs', options.stallTimeoutMs, 300_000),
-      roundDeadlineMs: positiveInt('roundDeadlineMs', options.roundDeadlineMs, DEFAULT_ROUND_DEADLINE_MS),
-      allowBinary: options.allowBinary ?? true,
-    });
-    if (settings.maxMessageBytes >= 2 ** 31) {
-      throw invalidArgument('maxMessageBytes', settings.maxMessageBytes, 'less than 2 GiB (the ws limit)');
-    }
+    const settings = resolveSettings(options);
     const { host, port, requestTimeoutMs, keepAliveTimeoutMs, closeGraceMs, healthPath, tls, logger } = options;
     const http = await createServer({
       name: 'aggregation',
@@ -441,16 +202,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
    * exit_round, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
    */
   static optionsFromConfig(config: SednaConfig): AggregationServerOptions {
-    return {
-      aggregation: config.aggregationAlgorithm,
-      host: config.aggBindIp,
-      port: config.aggBindPort,
-      participantsCount: config.participantsCount,
-      exitRound: config.exitRound,
-      livenessTimeoutMs: Math.round(config.connectTimeout * 1000),
-      reconnectGraceMs: Math.round(config.connectTimeout * 1000),
-      stallTimeoutMs: Math.max(1, Math.round(config.connectTimeout * 1000)),
-    };
+    return optionsFromConfig(config);
   }
 
   private get log(): Logger {
@@ -477,7 +229,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
 
   /** Ids of the clients connected now. */
   get clients(): string[] {
-    return [...this.sessions.values()].filter((s) => s.connection !== undefined).map((s) => s.id);
+    return this.sessions.connectedIds();
   }
 
   /** Listens and opens round 1. Resolves with the base URL. */
@@ -522,19 +274,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       const body = (await readSmallJson(request.raw)) as { client_id?: unknown } | undefined;
       const id = typeof body?.client_id === 'string' ? body.client_id : query?.client_id;
       if (typeof id !== 'string') return { clients: this.clients };
-      const session = this.sessions.get(id);
-      if (session === undefined) {
+      const info = this.sessions.info(id);
+      if (info === undefined) {
         return reply.code(404).send({ code: 'SEDNA_ERR_NOT_FOUND', message: `no client ${JSON.stringify(id)}` });
       }
-      const info: AggregationClientInfo = {
-        client_id: session.id,
-        connected_at: session.connectedAt / 1000,
-        info: {
-          encoding: session.encoding,
-          connected: session.connection !== undefined,
-          rounds_contributed: session.roundsContributed,
-        },
-      };
       return info;
     });
   }
@@ -562,14 +305,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   // Connections
 
   private onConnection(socket: WebSocket): void {
-    const connection: Connection = {
-      socket,
-      session: undefined,
-      lastSeen: Date.now(),
-      dropped: false,
-      subscribeTimer: undefined,
-    };
-    this.connections.add(connection);
+    const connection = this.sessions.open(socket);
     this.hookOversize(connection);
     connection.subscribeTimer = setTimeout(() => {
       if (connection.session === undefined)
@@ -616,37 +352,22 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
 
   private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
     if (connection.dropped) return;
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     try {
-      if (isBinary) {
-        const { frame, weights } = decodeBinaryMessage(bytes);
-        const session = this.subscribed(connection, frame);
-        this.traceMessage(session.id, frame.type);
-        if (frame.type !== 'update_weight')
-          throw protocolError(`binary frames carry update_weight only, got "${frame.type}"`);
-        this.onUpdate(session, frame, weights, 'binary');
-        return;
-      }
-      const text = bytes.toString('utf8');
-      const frame = parseTextFrame(text);
-      if (frame.type === 'subscribe') {
+      const { frame, weights, text } = readMessage(data, isBinary);
+      if (text !== undefined && frame.type === 'subscribe') {
         this.onSubscribe(connection, frame);
         return;
       }
       const session = this.subscribed(connection, frame);
-      this.traceMessage(session.id, frame.type);
+      this.sessions.traceMessage(session.id, frame.type);
+      if (text === undefined && frame.type !== 'update_weight')
+        throw protocolError(`binary frames carry update_weight only, got "${frame.type}"`);
       if (frame.type === 'update_weight') {
-        const { weights } = updateData(frame);
-        this.onUpdate(
-          session,
-          frame,
-          weightsFromNestedLists(weights, undefined, `update from "${session.id}"`),
-          'json',
-        );
+        this.onUpdate(session, readUpdate(frame, weights, session.id));
         return;
       }
       // Anything else is re-broadcast unchanged to every client, sender included (Sedna).
-      this.broadcastText(text);
+      this.broadcastText(text as string);
     } catch (err) {
       this.drop(connection, err);
     }
@@ -661,39 +382,20 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     if (connection.session !== undefined) throw protocolError('subscribe sent twice on one connection');
     const raw = frame.client_id;
     if (raw !== undefined && raw !== null && typeof raw !== 'string') throw protocolError('client_id must be a string');
-    // Sedna: an empty id gets a random one.
-    const id = typeof raw === 'string' && raw !== '' ? raw : randomUUID().replace(/-/g, '');
-    const existing = this.sessions.get(id);
-    if (existing?.connection !== undefined) {
-      throw new SednaError('SEDNA_ERR_DUPLICATE_CLIENT', `client id ${JSON.stringify(id)} is already connected`, {
-        details: { client: id },
-      });
-    }
+    const claimed = this.sessions.claim(typeof raw === 'string' ? raw : undefined);
+    const { id, existing } = claimed;
     const negotiated = typeof frame.encoding === 'string';
     const encoding: WireEncoding =
       negotiated && frame.encoding === 'binary' && this.settings.allowBinary ? 'binary' : 'json';
-    if (connection.subscribeTimer !== undefined) clearTimeout(connection.subscribeTimer);
     // Sedna: CLIENT_JOIN to the clients already there, then the subscribe frame to everyone.
     this.broadcastText(JSON.stringify({ type: 'CLIENT_JOIN', data: id }));
-    const session: Session = existing ?? {
-      id,
-      connection: undefined,
+    const session = this.sessions.join(connection, claimed, {
       encoding,
       negotiated,
-      connectedAt: Date.now(),
-      roundsContributed: 0,
       deliveredRound: this.roundsDone,
-      graceTimer: undefined,
-    };
-    if (existing?.graceTimer !== undefined) clearTimeout(existing.graceTimer);
-    session.graceTimer = undefined;
-    session.connection = connection;
-    session.encoding = encoding;
-    session.negotiated = negotiated;
-    connection.session = session;
-    this.sessions.set(id, session);
+    });
     const echo = JSON.stringify({ ...frame, client_id: id });
-    for (const other of this.connections) {
+    for (const other of this.sessions.connections) {
       if (other.session !== undefined && other !== connection) this.sendText(other, echo);
     }
     if (negotiated) {
@@ -711,7 +413,6 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     } else {
       this.sendText(connection, echo);
     }
-    this.trace(id, 'connected', 'subscribe');
     this.emit('client-join', { client: id, encoding, rejoin: existing !== undefined });
     this.log.info({ client: id, encoding, rejoin: existing !== undefined }, 'client joined');
     // A client that missed an aggregate while away gets it now.
@@ -722,14 +423,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     this.watch();
   }
 
-  private onUpdate(session: Session, frame: Frame, weights: WeightRecord[], encoding: WireEncoding): void {
-    const { numSamples: raw } = updateData(frame);
-    const numSamples = checkNumSamples(raw, `num_samples of "${session.id}"`);
-    const roundField = frame.round_number;
-    const updateRound = encoding === 'binary' && typeof roundField === 'number' ? roundField : undefined;
-    const jobName = typeof frame.job_name === 'string' ? frame.job_name : '';
+  private onUpdate(session: Session, read: ReadUpdate): void {
+    const { numSamples, weights, encoding } = read;
     const update: ClientUpdate = { client: session.id, numSamples, weights, encoding };
-    void this.rounds.submit(update, jobName, updateRound);
+    void this.rounds.submit(update, read.jobName, read.round);
   }
 
   private onSettled(update: ClientUpdate, round: number, outcome: SubmitOutcome): void {
@@ -748,24 +445,21 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   }
 
   private onClose(connection: Connection, code: number): void {
-    this.connections.delete(connection);
-    if (connection.subscribeTimer !== undefined) clearTimeout(connection.subscribeTimer);
+    this.sessions.closed(connection);
     const session = connection.session;
     if (session?.connection !== connection) {
       this.maybeFinish();
       return;
     }
-    session.connection = undefined;
     if (connection.dropped || this.rounds.finished) {
+      session.connection = undefined;
       this.forget(session, connection.dropped ? 'dropped' : 'left');
     } else {
       // Keep its place (its update stays in the sum) for a while: it may reconnect.
-      this.trace(session.id, 'disconnected');
-      this.log.info({ client: session.id, code }, 'client disconnected; keeping its place');
-      session.graceTimer = setTimeout(() => {
+      this.sessions.keep(session, this.settings.reconnectGraceMs, () => {
         this.forget(session, 'did not reconnect');
-      }, this.settings.reconnectGraceMs);
-      session.graceTimer.unref();
+      });
+      this.log.info({ client: session.id, code }, 'client disconnected; keeping its place');
       this.emit('client-leave', { client: session.id, reason: `disconnected (${code})` });
     }
     this.maybeFinish();
@@ -773,11 +467,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   }
 
   private forget(session: Session, reason: string): void {
-    if (session.graceTimer !== undefined) clearTimeout(session.graceTimer);
-    if (this.sessions.get(session.id) === session) {
-      this.sessions.delete(session.id);
-      this.trace(session.id, 'gone');
-    }
+    this.sessions.forget(session);
     if (this.owed.delete(session.id) && this.owed.size === 0) this.retained = undefined;
     if (reason !== 'left' || session.connection === undefined)
       this.emit('client-leave', { client: session.id, reason });
@@ -827,7 +517,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
 
   private beat(): void {
     const now = Date.now();
-    for (const connection of this.connections) {
+    for (const connection of this.sessions.connections) {
       if (connection.dropped || connection.socket.readyState !== WebSocket.OPEN) continue;
       if (now - connection.lastSeen > this.settings.livenessTimeoutMs) {
         this.drop(
@@ -848,7 +538,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   }
 
   private broadcastText(text: string): void {
-    for (const connection of this.connections) if (connection.session !== undefined) this.sendText(connection, text);
+    for (const connection of this.sessions.connections)
+      if (connection.session !== undefined) this.sendText(connection, text);
   }
 
   /** Sends the aggregate; `written` is called once it is on the wire (or the send failed). */
@@ -945,29 +636,6 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   // -------------------------------------------------------------------------------------------
   // Bounds: what the round waits for, and giving up on it
 
-  private trace(client: string, state: Trace['state'], message?: string): void {
-    const now = Date.now();
-    const trace = this.traces.get(client);
-    this.traces.delete(client); // re-inserted last: the map stays in order of change
-    this.traces.set(client, {
-      state,
-      since: trace?.state === state ? trace.since : now,
-      lastMessage: message ?? trace?.lastMessage,
-      lastMessageAt: message === undefined ? trace?.lastMessageAt : now,
-    });
-    if (this.traces.size > MAX_TRACED_CLIENTS) {
-      const oldest = this.traces.keys().next().value;
-      if (oldest !== undefined) this.traces.delete(oldest);
-    }
-  }
-
-  private traceMessage(client: string, type: string): void {
-    const trace = this.traces.get(client);
-    if (trace === undefined) return;
-    trace.lastMessage = type;
-    trace.lastMessageAt = Date.now();
-  }
-
   /** Re-evaluates whether the round in progress is stuck (see RoundWatchdog). */
   private watch(): void {
     if (this.closing !== undefined || !this.started) return;
@@ -988,22 +656,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   }
 
   private diagnose(round: number, bound: RoundBound, waitedMs: number): RoundDiagnostic {
-    const now = Date.now();
-    let last: RoundDiagnostic['lastMessage'];
-    const clients = [...this.traces].map(([client, t]): ClientTrace => {
-      if (t.lastMessage !== undefined && t.lastMessageAt !== undefined) {
-        const agoMs = now - t.lastMessageAt;
-        if (last === undefined || agoMs < last.agoMs) last = { client, type: t.lastMessage, agoMs };
-      }
-      return {
-        client,
-        state: t.state,
-        forMs: now - t.since,
-        contributed: this.rounds.hasContributed(client),
-        lastMessage: t.lastMessage,
-        lastMessageAgoMs: t.lastMessageAt === undefined ? undefined : now - t.lastMessageAt,
-      };
-    });
+    const { clients, lastMessage } = this.sessions.clientTraces((client) => this.rounds.hasContributed(client));
     const contributors = this.rounds.contributorIds;
     return {
       round,
@@ -1017,7 +670,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       clientsSeen: clients.length,
       neverSeen: Math.max(0, this.settings.participantsCount - clients.length),
       clients,
-      lastMessage: last,
+      lastMessage,
     };
   }
 
@@ -1032,19 +685,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       return;
     }
     const diagnostic = this.diagnose(round, bound, waitedMs);
-    const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
-    const missing = diagnostic.clients
-      .filter((c) => !c.contributed)
-      .map((c) => `${c.client} (${c.state} for ${seconds(c.forMs)}, last frame ${c.lastMessage ?? 'none'})`);
-    if (diagnostic.neverSeen > 0) missing.push(`${diagnostic.neverSeen} participant(s) never seen`);
-    const why =
-      bound === 'stallTimeoutMs'
-        ? `no connected client owes it an update and it cannot close by itself`
-        : `it has been open longer than roundDeadlineMs`;
-    const message =
-      `round ${round} stalled after ${seconds(waitedMs)} (${bound} ${this.settings[bound]} ms): ${why}; ` +
-      `${diagnostic.updatesReceived} of ${diagnostic.participantsCount} updates in (minClients ${diagnostic.minClients}), ` +
-      `waiting for ${missing.length > 0 ? missing.join(', ') : 'nobody in particular'}`;
+    const message = describeStall(diagnostic);
     const error = new SednaError('SEDNA_ERR_ROUND_STALLED', message, { details: { ...diagnostic } });
     this.log.error(diagnostic, message);
     this.emit('failed', { error, diagnostic });
@@ -1062,8 +703,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
 
   private maybeFinish(): void {
     if (!this.rounds.finished || this.closing !== undefined) return;
-    const connected = [...this.connections].some((c) => c.session !== undefined && !c.dropped);
-    if (!connected && this.owed.size === 0) void this.finish();
+    if (!this.sessions.anyConnected() && this.owed.size === 0) void this.finish();
   }
 
   private finish(): Promise<void> {
@@ -1077,9 +717,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.watchdog.stop();
     this.rounds.stop();
-    for (const session of this.sessions.values())
-      if (session.graceTimer !== undefined) clearTimeout(session.graceTimer);
-    const closed = [...this.connections].map(
+    this.sessions.stop();
+    const closed = [...this.sessions.connections].map(
       (connection) =>
         new Promise<void>((resolve) => {
           const socket = connection.socket;

@@ -10,9 +10,49 @@
  *
  * The server tells the watchdog when a round opens and closes and re-evaluates `stuck` on every
  * change (a client joins or leaves, an update is settled, the round timeout passes); the watchdog
- * owns the timers and calls `expired` with the bound that passed.
+ * owns the timers and calls `expired` with the bound that passed. What the round waited for is
+ * then said by a `RoundDiagnostic`.
  */
+import type { ClientTrace } from './aggregation-sessions.js';
+
 export type RoundBound = 'stallTimeoutMs' | 'roundDeadlineMs';
+
+/** What a stalled round was waiting for: logged at error level and the details of SEDNA_ERR_ROUND_STALLED. */
+export interface RoundDiagnostic {
+  readonly round: number;
+  readonly bound: RoundBound;
+  readonly boundMs: number;
+  readonly waitedMs: number;
+  readonly participantsCount: number;
+  readonly minClients: number;
+  readonly updatesReceived: number;
+  readonly contributors: readonly string[];
+  readonly clientsSeen: number;
+  /** Participants that never subscribed (participantsCount minus the clients seen, at least 0). */
+  readonly neverSeen: number;
+  readonly clients: readonly ClientTrace[];
+  /** The last frame any client sent. */
+  readonly lastMessage: { readonly client: string; readonly type: string; readonly agoMs: number } | undefined;
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** One line saying why the round stalled and whom it waited for (the error's message). */
+export function describeStall(d: RoundDiagnostic): string {
+  const missing = d.clients
+    .filter((c) => !c.contributed)
+    .map((c) => `${c.client} (${c.state} for ${seconds(c.forMs)}, last frame ${c.lastMessage ?? 'none'})`);
+  if (d.neverSeen > 0) missing.push(`${d.neverSeen} participant(s) never seen`);
+  const why =
+    d.bound === 'stallTimeoutMs'
+      ? 'no connected client owes it an update and it cannot close by itself'
+      : 'it has been open longer than roundDeadlineMs';
+  return (
+    `round ${d.round} stalled after ${seconds(d.waitedMs)} (${d.bound} ${d.boundMs} ms): ${why}; ` +
+    `${d.updatesReceived} of ${d.participantsCount} updates in (minClients ${d.minClients}), ` +
+    `waiting for ${missing.length > 0 ? missing.join(', ') : 'nobody in particular'}`
+  );
+}
 
 export interface RoundWatchdogSettings {
   readonly stallTimeoutMs: number;

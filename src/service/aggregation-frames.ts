@@ -1,0 +1,194 @@
+/**
+ * The messages of the federated-learning protocol, read off the wire and written to it, on top of
+ * the frame codecs of `aggregation-protocol.ts`: a received WebSocket message as a frame (text or
+ * binary), a client's `update_weight` as the server reads it, an aggregate (`recv_weight`) as the
+ * server writes it once per encoding and as a client reads it.
+ */
+import type { RawData } from 'ws';
+import { SednaError, messageOf } from '../common/errors.js';
+import {
+  findNonFinite,
+  isFramedInPlace,
+  weightsFromNestedLists,
+  weightsToNestedLists,
+  type WeightRecord,
+} from '../backend/weights.js';
+import { checkNumSamples } from '../algorithms/aggregation/base.js';
+import {
+  decodeBinaryMessage,
+  encodeBinaryMessage,
+  encodeBinaryMessageChunks,
+  parseTextFrame,
+  updateData,
+  type ExitFlag,
+  type Frame,
+  type WireEncoding,
+} from './aggregation-protocol.js';
+import type { ClosedRound } from './server/aggregation-round.js';
+
+/** The bytes of a ws message, whatever form ws delivered it in. */
+export function messageBytes(data: RawData): Buffer {
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+}
+
+/** A received message: its frame, the weights of a binary one, the text of a text one. */
+export interface ReceivedMessage {
+  readonly frame: Frame;
+  /** Weights carried by a binary frame (views on its bytes). */
+  readonly weights: WeightRecord[] | undefined;
+  /** A text frame as received (the server re-broadcasts frames it does not know unchanged). */
+  readonly text: string | undefined;
+}
+
+/** Reads a WebSocket message; throws the protocol's coded errors (see `parseTextFrame`). */
+export function readMessage(data: RawData, isBinary: boolean): ReceivedMessage {
+  const bytes = messageBytes(data);
+  if (isBinary) {
+    const { frame, weights } = decodeBinaryMessage(bytes);
+    return { frame, weights, text: undefined };
+  }
+  const text = bytes.toString('utf8');
+  return { frame: parseTextFrame(text), weights: undefined, text };
+}
+
+/** An `update_weight` as the server takes it. */
+export interface ReadUpdate {
+  readonly numSamples: number;
+  readonly weights: WeightRecord[];
+  readonly encoding: WireEncoding;
+  /** The round the client says it trained for (binary clients say; Sedna's JSON clients do not). */
+  readonly round: number | undefined;
+  readonly jobName: string;
+}
+
+/**
+ * Reads an `update_weight` frame from `client`: the weights of the binary frame, or Sedna's
+ * nested lists in `data.weights`; then the sample count.
+ */
+export function readUpdate(frame: Frame, binaryWeights: WeightRecord[] | undefined, client: string): ReadUpdate {
+  const data = updateData(frame);
+  const weights = binaryWeights ?? weightsFromNestedLists(data.weights, undefined, `update from "${client}"`);
+  const numSamples = checkNumSamples(data.numSamples, `num_samples of "${client}"`);
+  const encoding: WireEncoding = binaryWeights === undefined ? 'json' : 'binary';
+  const roundField = frame.round_number;
+  return {
+    numSamples,
+    weights,
+    encoding,
+    round: encoding === 'binary' && typeof roundField === 'number' ? roundField : undefined,
+    jobName: typeof frame.job_name === 'string' ? frame.job_name : '',
+  };
+}
+
+/**
+ * Frames of one aggregate, encoded once and sent to every client that wants that encoding. The
+ * binary frame is a list of chunks referencing the aggregate's arrays, written as fragments of
+ * one message: no copy of the weights, whatever the number of clients.
+ */
+export class AggregateFrames {
+  private json: string | undefined;
+  private binary: Uint8Array[] | undefined;
+
+  constructor(readonly closed: ClosedRound) {}
+
+  private envelope(): {
+    type: string;
+    client: string;
+    data: Record<string, unknown>;
+    job_name: string;
+    round_number: number;
+  } {
+    const { round, result, exitFlag, sender, jobName } = this.closed;
+    // Key order as Sedna's server writes it (it rewrites the completing update_weight frame).
+    return {
+      type: 'recv_weight',
+      client: sender,
+      data: { total_sample: result.totalSamples, round_number: round, exit_flag: exitFlag },
+      job_name: jobName,
+      round_number: round,
+    };
+  }
+
+  frame(encoding: WireEncoding): string | Uint8Array[] {
+    if (encoding === 'binary') {
+      // FedAvg's output is laid out as a frame already: one message, framed without a copy. Other
+      // algorithms' outputs go as fragments that reference their arrays (no copy either).
+      const weights = this.closed.result.weights;
+      this.binary ??= isFramedInPlace(weights)
+        ? [encodeBinaryMessage(this.envelope(), weights)]
+        : encodeBinaryMessageChunks(this.envelope(), weights);
+      return this.binary;
+    }
+    if (this.json === undefined) {
+      const { round, result, exitFlag } = this.closed;
+      const env = this.envelope();
+      this.json = JSON.stringify({
+        ...env,
+        data: {
+          total_sample: result.totalSamples,
+          round_number: round,
+          weights: weightsToNestedLists(result.weights),
+          exit_flag: exitFlag,
+        },
+      });
+    }
+    return this.json;
+  }
+}
+
+/** An aggregate from the server (`recv_weight`). */
+export interface AggregateMessage {
+  readonly round: number;
+  readonly totalSamples: number;
+  readonly exitFlag: ExitFlag;
+  /** Typed-array weights: as sent in binary mode; float64 with inferred shapes from JSON lists. */
+  readonly weights: readonly WeightRecord[];
+  /** The client whose update completed the round. */
+  readonly client: string;
+  readonly jobName: string;
+  readonly encoding: WireEncoding;
+}
+
+function roundFailed(problem: string, cause?: unknown): SednaError {
+  return new SednaError('SEDNA_ERR_ROUND_FAILED', `malformed recv_weight: ${problem}`, { cause });
+}
+
+/**
+ * Reads a `recv_weight` frame as a client; weights come from the binary frame or from
+ * `data.weights` lists. Anything malformed is SEDNA_ERR_ROUND_FAILED.
+ */
+export function readAggregate(frame: Frame, binaryWeights: WeightRecord[] | undefined): AggregateMessage {
+  const data = frame.data as Record<string, unknown> | null | undefined;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw roundFailed('no "data" object');
+  const { total_sample: total, round_number: round, exit_flag: exitFlag } = data;
+  if (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0) {
+    throw roundFailed(`total_sample is ${JSON.stringify(total)}`);
+  }
+  if (typeof round !== 'number' || !Number.isSafeInteger(round) || round < 1) {
+    throw roundFailed(`round_number is ${JSON.stringify(round)}`);
+  }
+  if (exitFlag !== 'ok' && exitFlag !== 'continue') throw roundFailed(`exit_flag is ${JSON.stringify(exitFlag)}`);
+  let weights: WeightRecord[];
+  try {
+    weights = binaryWeights ?? weightsFromNestedLists(data.weights, undefined, 'recv_weight');
+  } catch (err) {
+    throw roundFailed(`weights: ${messageOf(err)}`, err);
+  }
+  if (weights.length === 0) throw roundFailed('no weights');
+  // Binary frames can carry NaN/Infinity (JSON cannot): such an aggregate must never reach a model.
+  const bad = findNonFinite(weights);
+  if (bad !== undefined) {
+    throw roundFailed(
+      `weights: tensor #${bad.tensor} ("${(weights[bad.tensor] as WeightRecord).name}") holds a NaN or infinite value at index ${bad.index}`,
+    );
+  }
+  return {
+    round,
+    totalSamples: total,
+    exitFlag,
+    weights,
+    client: typeof frame.client === 'string' ? frame.client : '',
+    jobName: typeof frame.job_name === 'string' ? frame.job_name : '',
+    encoding: binaryWeights === undefined ? 'json' : 'binary',
+  };
+}

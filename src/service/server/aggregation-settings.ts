@@ -1,0 +1,136 @@
+/**
+ * The aggregation server's options, their defaults and checks, what Sedna's environment sets, and
+ * the algorithm the options name.
+ */
+import { ClassFactory, ClassType } from '../../common/class-factory.js';
+import type { SednaConfig } from '../../common/config.js';
+import { invalidArgument } from '../../common/errors.js';
+import '../../algorithms/aggregation/index.js'; // registers the built-in algorithms
+import type { AggregationAlgorithm } from '../../algorithms/aggregation/base.js';
+import { DEFAULT_ROUND_DEADLINE_MS } from '../aggregation-protocol.js';
+import type { ServerOptions } from './base.js';
+
+const MIB = 1024 * 1024;
+
+export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | 'bodyLimitBytes'> {
+  /** A registered algorithm name (the URL path, Sedna's `aggregation`) or an instance. Default `FedAvg`. */
+  aggregation?: string | AggregationAlgorithm;
+  /** Updates that complete a round (Sedna's `participants_count`, GM's PARTICIPANTS_COUNT). Default 1. */
+  participantsCount?: number;
+  /** Rounds before `exit_flag: "ok"` (Sedna's `exit_round`). Default 1, as Sedna's constructor. */
+  exitRound?: number;
+  /** Updates a round needs once `roundTimeoutMs` has passed. Default 1. */
+  minClients?: number;
+  /**
+   * How long after a round's first update the round closes with what arrived (if at least
+   * `minClients`); 0 waits for every participant, as Sedna does. Default 10 minutes.
+   */
+  roundTimeoutMs?: number;
+  /** Largest WebSocket message, either encoding. Default 256 MiB (a 200 MB update fits). */
+  maxMessageBytes?: number;
+  /** Server ping period. Default 5 s. */
+  pingIntervalMs?: number;
+  /** A client silent this long (no pong, no frame) is dropped. Default 300 s (Sedna's CONNECT_TIMEOUT). */
+  livenessTimeoutMs?: number;
+  /** How long a dropped client's place (its update, a missed aggregate) is kept for it to reconnect. Default 300 s. */
+  reconnectGraceMs?: number;
+  /** How long a connection may take to send `subscribe`. Default 30 s. */
+  subscribeTimeoutMs?: number;
+  /** After the exit round, how long to wait for clients to leave before closing them. Default 10 s. */
+  exitGraceMs?: number;
+  /**
+   * How long a round may be stuck before the job fails with SEDNA_ERR_ROUND_STALLED: every
+   * connected client has sent its update (or none is connected), the missing participants are
+   * away, and the round timeout will not close the round. Default 300 s (Sedna's CONNECT_TIMEOUT).
+   */
+  stallTimeoutMs?: number;
+  /** The longest a round may stay open, whatever the clients do; then the job fails with SEDNA_ERR_ROUND_STALLED. Default 1 h. */
+  roundDeadlineMs?: number;
+  /** Offer the binary mode to clients that ask for it. Default true. */
+  allowBinary?: boolean;
+}
+
+/** The settings in effect: every option with its default applied. */
+export type AggregationSettings = Readonly<{
+  participantsCount: number;
+  exitRound: number;
+  minClients: number;
+  roundTimeoutMs: number;
+  maxMessageBytes: number;
+  pingIntervalMs: number;
+  livenessTimeoutMs: number;
+  reconnectGraceMs: number;
+  subscribeTimeoutMs: number;
+  exitGraceMs: number;
+  stallTimeoutMs: number;
+  roundDeadlineMs: number;
+  allowBinary: boolean;
+}>;
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw invalidArgument(name, value, 'a positive integer');
+  return v;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < 0) throw invalidArgument(name, value, 'a non-negative number');
+  return v;
+}
+
+/** Applies the defaults and checks each option (SEDNA_ERR_INVALID_ARGUMENT naming the bad one). */
+export function resolveSettings(options: AggregationServerOptions): AggregationSettings {
+  const participantsCount = positiveInt('participantsCount', options.participantsCount, 1);
+  const settings = Object.freeze({
+    participantsCount,
+    exitRound: positiveInt('exitRound', options.exitRound, 1),
+    minClients: Math.min(positiveInt('minClients', options.minClients, 1), participantsCount),
+    roundTimeoutMs: nonNegative('roundTimeoutMs', options.roundTimeoutMs, 600_000),
+    maxMessageBytes: positiveInt('maxMessageBytes', options.maxMessageBytes, 256 * MIB),
+    pingIntervalMs: positiveInt('pingIntervalMs', options.pingIntervalMs, 5_000),
+    livenessTimeoutMs: positiveInt('livenessTimeoutMs', options.livenessTimeoutMs, 300_000),
+    reconnectGraceMs: nonNegative('reconnectGraceMs', options.reconnectGraceMs, 300_000),
+    subscribeTimeoutMs: positiveInt('subscribeTimeoutMs', options.subscribeTimeoutMs, 30_000),
+    exitGraceMs: nonNegative('exitGraceMs', options.exitGraceMs, 10_000),
+    stallTimeoutMs: positiveInt('stallTimeoutMs', options.stallTimeoutMs, 300_000),
+    roundDeadlineMs: positiveInt('roundDeadlineMs', options.roundDeadlineMs, DEFAULT_ROUND_DEADLINE_MS),
+    allowBinary: options.allowBinary ?? true,
+  });
+  if (settings.maxMessageBytes >= 2 ** 31) {
+    throw invalidArgument('maxMessageBytes', settings.maxMessageBytes, 'less than 2 GiB (the ws limit)');
+  }
+  return settings;
+}
+
+/**
+ * Options from Sedna's variables: aggregation_algorithm, AGG_BIND_IP/PORT, PARTICIPANTS_COUNT,
+ * exit_round, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
+ */
+export function optionsFromConfig(config: SednaConfig): AggregationServerOptions {
+  return {
+    aggregation: config.aggregationAlgorithm,
+    host: config.aggBindIp,
+    port: config.aggBindPort,
+    participantsCount: config.participantsCount,
+    exitRound: config.exitRound,
+    livenessTimeoutMs: Math.round(config.connectTimeout * 1000),
+    reconnectGraceMs: Math.round(config.connectTimeout * 1000),
+    stallTimeoutMs: Math.max(1, Math.round(config.connectTimeout * 1000)),
+  };
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._~-]*$/;
+
+/** The algorithm `aggregation` names (or is), checked to aggregate and to name a URL path. */
+export function resolveAlgorithm(aggregation: string | AggregationAlgorithm | undefined): AggregationAlgorithm {
+  const algorithm =
+    typeof aggregation === 'object'
+      ? aggregation
+      : ClassFactory.create<string, string, AggregationAlgorithm>(ClassType.FL_AGG, aggregation ?? 'FedAvg');
+  if (typeof algorithm.aggregate !== 'function' || typeof algorithm.configure !== 'function') {
+    throw invalidArgument('aggregation', algorithm.name, 'an algorithm with configure() and aggregate()');
+  }
+  if (!NAME.test(algorithm.name)) throw invalidArgument('aggregation.name', algorithm.name, 'a URL path segment');
+  return algorithm;
+}
