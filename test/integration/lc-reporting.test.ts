@@ -202,7 +202,9 @@ describe('LCReporter', () => {
   it('sends only when the counters changed, at most once per period, and close() flushes', async () => {
     const lc = await LCEmulator.start();
     const client = new LCClient({ lcServer: lc.url });
-    const reporter = LCReporter.start({ client, message: jiMessage('w'), periodMs: 80 });
+    // The send deadline defaults to the period (80 ms here), which a loaded machine can miss even
+    // when the LC got the report; this test is about periods and flushing, not deadlines.
+    const reporter = LCReporter.start({ client, message: jiMessage('w'), periodMs: 80, sendTimeoutMs: 5_000 });
     const sent: LCReport[] = [];
     const nextSent = (): Promise<LCReport> => new Promise((resolve) => reporter.once('sent', resolve));
     reporter.on('sent', (r) => sent.push(r));
