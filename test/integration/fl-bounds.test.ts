@@ -7,8 +7,10 @@
  */
 import { once } from 'node:events';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { loadConfig } from '../../src/common/config.js';
 import { FederatedLearning } from '../../src/core/federated-learning/index.js';
 import { AggregationClient } from '../../src/service/client/aggregation-client.js';
+import { AggregationServer } from '../../src/service/server/aggregation-server.js';
 import { CLOSE_CODES } from '../../src/service/aggregation-protocol.js';
 import { LCEmulator } from '../../src/testing/lc-emulator.js';
 import type { WeightRecord } from '../../src/backend/weights.js';
@@ -352,6 +354,49 @@ describe('aggregation client and job: their own bounds', () => {
     } finally {
       await client.close();
       await aggregator.close();
+    }
+  });
+});
+
+// setTimeout keeps at most 2^31 - 1 ms (about 24.8 days) and fires a longer delay after 1 ms: a
+// bound meant as "very long" must not become "at once".
+describe('bounds longer than a timer can hold', () => {
+  const DAYS_116 = '10000000'; // CONNECT_TIMEOUT in seconds: 10^10 ms
+
+  it('a CONNECT_TIMEOUT of 116 days is a long wait, not an immediate failure: the job runs', async () => {
+    // The aggregator as its pod runs it: every option from the injected variables.
+    const aggregatorConfig = loadConfig({
+      JOB_NAME: 'fl-bounds',
+      AGG_BIND_IP: '127.0.0.1',
+      AGG_BIND_PORT: '0',
+      PARTICIPANTS_COUNT: '2',
+      exit_round: '1',
+      CONNECT_TIMEOUT: DAYS_116,
+    });
+    const server = await startServer({
+      ...AggregationServer.optionsFromConfig(aggregatorConfig),
+      roundDeadlineMs: 40 * 24 * 3_600_000,
+    });
+    const failures: string[] = [];
+    server.on('failed', (e) => failures.push(e.error.message));
+    try {
+      // Round 1 is stuck from its opening (nobody connected) until the second trainer subscribes.
+      const jobs = await Promise.all(
+        ['long-a', 'long-b'].map((name) =>
+          FederatedLearning.create({
+            estimator: estimator(3),
+            config: config(server.port, name, { CONNECT_TIMEOUT: DAYS_116 }),
+            lcClient: false,
+          }),
+        ),
+      );
+      const results = await Promise.all(jobs.map((job) => job.train(shard)));
+      expect(results.map((r) => r.rounds.map((x) => [x.round, x.exitFlag]))).toEqual([[[1, 'ok']], [[1, 'ok']]]);
+      await Promise.all(jobs.map((job) => job.close()));
+      await server.done;
+      expect(failures).toEqual([]);
+    } finally {
+      await server.close();
     }
   });
 });

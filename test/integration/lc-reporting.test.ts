@@ -314,6 +314,29 @@ describe('LCReporter', () => {
     }
   });
 
+  it('close() with a flushTimeoutMs beyond what a timer holds (30 days) waits for a slow LC instead of failing at once', async () => {
+    // A slow LC: answers each report 100 ms after it arrived.
+    const lc = await scriptedServer((_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), 100);
+    });
+    const client = new LCClient({ lcServer: lc.url });
+    const reporter = LCReporter.start({
+      client,
+      message: jiMessage('patient'),
+      periodMs: 60_000,
+      flushTimeoutMs: 30 * 24 * 3_600_000,
+    });
+    try {
+      reporter.updateForEdgeInference();
+      await reporter.close();
+      expect(reporter.deliveries).toEqual({ sent: 1, failed: 0 });
+      expect(JSON.parse(lc.bodies[0]!)).toMatchObject({ ownerInfo: { inferenceNumber: 1 } });
+    } finally {
+      client.close();
+      await lc.close();
+    }
+  });
+
   it('close() logs the counters an unreachable LC did not get, and still closes', async () => {
     const client = new LCClient({ lcServer: `http://127.0.0.1:${await deadPort()}`, maxAttempts: 1 });
     const reporter = LCReporter.start({ client, message: jiMessage('alone'), periodMs: 60_000 });

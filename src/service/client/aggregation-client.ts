@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import { WebSocket, type RawData } from 'ws';
 import { SednaError, closedError, invalidArgument, isSednaError, messageOf } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
+import { timerDelay } from '../../common/timers.js';
 import { toPythonJson } from '../../common/python-json.js';
 import { castWeightsLike, weightsToJsonTensors, type WeightLayout, type WeightRecord } from '../../backend/weights.js';
 import { checkNumSamples } from '../../algorithms/aggregation/base.js';
@@ -100,9 +101,6 @@ interface WaitDescription {
   readonly bound: number;
 }
 
-/** setTimeout's largest delay; a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** How one connection attempt ended. */
 type AttemptOutcome =
   | { readonly ok: true }
@@ -181,11 +179,12 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
       clientId: options.clientId,
       encoding: options.encoding ?? 'binary',
       connectTimeoutMs,
-      attemptTimeoutMs: positive('attemptTimeoutMs', options.attemptTimeoutMs, 5_000),
+      // Cut to what a timer holds (common/timers.ts): a bound of years must not fire at once.
+      attemptTimeoutMs: timerDelay(positive('attemptTimeoutMs', options.attemptTimeoutMs, 5_000)),
       retry: { baseDelayMs: options.retry?.baseDelayMs ?? 250, maxDelayMs: options.retry?.maxDelayMs ?? 5_000 },
       maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 256 * MIB),
       livenessTimeoutMs: positive('livenessTimeoutMs', options.livenessTimeoutMs, 300_000),
-      sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, 300_000),
+      sendTimeoutMs: timerDelay(positive('sendTimeoutMs', options.sendTimeoutMs, 300_000)),
       waitTimeoutMs:
         options.waitTimeoutMs === undefined ? undefined : positive('waitTimeoutMs', options.waitTimeoutMs, 1),
       reconnect: options.reconnect ?? true,
@@ -258,7 +257,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
       const delay = backoffDelay(attempt - 1, { ...this.options.retry, maxAttempts: Infinity }, this.options.random);
       if (Date.now() + delay >= deadline) break;
       this.log.debug({ attempt, delay, err: outcome.error.message }, 'aggregation server not reachable yet; retrying');
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await new Promise((resolve) => setTimeout(resolve, timerDelay(delay)));
     }
     const diagnostic = {
       url: this.url,
@@ -624,18 +623,15 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
         reject(aborted());
         return;
       }
-      const timer = setTimeout(
-        () => {
-          const diagnostic = this.diagnose(what);
-          const message =
-            `waited ${what.bound} ms for ${what.waitingFor} from the aggregation server` +
-            (what.round === undefined ? '' : ` (round ${what.round})`) +
-            '; giving up';
-          this.log.error(diagnostic, message);
-          waiter.reject(new SednaError(timeoutCode, message, { details: diagnostic }));
-        },
-        Math.min(options.timeoutMs, MAX_TIMER_MS),
-      );
+      const timer = setTimeout(() => {
+        const diagnostic = this.diagnose(what);
+        const message =
+          `waited ${what.bound} ms for ${what.waitingFor} from the aggregation server` +
+          (what.round === undefined ? '' : ` (round ${what.round})`) +
+          '; giving up';
+        this.log.error(diagnostic, message);
+        waiter.reject(new SednaError(timeoutCode, message, { details: diagnostic }));
+      }, timerDelay(options.timeoutMs));
       const onAbort = (): void => {
         waiter.reject(aborted());
       };

@@ -17,6 +17,7 @@
 import { EventEmitter } from 'node:events';
 import { SednaError, invalidArgument, messageOf } from '../../common/errors.js';
 import { getLogger } from '../../common/logger.js';
+import { timerDelay } from '../../common/timers.js';
 import { formatLocalTime, type LCClient, type LCReport } from './lc-client.js';
 
 export interface InferenceCounters {
@@ -80,11 +81,13 @@ export class LCReporter extends EventEmitter<LCReporterEvents> {
     this.client = options.client;
     this.message = options.message;
     this.periodMs = options.periodMs;
-    this.sendTimeoutMs = options.sendTimeoutMs ?? Math.min(options.periodMs, 10_000);
+    // Bounds are cut to what a timer holds (common/timers.ts): one of years must not fire at once.
+    this.sendTimeoutMs = timerDelay(options.sendTimeoutMs ?? Math.min(options.periodMs, 10_000));
     // Room for a send under way and the last one, each bounded by the send deadline.
-    this.flushTimeoutMs = options.flushTimeoutMs ?? 2 * this.sendTimeoutMs + 1_000;
-    if (!Number.isFinite(this.flushTimeoutMs) || this.flushTimeoutMs <= 0)
+    const flushTimeoutMs = options.flushTimeoutMs ?? 2 * this.sendTimeoutMs + 1_000;
+    if (!Number.isFinite(flushTimeoutMs) || flushTimeoutMs <= 0)
       throw invalidArgument('flushTimeoutMs', options.flushTimeoutMs, 'a positive number');
+    this.flushTimeoutMs = timerDelay(flushTimeoutMs);
     this.now = options.now ?? (() => new Date());
     this.periodStart = this.now();
     this.origin = Date.now();
@@ -193,7 +196,7 @@ export class LCReporter extends EventEmitter<LCReporterEvents> {
       () => {
         this.tick();
       },
-      Math.max(0, due - now),
+      timerDelay(Math.max(0, due - now)),
     );
     this.timer.unref(); // the reporter never keeps a worker process alive by itself
   }

@@ -5,6 +5,7 @@
 import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import type { SednaConfig } from '../../common/config.js';
 import { invalidArgument } from '../../common/errors.js';
+import { timerDelay } from '../../common/timers.js';
 import '../../algorithms/aggregation/index.js'; // registers the built-in algorithms
 import type { AggregationAlgorithm } from '../../algorithms/aggregation/base.js';
 import { DEFAULT_ROUND_DEADLINE_MS } from '../aggregation-protocol.js';
@@ -79,22 +80,25 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
   return v;
 }
 
-/** Applies the defaults and checks each option (SEDNA_ERR_INVALID_ARGUMENT naming the bad one). */
+/**
+ * Applies the defaults and checks each option (SEDNA_ERR_INVALID_ARGUMENT naming the bad one).
+ * Durations longer than a timer holds (24.8 days) are cut to that (common/timers.ts).
+ */
 export function resolveSettings(options: AggregationServerOptions): AggregationSettings {
   const participantsCount = positiveInt('participantsCount', options.participantsCount, 1);
   const settings = Object.freeze({
     participantsCount,
     exitRound: positiveInt('exitRound', options.exitRound, 1),
     minClients: Math.min(positiveInt('minClients', options.minClients, 1), participantsCount),
-    roundTimeoutMs: nonNegative('roundTimeoutMs', options.roundTimeoutMs, 600_000),
+    roundTimeoutMs: timerDelay(nonNegative('roundTimeoutMs', options.roundTimeoutMs, 600_000)),
     maxMessageBytes: positiveInt('maxMessageBytes', options.maxMessageBytes, 256 * MIB),
-    pingIntervalMs: positiveInt('pingIntervalMs', options.pingIntervalMs, 5_000),
-    livenessTimeoutMs: positiveInt('livenessTimeoutMs', options.livenessTimeoutMs, 300_000),
-    reconnectGraceMs: nonNegative('reconnectGraceMs', options.reconnectGraceMs, 300_000),
-    subscribeTimeoutMs: positiveInt('subscribeTimeoutMs', options.subscribeTimeoutMs, 30_000),
-    exitGraceMs: nonNegative('exitGraceMs', options.exitGraceMs, 10_000),
-    stallTimeoutMs: positiveInt('stallTimeoutMs', options.stallTimeoutMs, 300_000),
-    roundDeadlineMs: positiveInt('roundDeadlineMs', options.roundDeadlineMs, DEFAULT_ROUND_DEADLINE_MS),
+    pingIntervalMs: timerDelay(positiveInt('pingIntervalMs', options.pingIntervalMs, 5_000)),
+    livenessTimeoutMs: timerDelay(positiveInt('livenessTimeoutMs', options.livenessTimeoutMs, 300_000)),
+    reconnectGraceMs: timerDelay(nonNegative('reconnectGraceMs', options.reconnectGraceMs, 300_000)),
+    subscribeTimeoutMs: timerDelay(positiveInt('subscribeTimeoutMs', options.subscribeTimeoutMs, 30_000)),
+    exitGraceMs: timerDelay(nonNegative('exitGraceMs', options.exitGraceMs, 10_000)),
+    stallTimeoutMs: timerDelay(positiveInt('stallTimeoutMs', options.stallTimeoutMs, 300_000)),
+    roundDeadlineMs: timerDelay(positiveInt('roundDeadlineMs', options.roundDeadlineMs, DEFAULT_ROUND_DEADLINE_MS)),
     allowBinary: options.allowBinary ?? true,
   });
   if (settings.maxMessageBytes >= 2 ** 31) {
