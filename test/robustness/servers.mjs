@@ -167,6 +167,10 @@ export const SERVERS = {
         maxMessageBytes: 256 * 1024,
         subscribeTimeoutMs: 2_000,
         reconnectGraceMs: 50,
+        // The fuzzer's clients leave rounds that nobody can move on purpose: a long run
+        // (SEDNA_FUZZ_INPUTS) must keep fuzzing a live server, not one that ended the job as stalled.
+        stallTimeoutMs: 24 * 3_600_000,
+        roundDeadlineMs: 24 * 3_600_000,
         pingIntervalMs: 1_000,
         requestTimeoutMs: 2_000,
         closeGraceMs: 200,
