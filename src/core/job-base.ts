@@ -97,6 +97,11 @@ export interface ReportOutcome {
 export interface ReportHealth {
   readonly reportFailures: number;
   readonly lastReportError: SednaError | undefined;
+  /**
+   * False when the most recent report did not reach the LC; after `close()`, whether the last one
+   * did. A worker's entry point exits non-zero on false: the controller never saw its final state.
+   */
+  readonly lastReportDelivered: boolean;
 }
 
 /**
@@ -135,6 +140,7 @@ export abstract class JobBase<Events extends JobEventMap<Events> = [never]> exte
   private closedFlag = false;
   private reportFailureCount = 0;
   private lastReportFailure: SednaError | undefined;
+  private lastDelivered = true;
 
   protected constructor(init: JobBaseInit) {
     super();
@@ -189,8 +195,32 @@ export abstract class JobBase<Events extends JobEventMap<Events> = [never]> exte
     return getLogger(this.component);
   }
 
-  protected get reportHealth(): ReportHealth {
-    return { reportFailures: this.reportFailureCount, lastReportError: this.lastReportFailure };
+  /** How the reports to the LocalController went (stage reports and, for inference jobs, periodic ones). */
+  get reportHealth(): ReportHealth {
+    return {
+      reportFailures: this.reportFailureCount,
+      lastReportError: this.lastReportFailure,
+      lastReportDelivered: this.lastDelivered,
+    };
+  }
+
+  /** Records a report that reached the LC (for reports sent outside `report()`, e.g. by an LCReporter). */
+  protected recordReportDelivered(): void {
+    this.lastDelivered = true;
+  }
+
+  /** Records a report that did not reach the LC; returns the failure as a SednaError. */
+  protected recordReportFailure(err: unknown): SednaError {
+    const error =
+      err instanceof SednaError
+        ? err
+        : new SednaError('SEDNA_ERR_INTERNAL', `reporting to the LocalController failed: ${messageOf(err)}`, {
+            cause: err,
+          });
+    this.reportFailureCount++;
+    this.lastReportFailure = error;
+    this.lastDelivered = false;
+    return error;
   }
 
   /**
@@ -206,16 +236,10 @@ export abstract class JobBase<Events extends JobEventMap<Events> = [never]> exte
     if (this.lc === undefined) return { sent: false };
     try {
       await this.lc.send(this.identity.name, jobReport(this.identity, kind, status, results, ownerInfo));
+      this.recordReportDelivered();
       return { sent: true };
     } catch (err) {
-      const error =
-        err instanceof SednaError
-          ? err
-          : new SednaError('SEDNA_ERR_INTERNAL', `reporting to the LocalController failed: ${messageOf(err)}`, {
-              cause: err,
-            });
-      this.reportFailureCount++;
-      this.lastReportFailure = error;
+      const error = this.recordReportFailure(err);
       this.log.error({ err: error, kind, status }, `could not report ${kind} ${status} to the LocalController`);
       return { sent: false, error };
     }

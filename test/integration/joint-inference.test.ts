@@ -92,6 +92,7 @@ describe('JointInference with a real cloud on loopback', () => {
     });
     expect(last).not.toHaveProperty('status');
     expect(lc.forwarded.at(-1)?.content.output.ownerInfo).toMatchObject({ inferenceNumber: samples.length });
+    expect(ji.reportHealth).toMatchObject({ lastReportDelivered: true });
   });
 
   it('applies a post-process by registered name before mining', async () => {
@@ -223,6 +224,25 @@ describe('JointInference when the cloud fails', () => {
       await ji.close();
       await server.close();
     }
+  });
+});
+
+describe('JointInference report health', () => {
+  it('tells after close() that the last counters never reached an unreachable LC, with a coded error', async () => {
+    const ji = await JointInference.create({
+      estimator: await OnnxEstimator.create({ modelUrl: EDGE_ONNX }),
+      config: loadConfig({ LC_SERVER: `http://127.0.0.1:${await deadPort()}`, LC_PERIOD: '60' }),
+      modelUrl: false,
+      hardExampleMining: HEM,
+      cloud: new ModelClient({ host: '127.0.0.1', port: 9 }),
+      cloudTimeoutMs: 200,
+    });
+    expect(ji.reportHealth.lastReportDelivered).toBe(true);
+    await ji.inference([samples[0]!]);
+    await ji.close(); // the last report fails: nothing listens on the LC's port
+    expect(ji.reportHealth.lastReportDelivered).toBe(false);
+    expect(ji.reportHealth.reportFailures).toBeGreaterThan(0);
+    expect(ji.reportHealth.lastReportError?.code).toBe('SEDNA_ERR_NETWORK');
   });
 });
 

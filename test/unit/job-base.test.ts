@@ -117,8 +117,29 @@ describe('JobBase', () => {
     const outcome = await job.send('eval', 'failed');
     expect(outcome.sent).toBe(false);
     expect(outcome.error?.code).toMatch(/^SEDNA_ERR_/);
-    expect(job.health).toEqual({ reportFailures: 1, lastReportError: outcome.error });
+    expect(job.health).toEqual({ reportFailures: 1, lastReportError: outcome.error, lastReportDelivered: false });
+    expect(job.reportHealth).toEqual(job.health); // public: entry points decide their exit code on it
     lc.close();
+  });
+
+  it('reports the last report delivered again once the LC answers after a failure', async () => {
+    let up = false;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' }).end('{"Status":200,"Message":"OK"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const lc = new LCClient({ lcServer: `http://127.0.0.1:${port}`, maxAttempts: 1, timeoutMs: 2_000 });
+    const job = new Probe(lc, new OwnedResources(), []);
+    expect(job.reportHealth.lastReportDelivered).toBe(true); // nothing to deliver yet
+    expect((await job.send('train', 'running')).sent).toBe(false);
+    expect(job.reportHealth).toMatchObject({ reportFailures: 1, lastReportDelivered: false });
+    up = true;
+    expect((await job.send('train', 'completed')).sent).toBe(true);
+    expect(job.reportHealth).toMatchObject({ reportFailures: 1, lastReportDelivered: true });
+    lc.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
   it('keeps a job running when an event listener throws', () => {

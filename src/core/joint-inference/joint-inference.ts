@@ -131,6 +131,13 @@ export class JointInference<X = unknown, P = unknown> extends JobBase {
     this.hem = parts.hem;
     this.cloud = parts.cloud;
     this.reporter = parts.reporter;
+    // The periodic reports count in `reportHealth`, as stage reports do for the other jobs.
+    this.reporter?.on('sent', () => {
+      this.recordReportDelivered();
+    });
+    this.reporter?.on('failed', (error) => {
+      this.recordReportFailure(error);
+    });
     this.miningMode = options.miningMode ?? parts.config.miningMode;
     this.cloudTimeoutMs = options.cloudTimeoutMs ?? 2_000;
     this.onCloudFailure = options.onCloudFailure ?? 'edge';
