@@ -1,0 +1,108 @@
+/**
+ * The container engine as the image builds and tests use it: buildah and podman with the settings
+ * of ../shared/tools/oci (runc, cgroupfs, storage under $OCI_HOME, the build-time CA mounts).
+ * Containers run with one setting of our own: the netavark network backend with aardvark-dns, so
+ * containers on one network find each other by name and by `--network-alias` (the Service names
+ * Sedna's controller creates); with the CNI backend podman picks on this storage, names do not
+ * resolve. Builds keep the shared settings: in this sandbox only CNI's bridge reaches the npm
+ * registry from a RUN step (netavark's does not route outside), and runs need no outside network.
+ *
+ * Plain JavaScript: Jest's globalSetup loads it without the TypeScript transform.
+ */
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SHARED_OCI = path.resolve(ROOT, '..', 'shared', 'tools', 'oci');
+/** Label of every container and network the tests make, so a teardown finds leftovers. */
+export const TEST_LABEL = 'sedna-sdk-test=images';
+
+/** Debian packages the network backend needs, beside what make-node-base.sh installs. */
+const NETWORK_PACKAGES = ['netavark', 'aardvark-dns'];
+
+let cached;
+
+/**
+ * The environments (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF, OCI_HOME) and build mounts of the
+ * shared tool's env.sh: `buildEnv` as it is, `env` with the network backend set to netavark.
+ * @returns {Promise<{ env: NodeJS.ProcessEnv, buildEnv: NodeJS.ProcessEnv, buildMounts: string[] }>}
+ */
+export async function engine() {
+  if (cached !== undefined) return cached;
+  const script =
+    'source "$1" >/dev/null && printf "%s\\n" "$OCI_HOME" "$CONTAINERS_CONF" "$CONTAINERS_STORAGE_CONF" "${OCI_BUILD_MOUNTS[@]}"';
+  const { stdout } = await run('bash', ['-c', script, 'oci-env', path.join(SHARED_OCI, 'env.sh')]);
+  const [ociHome, conf, storageConf, ...buildMounts] = stdout.trimEnd().split('\n');
+  let text = fs.readFileSync(conf, 'utf8');
+  if (!/^\[network\]/m.test(text)) text += '\n[network]\nnetwork_backend = "netavark"\n';
+  const ours = path.join(ociHome, 'containers.sedna-sdk-images.conf');
+  fs.writeFileSync(ours, text);
+  const common = { ...process.env, OCI_HOME: ociHome, CONTAINERS_STORAGE_CONF: storageConf };
+  cached = {
+    env: { ...common, CONTAINERS_CONF: ours },
+    buildEnv: { ...common, CONTAINERS_CONF: conf },
+    buildMounts,
+  };
+  return cached;
+}
+
+/**
+ * Installs what is missing (buildah, podman, runc, ...; netavark and aardvark-dns) and builds the
+ * node:20-bookworm-slim stand-in with the shared tool when it is not in the store (once per machine).
+ */
+export async function ensureEngine(log = () => {}) {
+  const missing = [];
+  for (const pkg of NETWORK_PACKAGES) {
+    try {
+      await run('dpkg', ['-s', pkg]);
+    } catch {
+      missing.push(pkg);
+    }
+  }
+  if (missing.length > 0) {
+    log(`installing ${missing.join(', ')}`);
+    await run('apt-get', ['update', '-qq']);
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  }
+  const { stdout } = await run('bash', [path.join(SHARED_OCI, 'make-node-base.sh')], { maxBuffer: 64 << 20 });
+  log(stdout.trim());
+}
+
+/**
+ * Runs podman (or buildah with `tool: 'buildah'`, in the build environment) to completion.
+ * @returns {Promise<{ code: number | null, stdout: string, stderr: string }>}
+ */
+export async function oci(args, { tool = 'podman', timeoutMs = 600_000, input } = {}) {
+  const { env, buildEnv } = await engine();
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { env: tool === 'buildah' ? buildEnv : env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Like `oci()`, but a non-zero exit is an error carrying the output. */
+export async function ociOk(args, options) {
+  const result = await oci(args, options);
+  if (result.code !== 0) {
+    const tool = options?.tool ?? 'podman';
+    throw new Error(`${tool} ${args.join(' ')} exited with ${result.code}: ${result.stderr.trim().slice(-2000)}`);
+  }
+  return result.stdout;
+}
