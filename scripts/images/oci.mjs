@@ -1,11 +1,13 @@
 /**
  * The container engine as the image builds and tests use it: buildah and podman with the settings
  * of ../shared/tools/oci (runc, cgroupfs, storage under $OCI_HOME, the build-time CA mounts).
- * Containers run with one setting of our own: the netavark network backend with aardvark-dns, so
- * containers on one network find each other by name and by `--network-alias` (the Service names
- * Sedna's controller creates); with the CNI backend podman picks on this storage, names do not
- * resolve. Builds keep the shared settings: in this sandbox only CNI's bridge reaches the npm
- * registry from a RUN step (netavark's does not route outside), and runs need no outside network.
+ * The network backend is ours to choose, explicitly, because podman's own choice depends on the
+ * store (netavark for a fresh one, CNI once it holds images from before): containers run with
+ * netavark and aardvark-dns, so containers on one network find each other by name and by
+ * `--network-alias` (the Service names Sedna's controller creates; under CNI names do not
+ * resolve); builds run with CNI, because in this sandbox only CNI's bridge reaches the npm registry
+ * from a RUN step (netavark's resolves no outside name: on a fresh store every `npm install` in a
+ * build hung until it timed out). Runs need no outside network.
  *
  * Plain JavaScript: Jest's globalSetup loads it without the TypeScript transform.
  */
@@ -29,7 +31,7 @@ let cached;
 
 /**
  * The environments (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF, OCI_HOME) and build mounts of the
- * shared tool's env.sh: `buildEnv` as it is, `env` with the network backend set to netavark.
+ * shared tool's env.sh, with the network backend set: netavark in `env` (runs), CNI in `buildEnv`.
  * @returns {Promise<{ env: NodeJS.ProcessEnv, buildEnv: NodeJS.ProcessEnv, buildMounts: string[] }>}
  */
 export async function engine() {
@@ -38,14 +40,18 @@ export async function engine() {
     'source "$1" >/dev/null && printf "%s\\n" "$OCI_HOME" "$CONTAINERS_CONF" "$CONTAINERS_STORAGE_CONF" "${OCI_BUILD_MOUNTS[@]}"';
   const { stdout } = await run('bash', ['-c', script, 'oci-env', path.join(SHARED_OCI, 'env.sh')]);
   const [ociHome, conf, storageConf, ...buildMounts] = stdout.trimEnd().split('\n');
-  let text = fs.readFileSync(conf, 'utf8');
-  if (!/^\[network\]/m.test(text)) text += '\n[network]\nnetwork_backend = "netavark"\n';
-  const ours = path.join(ociHome, 'containers.sedna-sdk-images.conf');
-  fs.writeFileSync(ours, text);
+  const shared = fs.readFileSync(conf, 'utf8');
+  if (/^\[network\]/m.test(shared)) throw new Error(`${conf} sets [network] already: images/oci.mjs sets it`);
+  /** The shared settings plus the network backend, in a file of our own beside them. */
+  const withBackend = (backend) => {
+    const file = path.join(ociHome, `containers.sedna-sdk-images-${backend}.conf`);
+    fs.writeFileSync(file, `${shared}\n[network]\nnetwork_backend = "${backend}"\n`);
+    return file;
+  };
   const common = { ...process.env, OCI_HOME: ociHome, CONTAINERS_STORAGE_CONF: storageConf };
   cached = {
-    env: { ...common, CONTAINERS_CONF: ours },
-    buildEnv: { ...common, CONTAINERS_CONF: conf },
+    env: { ...common, CONTAINERS_CONF: withBackend('netavark') },
+    buildEnv: { ...common, CONTAINERS_CONF: withBackend('cni') },
     buildMounts,
   };
   return cached;
