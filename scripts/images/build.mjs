@@ -3,7 +3,8 @@
  * Builds every container image of the repository, unchanged, as CI does: the base images
  * (images/Dockerfile.<backend> → sedna-sdk-<backend>) from the package as `npm pack` makes it, then
  * every example's Dockerfile (examples/<job>/Dockerfile.<worker> →
- * sedna-sdk-example-<job>-<worker>) on top of its base. Independent images build in parallel.
+ * sedna-sdk-example-<job>-<worker>; a lone examples/<job>/Dockerfile → sedna-sdk-example-<job>) on
+ * top of its base. Independent images build in parallel.
  *
  *   node scripts/images/build.mjs            # needs dist/ (npm run build); prints a table
  *   node scripts/images/build.mjs --json     # the results as JSON
@@ -45,11 +46,37 @@ export function catalog() {
   for (const job of fs.readdirSync(path.join(ROOT, 'examples')).sort()) {
     const dir = path.join(ROOT, 'examples', job);
     if (!fs.statSync(dir).isDirectory()) continue;
-    for (const file of fs.readdirSync(dir).sort())
-      if (file.startsWith('Dockerfile.'))
-        add(`examples/${job}/${file}`, `sedna-sdk-example-${job}-${file.slice('Dockerfile.'.length)}`, 'example');
+    for (const file of fs.readdirSync(dir).sort()) {
+      const worker = exampleWorker(file);
+      if (worker !== undefined)
+        add(`examples/${job}/${file}`, `sedna-sdk-example-${job}${worker === '' ? '' : `-${worker}`}`, 'example');
+    }
   }
   return images;
+}
+
+/**
+ * The worker an example's Dockerfile builds: `Dockerfile.<worker>` → '<worker>', a lone
+ * `Dockerfile` (one image for all the example's workers) → ''; undefined for other files
+ * (`Dockerfile.<worker>.dockerignore` is Docker's per-Dockerfile ignore file, not an image).
+ */
+function exampleWorker(file) {
+  if (file === 'Dockerfile') return '';
+  if (!file.startsWith('Dockerfile.') || file.endsWith('.dockerignore')) return undefined;
+  return file.slice('Dockerfile.'.length);
+}
+
+/** Why an example image cannot build as the suite requires, or undefined when it can. */
+function notBuildable(image, images) {
+  if (image.kind !== 'example') return undefined;
+  if (image.base === undefined)
+    return (
+      `${image.dockerfile} does not build on a sedna-sdk base image: an example installs sedna-sdk as ` +
+      'a user does, `ARG BASE=sedna-sdk-<backend>:<version>` then `FROM ${BASE}` (docs/deploy.md, ' +
+      '"Adding an example image"); the build context holds no src/ or package.json to compile'
+    );
+  if (!images.some((i) => i.name === image.base)) return `unknown base image ${image.base}`;
+  return undefined;
 }
 
 /** `npm pack` of this repository (dist/ must be built) into images/packages; returns the tarball's name. */
@@ -115,15 +142,18 @@ export async function buildAll({ jobs = 3, log = () => {} } = {}) {
   while (pending.size > 0 || running.size > 0) {
     for (const image of pending) {
       if (running.size >= jobs) break;
+      const reason = notBuildable(image, images);
+      if (reason !== undefined) {
+        pending.delete(image);
+        results.set(image.name, { ...image, ok: false, seconds: 0, log: reason });
+        log(`NOT BUILT ${image.dockerfile}: ${reason}`);
+        continue;
+      }
       const base = image.base === undefined ? undefined : results.get(image.base);
       if (image.base !== undefined && base === undefined) continue; // its base is not built yet
       pending.delete(image);
       if (base !== undefined && !base.ok) {
         results.set(image.name, { ...image, ok: false, seconds: 0, log: `not built: its base ${image.base} failed` });
-        continue;
-      }
-      if (image.base !== undefined && !images.some((i) => i.name === image.base)) {
-        results.set(image.name, { ...image, ok: false, seconds: 0, log: `unknown base image ${image.base}` });
         continue;
       }
       running.set(
@@ -137,7 +167,7 @@ export async function buildAll({ jobs = 3, log = () => {} } = {}) {
     }
     if (running.size > 0) await Promise.race(running.values());
     else if (pending.size > 0) {
-      // Nothing can start: a base that no Dockerfile builds.
+      // Nothing can start (cannot happen once notBuildable passed; kept so the loop always ends).
       for (const image of pending)
         results.set(image.name, { ...image, ok: false, seconds: 0, log: `unknown base image ${image.base}` });
       pending.clear();

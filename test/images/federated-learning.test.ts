@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FIXTURES, giveToImageUser, recordOutcome, stage, workerName } from './containers.js';
-import { NAMESPACE, flAggregator } from './workers.js';
+import { flAggregator } from './start-specs/federated-learning.js';
+import { NAMESPACE } from './workers.js';
 
 const JOB = 'digits-fl';
 const ROUNDS = 3;

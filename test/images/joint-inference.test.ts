@@ -9,7 +9,8 @@ import path from 'node:path';
 import { OnnxEstimator } from '../../src/backend/onnx.js';
 import { CLOUD_ONNX, EDGE_ONNX, loadDigits } from '../helpers/backend-fixtures.js';
 import { FIXTURES, recordOutcome, stage, workerName } from './containers.js';
-import { NAMESPACE, jiCloud } from './workers.js';
+import { jiCloud } from './start-specs/joint-inference.js';
+import { NAMESPACE } from './workers.js';
 
 interface Line {
   index: number;

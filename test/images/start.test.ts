@@ -7,15 +7,18 @@
 import fs from 'node:fs';
 import { catalog } from '../../scripts/images/build.mjs';
 import { Container, recordReady, stage, volumeDir, workerName } from './containers.js';
-import { WORKERS, type WorkerContext } from './workers.js';
+import { loadStartSpecs, type WorkerContext } from './workers.js';
 
 const examples = catalog().filter((i) => i.kind === 'example');
+const WORKERS = await loadStartSpecs();
 const GRACE_SECONDS = 10;
 
 const the = stage();
 
-it('every example image has a start spec in test/images/workers.ts', () => {
+it('every example image has a start spec in test/images/start-specs/<example>.ts', () => {
   expect(examples.map((i) => i.name).filter((name) => WORKERS[name] === undefined)).toEqual([]);
+  // and every spec is for an image that exists (a renamed Dockerfile leaves none behind)
+  expect(Object.keys(WORKERS).filter((name) => !examples.some((i) => i.name === name))).toEqual([]);
 });
 
 describe.each(examples.map((i) => [i.name] as const))('%s', (name) => {
@@ -41,7 +44,7 @@ describe.each(examples.map((i) => [i.name] as const))('%s', (name) => {
 
   it(`starts read-only as uid 1000, gets ready, and ends within a ${GRACE_SECONDS} s grace period`, async () => {
     const spec = WORKERS[name];
-    if (spec === undefined) throw new Error(`no start spec for ${name} in test/images/workers.ts`);
+    if (spec === undefined) throw new Error(`no start spec for ${name} in test/images/start-specs/`);
     const context = ctx();
     for (const companion of spec.companions?.(context) ?? []) {
       const c = await Container.run(companion.options);
