@@ -11,7 +11,6 @@ export interface OciResult {
 export interface OciOptions {
   tool?: 'podman' | 'buildah';
   timeoutMs?: number;
-  input?: string;
 }
 
 export function engine(): Promise<{ env: NodeJS.ProcessEnv; buildEnv: NodeJS.ProcessEnv; buildMounts: string[] }>;

@@ -82,13 +82,14 @@ export async function ensureEngine(log = () => {}) {
 }
 
 /**
- * Runs podman (or buildah with `tool: 'buildah'`, in the build environment) to completion.
+ * Runs podman (or buildah with `tool: 'buildah'`, in the build environment) to completion. Its
+ * stdin is closed (/dev/null): a pipe written to after a quick exit failed the caller with EPIPE.
  * @returns {Promise<{ code: number | null, stdout: string, stderr: string }>}
  */
-export async function oci(args, { tool = 'podman', timeoutMs = 600_000, input } = {}) {
+export async function oci(args, { tool = 'podman', timeoutMs = 600_000 } = {}) {
   const { env, buildEnv } = await engine();
   return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { env: tool === 'buildah' ? buildEnv : env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(tool, args, { env: tool === 'buildah' ? buildEnv : env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
@@ -99,7 +100,6 @@ export async function oci(args, { tool = 'podman', timeoutMs = 600_000, input } 
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    child.stdin.end(input ?? '');
   });
 }
 
