@@ -125,7 +125,8 @@ export function decodeFeatureBatch(
       'SEDNA_ERR_INVALID_UPDATE',
     );
   }
-  const quantization: FeatureQuantization = { min: min as number, max: max as number, bits: bits as number };
+  // `+ 0` turns a -0 read from the wire into 0, so the decoded bits compare equal to what was meant.
+  const quantization: FeatureQuantization = { min: min as number, max: max as number, bits: (bits as number) + 0 };
   const wantDtype = quantization.bits === 0 ? 'float32' : 'uint8';
   if (features.dtype !== wantDtype || features.shape.length < 2) {
     throw invalid(where, `${FEATURES_RECORD} must be ${wantDtype} [n, ...features]`, 'SEDNA_ERR_WEIGHTS_MISMATCH');
