@@ -243,7 +243,9 @@ describe('LCReporter', () => {
   it('keeps counting through an LC outage and delivers the latest state when the LC is back', async () => {
     const first = await LCEmulator.start();
     const port = first.port;
-    const client = new LCClient({ lcServer: first.url, timeoutMs: 200, maxAttempts: 1 });
+    // A refused connection fails at once; the deadline is long so that a loaded machine's slow
+    // event loop cannot turn the outage into a timeout.
+    const client = new LCClient({ lcServer: first.url, timeoutMs: 5_000, maxAttempts: 1 });
     const reporter = LCReporter.start({ client, message: jiMessage('w'), periodMs: 100 });
     const failures: Error[] = [];
     reporter.on('failed', (e) => failures.push(e));
