@@ -237,6 +237,28 @@ export const ERROR_CATALOG = {
     fix: 'The old model keeps serving; fix the config file or the model and the next poll retries.',
     httpStatus: 500,
   },
+  // Multi-edge inference: records, images, video, Kafka
+  SEDNA_ERR_RECORD_FORMAT: {
+    meaning:
+      'A multi-edge record frame (a REST body or a Kafka message) is not one of ours: wrong magic or version, truncated, or its header does not match its data.',
+    fix: 'Send frames written by `encodeRecords()` (sedna-sdk); a Python Sedna peer sends pickles, which sedna-sdk never reads (see docs/multi-edge-inference.md).',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_IMAGE_DECODE: {
+    meaning: 'An image (a frame, a scene, a crop or a query image) is not an image the codec can decode, e.g. a truncated JPEG.',
+    fix: 'Send JPEG or PNG bytes; check the producer that encoded the image named in the message.',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_VIDEO_SOURCE: {
+    meaning: 'A video source failed: the file or URL cannot be opened or decoded, or a stream stopped and did not come back.',
+    fix: 'Check the video address in the message (and that ffmpeg can play it: `ffmpeg -i URL -f null -`); streams reconnect with backoff until `maxReconnects`.',
+    httpStatus: 502,
+  },
+  SEDNA_ERR_KAFKA: {
+    meaning: 'The Kafka brokers could not be reached, or refused to take or give messages.',
+    fix: 'Check KAFKA_BIND_IPS / KAFKA_BIND_PORTS and that the brokers run; results not yet acknowledged stay queued and are retried.',
+    httpStatus: 502,
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type SednaErrorCode = keyof typeof ERROR_CATALOG;
