@@ -21,7 +21,7 @@ export function stackFeatures(features: readonly Float32Array[] | FeatureMatrix,
   if (!Array.isArray(features)) return features as FeatureMatrix;
   const list = features as readonly Float32Array[];
   if (list.length === 0) throw invalidArgument(what, list, 'at least one feature vector');
-  const dim = list[0]!.length;
+  const dim = (list[0] as Float32Array).length;
   if (dim === 0) throw invalidArgument(what, list, 'non-empty feature vectors');
   const data = new Float32Array(list.length * dim);
   list.forEach((row, i) => {
@@ -137,7 +137,8 @@ export function matchQueryToTargets(
 
 function meanRow(m: FeatureMatrix): FeatureMatrix {
   const out = new Float32Array(m.dim);
-  for (let i = 0; i < m.rows; i++) for (let k = 0; k < m.dim; k++) out[k] = (out[k] as number) + (m.data[i * m.dim + k] as number);
+  for (let i = 0; i < m.rows; i++)
+    for (let k = 0; k < m.dim; k++) out[k] = (out[k] as number) + (m.data[i * m.dim + k] as number);
   for (let k = 0; k < m.dim; k++) out[k] = (out[k] as number) / m.rows;
   return { rows: 1, dim: m.dim, data: out };
 }

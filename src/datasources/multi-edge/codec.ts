@@ -172,7 +172,8 @@ class FrameReader {
     private readonly blobLength: number,
     header: unknown,
   ) {
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('the header is not an object');
+    if (typeof header !== 'object' || header === null || Array.isArray(header))
+      throw bad('the header is not an object');
     const { records, blobs } = header as Json;
     if (!Array.isArray(records) || records.length > MAX_RECORDS)
       throw bad(`header.records must be a list of at most ${MAX_RECORDS}`);
@@ -189,13 +190,15 @@ class FrameReader {
 
   records<T>(read: (r: RecordReader) => T): T[] {
     return this.recordList.map((value, i) => {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(`records[${i}] is not an object`);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw bad(`records[${i}] is not an object`);
       return read(new RecordReader(this, value as Json, `records[${i}]`));
     });
   }
 
   blob(index: unknown, where: string): Uint8Array {
-    if (!isCount(index) || index >= this.blobs.length) throw bad(`${where} names blob ${String(index)}, which does not exist`);
+    if (!isCount(index) || index >= this.blobs.length)
+      throw bad(`${where} names blob ${String(index)}, which does not exist`);
     const [offset, length] = this.blobs[index] as [number, number];
     const start = this.blobStart + offset;
     return Uint8Array.prototype.slice.call(this.buf, start, start + length);

@@ -64,7 +64,12 @@ export async function decodeImage(bytes: Uint8Array, what = 'image'): Promise<Rg
       .raw()
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    return {
+      width: info.width,
+      height: info.height,
+      channels: 3,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
   } catch (err) {
     throw new SednaError('SEDNA_ERR_IMAGE_DECODE', `${what} does not decode: ${messageOf(err)}`, {
       cause: err,
@@ -83,7 +88,8 @@ export function cropImage(image: RgbImage, box: BoxCoord): RgbImage {
   const y1 = Math.max(0, Math.floor(Math.min(box[1], box[3])));
   const x2 = Math.min(image.width, Math.ceil(Math.max(box[0], box[2])));
   const y2 = Math.min(image.height, Math.ceil(Math.max(box[1], box[3])));
-  if (!(x2 > x1 && y2 > y1)) throw invalidArgument('box', box, `a box that overlaps the ${image.width}x${image.height} image`);
+  if (!(x2 > x1 && y2 > y1))
+    throw invalidArgument('box', box, `a box that overlaps the ${image.width}x${image.height} image`);
   const width = x2 - x1;
   const height = y2 - y1;
   const data = new Uint8Array(width * height * 3);
