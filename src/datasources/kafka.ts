@@ -95,6 +95,7 @@ async function kafkaClient(options: KafkaConnection): Promise<KafkaJs> {
 interface OutboxEntry {
   topic: string;
   value: Buffer;
+  key: string | undefined;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -138,9 +139,10 @@ export class KafkaProducer {
   /**
    * Queues `value` for `topic` and resolves once a broker acknowledged it. Waits for room when
    * the outbox is full (backpressure). Rejects only for a message that can never be sent (too
-   * large) or when the producer is closed before delivery.
+   * large) or when the producer is closed before delivery. Messages with the same `key` (the
+   * components use the camera) land in one partition, so they stay in order.
    */
-  async send(topic: string, value: Uint8Array): Promise<void> {
+  async send(topic: string, value: Uint8Array, key?: string): Promise<void> {
     if (this.closed) throw new SednaError('SEDNA_ERR_CLOSED', 'the Kafka producer is closed');
     if (value.byteLength > this.maxMessageBytes)
       throw new SednaError(
@@ -155,6 +157,7 @@ export class KafkaProducer {
       this.outbox.push({
         topic,
         value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+        key,
         resolve,
         reject,
       });
@@ -204,7 +207,7 @@ export class KafkaProducer {
           acks: -1,
           topicMessages: [...byTopic].map(([topic, entries]) => ({
             topic,
-            messages: entries.map((e) => ({ value: e.value })),
+            messages: entries.map((e) => (e.key === undefined ? { value: e.value } : { key: e.key, value: e.value })),
           })),
         });
       } catch (err) {

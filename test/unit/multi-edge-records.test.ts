@@ -52,9 +52,9 @@ describe('records', () => {
 // Numbers travel in the JSON header, which has no negative zero (harmless for coordinates and scores).
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }).map((v) => v + 0);
 const bytes = fc.uint8Array({ maxLength: 300 });
-const feature = fc.integer({ min: 0, max: 40 }).chain((n) =>
-  fc.float32Array({ minLength: n, maxLength: n, noNaN: true, noDefaultInfinity: true }),
-);
+const feature = fc
+  .integer({ min: 0, max: 40 })
+  .chain((n) => fc.float32Array({ minLength: n, maxLength: n, noNaN: true, noDefaultInfinity: true }));
 const result = fc.record({
   userID: fc.string({ maxLength: 20 }),
   frameIndex: fc.nat(),
@@ -105,7 +105,9 @@ describe('record frames', () => {
   });
 
   it('rejects anything that is not a valid frame with a coded error, never a crash', () => {
-    const good = encodeResults([new DetTrackResult({ features: [Float32Array.of(1, 2)], scene: Uint8Array.of(1, 2, 3) })]);
+    const good = encodeResults([
+      new DetTrackResult({ features: [Float32Array.of(1, 2)], scene: Uint8Array.of(1, 2, 3) }),
+    ]);
     const cases: [string, Buffer][] = [
       ['empty', Buffer.alloc(0)],
       ['a pickle', Buffer.from([0x80, 0x04, 0x95, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2e])],
@@ -162,30 +164,40 @@ describe('record frames', () => {
       ['a record that is null', { records: [null], blobs: [] }],
     ];
     for (const [name, header, blobs] of cases) {
-      expect([name, errorOf(() => decodeRecords(frameWith(header, blobs))).code]).toEqual([name, 'SEDNA_ERR_RECORD_FORMAT']);
+      expect([name, errorOf(() => decodeRecords(frameWith(header, blobs))).code]).toEqual([
+        name,
+        'SEDNA_ERR_RECORD_FORMAT',
+      ]);
     }
     expect(decodeResults(frameWith({ records: [base], blobs: [] }))).toHaveLength(1);
   });
 
   it('never throws anything but a coded error on random bytes or corrupted frames', () => {
-    const good = encodeResults([new DetTrackResult({ features: [Float32Array.of(1, 2, 3)], bbox: [Uint8Array.of(9)] })]);
+    const good = encodeResults([
+      new DetTrackResult({ features: [Float32Array.of(1, 2, 3)], bbox: [Uint8Array.of(9)] }),
+    ]);
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 }), (noise, at, value) => {
-        for (const input of [Buffer.from(noise), Buffer.concat([Buffer.from('SMER\x01\x01'), Buffer.from(noise)])]) {
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.nat({ max: good.length - 1 }),
+        fc.integer({ min: 0, max: 255 }),
+        (noise, at, value) => {
+          for (const input of [Buffer.from(noise), Buffer.concat([Buffer.from('SMER\x01\x01'), Buffer.from(noise)])]) {
+            try {
+              decodeRecords(input);
+            } catch (err) {
+              expect(err).toMatchObject({ code: 'SEDNA_ERR_RECORD_FORMAT' });
+            }
+          }
+          const corrupted = Buffer.from(good);
+          corrupted[at] = value;
           try {
-            decodeRecords(input);
+            decodeRecords(corrupted);
           } catch (err) {
             expect(err).toMatchObject({ code: 'SEDNA_ERR_RECORD_FORMAT' });
           }
-        }
-        const corrupted = Buffer.from(good);
-        corrupted[at] = value;
-        try {
-          decodeRecords(corrupted);
-        } catch (err) {
-          expect(err).toMatchObject({ code: 'SEDNA_ERR_RECORD_FORMAT' });
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -18,7 +18,14 @@ describe('ReID matching', () => {
     const sim = cosineSimilarityScore([f(1, 0), f(0.6, 0.8)], [f(1, 0), f(0, 1), f(0.6, 0.8)]);
     expect(sim.rows).toBe(2);
     expect(sim.dim).toBe(3);
-    expect(Array.from(sim.data)).toEqual([1, 0, expect.closeTo(0.6, 6), expect.closeTo(0.6, 6), expect.closeTo(0.8, 6), expect.closeTo(1, 6)]);
+    expect(Array.from(sim.data)).toEqual([
+      1,
+      0,
+      expect.closeTo(0.6, 6),
+      expect.closeTo(0.6, 6),
+      expect.closeTo(0.8, 6),
+      expect.closeTo(1, 6),
+    ]);
   });
 
   it('matches the candidate with the highest similarity to any query (hand-computed)', () => {
@@ -27,27 +34,36 @@ describe('ReID matching', () => {
     const candidates = [f(0, 1), f(0.6, -0.8), f(0.6, 0.8)];
     expect(matchQueryToTargets(query, candidates)).toEqual({ index: 2, score: expect.closeTo(0.96, 6) as number });
     // avgMode compares against the mean query (0.9, 0.3): candidate 2 scores 0.78.
-    expect(matchQueryToTargets(query, candidates, true)).toEqual({ index: 2, score: expect.closeTo(0.78, 6) as number });
+    expect(matchQueryToTargets(query, candidates, true)).toEqual({
+      index: 2,
+      score: expect.closeTo(0.78, 6) as number,
+    });
     // Ties go to the first candidate, as Sedna's nonzero()[0].
     expect(matchQueryToTargets([f(1, 0)], [f(0.5, 1), f(0.5, -1)]).index).toBe(0);
   });
 
   it('agrees with a naive triple loop on random matrices (any row count, not only multiples of 4)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 11 }), fc.integer({ min: 1, max: 9 }), fc.nat(), (m, n, d, seed) => {
-        let s = seed;
-        const rand = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-        const q = Array.from({ length: m }, () => Float32Array.from({ length: d }, rand));
-        const c = Array.from({ length: n }, () => Float32Array.from({ length: d }, rand));
-        const sim = cosineSimilarityScore(q, c);
-        const naive = q.map((qi) => c.map((cj) => qi.reduce((sum, v, k) => sum + v * cj[k]!, 0)));
-        naive.forEach((row, i) => row.forEach((dot, j) => expect(sim.data[i * n + j]).toBeCloseTo(dot, 4)));
-        const best = Math.max(...naive.flat());
-        const match = matchQueryToTargets(q, c);
-        expect(match.score).toBeCloseTo(best, 4);
-        // The chosen candidate holds the maximum in some query row.
-        expect(Math.max(...naive.map((row) => row[match.index]!))).toBeCloseTo(best, 4);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 11 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.nat(),
+        (m, n, d, seed) => {
+          let s = seed;
+          const rand = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+          const q = Array.from({ length: m }, () => Float32Array.from({ length: d }, rand));
+          const c = Array.from({ length: n }, () => Float32Array.from({ length: d }, rand));
+          const sim = cosineSimilarityScore(q, c);
+          const naive = q.map((qi) => c.map((cj) => qi.reduce((sum, v, k) => sum + v * cj[k]!, 0)));
+          naive.forEach((row, i) => row.forEach((dot, j) => expect(sim.data[i * n + j]).toBeCloseTo(dot, 4)));
+          const best = Math.max(...naive.flat());
+          const match = matchQueryToTargets(q, c);
+          expect(match.score).toBeCloseTo(best, 4);
+          // The chosen candidate holds the maximum in some query row.
+          expect(Math.max(...naive.map((row) => row[match.index]!))).toBeCloseTo(best, 4);
+        },
+      ),
     );
   });
 
