@@ -408,3 +408,58 @@ export {
   type SimulationResult,
   type SimulationRound,
 } from './core/fl-simulation/index.js';
+
+// ---------------------------------------------------------------------------------------------
+// Multi-edge inference (issue 16): records and their binary frames, video sources (ffmpeg), the
+// optical-flow gate, ReID matching, Kafka, the REST servers and clients, and the three components.
+// kafkajs, @techstark/opencv-js and sharp are optional peers loaded on first use: nothing here
+// imports them.
+export * from './core/multi-edge-inference/index.js';
+export {
+  VideoSource,
+  videoSourceKind,
+  type VideoFrame,
+  type VideoSourceKind,
+  type VideoSourceOptions,
+  type VideoSourceStats,
+} from './datasources/video.js';
+export {
+  KafkaProducer,
+  KafkaConsumer,
+  KAFKA_TOPICS,
+  kafkaBrokers,
+  type KafkaConnection,
+  type KafkaProducerOptions,
+  type KafkaProducerStats,
+  type KafkaConsumerOptions,
+  type KafkaConsumerStats,
+} from './datasources/kafka.js';
+export {
+  LukasKanade,
+  LUKAS_KANADE_DEFAULTS,
+  type MotionGate,
+  type GateFrame,
+  type LukasKanadeParams,
+  type LukasKanadeStats,
+} from './algorithms/optical-flow/lukas-kanade.js';
+export {
+  cosineSimilarityScore,
+  matchQueryToTargets,
+  stackFeatures,
+  normalize,
+  type FeatureMatrix,
+  type QueryMatch,
+} from './algorithms/reid/matching.js';
+export {
+  MultiEdgeServer,
+  MULTI_EDGE_SERVICES,
+  DEFAULT_MULTI_EDGE_BODY_LIMIT,
+  type MultiEdgeHandler,
+  type MultiEdgeServerOptions,
+  type MultiEdgeServiceName,
+} from './service/server/multi-edge-server.js';
+export {
+  MultiEdgeClient,
+  type MultiEdgeClientOptions,
+  type MultiEdgeStatus,
+} from './service/client/multi-edge-client.js';

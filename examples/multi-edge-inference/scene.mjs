@@ -22,7 +22,7 @@ export const PEOPLE = Object.freeze([
   // Colours of similar luminance, so every person offers corners of similar strength.
   { id: '0001', shirt: [240, 60, 60], trousers: [60, 90, 240], y: 60 },
   { id: '0002', shirt: [40, 170, 60], trousers: [200, 110, 20], y: 150 },
-  { id: '0003', shirt: [20, 170, 190], trousers: [150, 50, 170], y: 110 },
+  { id: '0003', shirt: [20, 170, 190], trousers: [150, 50, 170], y: 170 },
 ]);
 export const TARGET_ID = '0001';
 
@@ -74,7 +74,10 @@ function background(camera) {
   return data;
 }
 
-/** Boxes of the people camera `camera` sees at frame t: `{ id, box: [x1, y1, x2, y2] }` (clipped). */
+/**
+ * The people camera `camera` sees at frame t: `{ id, box: [x1, y1, x2, y2] (clipped), visible }`,
+ * `visible` being the share of the person inside the frame (a person at the border is partly seen).
+ */
 export function visiblePeople(camera, t) {
   const W = SCENE.width;
   const out = [];
@@ -82,10 +85,28 @@ export function visiblePeople(camera, t) {
     const x = worldX(i, t) - camera * W;
     const x1 = Math.max(0, x);
     const x2 = Math.min(W, x + PERSON.w);
-    // A person counts as visible when at least half of them is in the frame.
-    if (x2 - x1 >= PERSON.w / 2) out.push({ id: p.id, box: [x1, p.y, x2, p.y + PERSON.h] });
+    if (x2 > x1) out.push({ id: p.id, box: [x1, p.y, x2, p.y + PERSON.h], visible: (x2 - x1) / PERSON.w });
   });
   return out;
+}
+
+/**
+ * Scores one ReID outcome against the ground truth: a matched box must overlap the target's box
+ * (IoU ≥ 0.5); no match is right when the target is absent. A target less than half in the frame
+ * may be found or missed (either is right).
+ */
+export function judgeMatch(truthFrame, targetId, matchedBox) {
+  const target = truthFrame.find((p) => p.id === targetId);
+  if (matchedBox === undefined) return target === undefined || target.visible < 0.5;
+  return target !== undefined && iou(matchedBox, target.box) >= 0.5;
+}
+
+export function iou(a, b) {
+  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const inter = w * h;
+  const area = (r) => (r[2] - r[0]) * (r[3] - r[1]);
+  return inter / (area(a) + area(b) - inter);
 }
 
 /** Draws a person: grey head, striped shirt, trousers. */

@@ -245,12 +245,14 @@ export const ERROR_CATALOG = {
     httpStatus: 400,
   },
   SEDNA_ERR_IMAGE_DECODE: {
-    meaning: 'An image (a frame, a scene, a crop or a query image) is not an image the codec can decode, e.g. a truncated JPEG.',
+    meaning:
+      'An image (a frame, a scene, a crop or a query image) is not an image the codec can decode, e.g. a truncated JPEG.',
     fix: 'Send JPEG or PNG bytes; check the producer that encoded the image named in the message.',
     httpStatus: 400,
   },
   SEDNA_ERR_VIDEO_SOURCE: {
-    meaning: 'A video source failed: the file or URL cannot be opened or decoded, or a stream stopped and did not come back.',
+    meaning:
+      'A video source failed: the file or URL cannot be opened or decoded, or a stream stopped and did not come back.',
     fix: 'Check the video address in the message (and that ffmpeg can play it: `ffmpeg -i URL -f null -`); streams reconnect with backoff until `maxReconnects`.',
     httpStatus: 502,
   },

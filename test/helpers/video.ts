@@ -10,13 +10,19 @@ import path from 'node:path';
 // @ts-expect-error -- plain JavaScript example module without types
 import * as sceneModule from '../../examples/multi-edge-inference/scene.mjs';
 
+export interface TruthPerson {
+  id: string;
+  box: [number, number, number, number];
+  visible: number;
+}
+
 export interface SceneTruth {
   width: number;
   height: number;
   fps: number;
   frames: number;
   target: string;
-  cameras: { file: string; frames: { id: string; box: [number, number, number, number] }[][] }[];
+  cameras: { file: string; frames: TruthPerson[][] }[];
 }
 
 interface SceneApi {
@@ -25,7 +31,8 @@ interface SceneApi {
   TARGET_ID: string;
   renderFrame(camera: number, t: number): Uint8Array;
   renderQueryImage(person: number, scale?: number): { width: number; height: number; data: Uint8Array };
-  visiblePeople(camera: number, t: number): { id: string; box: [number, number, number, number] }[];
+  visiblePeople(camera: number, t: number): TruthPerson[];
+  judgeMatch(truthFrame: TruthPerson[], targetId: string, matchedBox: readonly number[] | undefined): boolean;
   writeSceneVideos(dir: string, frames?: number): Promise<SceneTruth>;
   encodeVideo(
     file: string,

@@ -8,7 +8,6 @@ import { KafkaConsumer, KafkaProducer, KAFKA_TOPICS, kafkaBrokers } from '../../
 import { decodeResults, encodeResults } from '../../src/datasources/multi-edge/codec.js';
 import { DetTrackResult } from '../../src/datasources/multi-edge/records.js';
 import { errorOf } from '../helpers/errors.js';
-// @ts-expect-error -- plain JavaScript launcher; types in scripts/kafka-mock.d.mts
 import { startKafkaMock } from '../../scripts/kafka-mock.mjs';
 import type { KafkaMock } from '../../scripts/kafka-mock.d.mts';
 

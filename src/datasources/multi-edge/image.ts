@@ -40,14 +40,22 @@ export function checkRgbImage(image: RgbImage, what = 'image'): void {
     );
 }
 
-/** Encodes an RGB image as JPEG (Sedna's example writes scenes at quality 90). */
-export async function encodeJpeg(image: RgbImage, quality = 90): Promise<Uint8Array> {
+/**
+ * Encodes an RGB image as JPEG (Sedna's example writes scenes at quality 90). Chroma is kept at
+ * full resolution (4:4:4) by default: colour is what ReID features often rest on, and 4:2:0 smears
+ * it across small objects' edges.
+ */
+export async function encodeJpeg(
+  image: RgbImage,
+  quality = 90,
+  chromaSubsampling: '4:4:4' | '4:2:0' = '4:4:4',
+): Promise<Uint8Array> {
   checkRgbImage(image);
   if (!Number.isInteger(quality) || quality < 1 || quality > 100)
     throw invalidArgument('quality', quality, 'an integer from 1 to 100');
   const sharp = await loadSharp();
   const out = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .jpeg({ quality })
+    .jpeg({ quality, chromaSubsampling })
     .toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

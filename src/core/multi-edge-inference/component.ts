@@ -1,0 +1,175 @@
+/**
+ * What the three multi-edge components share on top of the queue: their server (Sedna's server
+ * plugin), Kafka when KAFKA_ENABLED, the resources they own and close, and the models' lifecycle.
+ */
+import type { SednaConfig } from '../../common/config.js';
+import { invalidArgument } from '../../common/errors.js';
+import { KafkaConsumer, KafkaProducer, kafkaBrokers } from '../../datasources/kafka.js';
+import { decodeResults, encodeResults } from '../../datasources/multi-edge/codec.js';
+import type { DetTrackResult } from '../../datasources/multi-edge/records.js';
+import type { MultiEdgeClient } from '../../service/client/multi-edge-client.js';
+import {
+  MultiEdgeServer,
+  type MultiEdgeHandler,
+  type MultiEdgeServiceName,
+} from '../../service/server/multi-edge-server.js';
+import { BaseService, type BaseServiceOptions, type BaseServiceStats } from './base-service.js';
+import { pluginEndpoint, type PluginName } from './plugins.js';
+import type { PluggableModel } from './pluggable-model.js';
+
+export interface KafkaSettings {
+  /** `host:port` brokers; default KAFKA_BIND_IPS / KAFKA_BIND_PORTS. */
+  brokers?: readonly string[];
+  /** Consumer group (Sedna: `default`). */
+  groupId?: string;
+  clientId?: string;
+}
+
+export interface ComponentOptions<M> extends BaseServiceOptions {
+  models: readonly M[];
+  config: SednaConfig;
+  /** Where the component's server binds; default from `*_MODEL_BIND_URL` / `*_MODEL_BIND_PORT`. */
+  host?: string;
+  port?: number;
+  /** Serve the component's REST routes (default true). */
+  serve?: boolean;
+  /** Largest request body of the server (default 64 MiB). */
+  bodyLimitBytes?: number;
+  /** Use Kafka instead of REST between components; default KAFKA_ENABLED. */
+  kafka?: KafkaSettings | boolean;
+}
+
+export interface ComponentStats extends BaseServiceStats {
+  /** Records sent on to the next component. */
+  readonly sent: number;
+  /** Sends that failed for good (after the client's retries). */
+  readonly sendFailures: number;
+}
+
+/** Closes what it is given in reverse order, collecting failures. */
+type Closer = () => Promise<void> | void;
+
+export abstract class Component<In, M extends PluggableModel<never, unknown>> extends BaseService<In> {
+  protected readonly models: readonly M[];
+  protected readonly config: SednaConfig;
+  protected server: MultiEdgeServer | undefined;
+  protected producer: KafkaProducer | undefined;
+  protected consumer: KafkaConsumer | undefined;
+  protected sendCounters = { sent: 0, sendFailures: 0 };
+  private readonly closers: Closer[] = [];
+  private closed = false;
+
+  protected constructor(options: ComponentOptions<M>) {
+    super({ ...options, batchSize: options.batchSize ?? options.config.batchSize });
+    if (options.models.length === 0) throw invalidArgument('models', options.models, 'at least one PluggableModel');
+    this.models = options.models;
+    this.config = options.config;
+  }
+
+  get stats(): ComponentStats {
+    return { ...this.queueStats, ...this.sendCounters };
+  }
+
+  /** The component's server URL once started (empty when it serves nothing). */
+  get url(): string {
+    return this.server?.url ?? '';
+  }
+
+  /** Registers something the component owns and closes. */
+  protected own(closer: Closer): void {
+    this.closers.push(closer);
+  }
+
+  protected async serve(
+    service: MultiEdgeServiceName,
+    plugin: PluginName,
+    options: ComponentOptions<M>,
+    handler: MultiEdgeHandler,
+  ): Promise<void> {
+    if (options.serve === false) return;
+    const endpoint = pluginEndpoint(this.config, plugin);
+    this.server = await MultiEdgeServer.create({
+      service,
+      handler,
+      host: options.host ?? endpoint.host,
+      port: options.port ?? endpoint.port,
+      ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
+    });
+    const server = this.server;
+    this.own(() => server.close());
+  }
+
+  /** Resolved Kafka settings, or undefined when Kafka is off. */
+  protected kafkaSettings(options: ComponentOptions<M>): (KafkaSettings & { brokers: readonly string[] }) | undefined {
+    const wanted = options.kafka ?? this.config.kafkaEnabled;
+    if (wanted === false) return undefined;
+    const settings = wanted === true ? {} : wanted;
+    return {
+      ...settings,
+      brokers: settings.brokers ?? kafkaBrokers(this.config.kafkaBindIps, this.config.kafkaBindPorts),
+    };
+  }
+
+  protected async connectProducer(settings: KafkaSettings & { brokers: readonly string[] }): Promise<void> {
+    this.producer = await KafkaProducer.create({
+      brokers: settings.brokers,
+      ...(settings.clientId === undefined ? {} : { clientId: settings.clientId }),
+    });
+    const producer = this.producer;
+    this.own(() => producer.close());
+  }
+
+  /** Consumes record frames from `topics` into `put` (a foreign message is counted and skipped). */
+  protected async connectConsumer(
+    settings: KafkaSettings & { brokers: readonly string[] },
+    topics: readonly string[],
+    defaultGroup: string,
+    put: (records: DetTrackResult[]) => Promise<void>,
+  ): Promise<void> {
+    this.consumer = await KafkaConsumer.create({
+      brokers: settings.brokers,
+      topics,
+      groupId: settings.groupId ?? defaultGroup,
+      ...(settings.clientId === undefined ? {} : { clientId: settings.clientId }),
+      onMessage: (value) => put(decodeResults(value)),
+    });
+    const consumer = this.consumer;
+    this.own(() => consumer.close());
+  }
+
+  /** Sends records on: one Kafka message per record (keyed by camera), or one REST call. */
+  protected async sendOn(records: DetTrackResult[], topic: string, client: MultiEdgeClient | undefined): Promise<void> {
+    if (records.length === 0) return;
+    try {
+      const producer = this.producer;
+      if (producer !== undefined) {
+        await Promise.all(records.map((r) => producer.send(topic, encodeResults([r]), String(r.camera))));
+      } else if (client !== undefined) {
+        await client.transmit(records);
+      } else return;
+      this.sendCounters.sent += records.length;
+    } catch (err) {
+      this.sendCounters.sendFailures += records.length;
+      throw err;
+    }
+  }
+
+  /** Stops taking work, processes what is queued, then closes servers, Kafka clients and models. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.closeQueue();
+    for (const close of this.closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        this.log.warn({ err }, 'closing a resource failed');
+      }
+    }
+    for (const model of this.models) await model.close?.();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
