@@ -12,10 +12,11 @@
  *   (`SEDNA_ERR_OVERLOADED`, a 503 over REST, counted in `rejected`).
  *
  * A batch that fails is counted and logged; the next one runs. No timers poll: the loop waits on
- * promises.
+ * promises. It is a JobBase: config, identity, owned resources and `close()` (which first processes
+ * what is queued) come from there.
  */
 import { SednaError, closedError, invalidArgument, messageOf } from '../../common/errors.js';
-import { getLogger, type Logger } from '../../common/logger.js';
+import { JobBase, type JobBaseInit } from '../job-base.js';
 
 export type OverflowPolicy = 'block' | 'drop-oldest' | 'reject';
 
@@ -30,7 +31,8 @@ export interface BaseServiceOptions {
   maxQueue?: number;
   /** Asynchronous mode: what a put into a full queue does (default `block`). */
   overflow?: OverflowPolicy;
-  logger?: Logger;
+  /** How long `close()` waits for queued items to be processed (default 10 s). */
+  closeGraceMs?: number;
 }
 
 export interface BaseServiceStats {
@@ -51,13 +53,13 @@ export interface BaseServiceStats {
   readonly highWater: number;
 }
 
-export abstract class BaseService<T> {
+export abstract class BaseService<T> extends JobBase {
   readonly batchSize: number;
   readonly asynchronous: boolean;
   readonly timeoutMs: number;
   readonly maxQueue: number;
   readonly overflow: OverflowPolicy;
-  protected readonly log: Logger;
+  private readonly closeGraceMs: number;
   private readonly queue: T[] = [];
   private counters = {
     received: 0,
@@ -77,7 +79,9 @@ export abstract class BaseService<T> {
   private flushTimer: NodeJS.Timeout | undefined;
   private closing = false;
 
-  protected constructor(options: BaseServiceOptions = {}) {
+  protected constructor(init: JobBaseInit, options: BaseServiceOptions = {}) {
+    super(init);
+    this.closeGraceMs = options.closeGraceMs ?? 10_000;
     this.batchSize = options.batchSize ?? 1;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
       throw invalidArgument('batchSize', options.batchSize, 'an integer ≥ 1');
@@ -91,7 +95,6 @@ export abstract class BaseService<T> {
     this.overflow = options.overflow ?? 'block';
     if (!['block', 'drop-oldest', 'reject'].includes(this.overflow))
       throw invalidArgument('overflow', options.overflow, 'block, drop-oldest or reject');
-    this.log = options.logger ?? getLogger('multi-edge');
     if (this.asynchronous) this.loop = this.run();
   }
 
@@ -110,6 +113,7 @@ export abstract class BaseService<T> {
   /** Puts one item in (see the module comment for what happens when the queue is full). */
   async put(item: T): Promise<void> {
     if (this.closing) throw closedError(this.constructor.name);
+    this.assertOpen();
     this.counters.received++;
     const ready = await this.preprocess(item);
     if (ready === undefined) {
@@ -154,8 +158,13 @@ export abstract class BaseService<T> {
     await idle;
   }
 
+  /** JobBase's teardown: process what is queued, then stop the queue. */
+  protected override async beforeClose(): Promise<void> {
+    await this.closeQueue(this.closeGraceMs);
+  }
+
   /** Stops taking items, processes what is queued (waiting at most `graceMs`), then stops. */
-  protected async closeQueue(graceMs = 10_000): Promise<void> {
+  protected async closeQueue(graceMs: number): Promise<void> {
     if (this.closing) return;
     const drained = this.drain();
     let timer: NodeJS.Timeout | undefined;

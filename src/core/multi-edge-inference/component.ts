@@ -3,7 +3,10 @@
  * plugin), Kafka when KAFKA_ENABLED, the resources they own and close, and the models' lifecycle.
  */
 import type { SednaConfig } from '../../common/config.js';
+import type { ResourceKind } from '../../common/constants.js';
 import { invalidArgument } from '../../common/errors.js';
+import { workerIdentity } from '../../service/client/lc-client.js';
+import { OwnedResources } from '../job-base.js';
 import { KafkaConsumer, KafkaProducer, kafkaBrokers } from '../../datasources/kafka.js';
 import { decodeResults, encodeResults } from '../../datasources/multi-edge/codec.js';
 import type { DetTrackResult } from '../../datasources/multi-edge/records.js';
@@ -46,24 +49,27 @@ export interface ComponentStats extends BaseServiceStats {
   readonly sendFailures: number;
 }
 
-/** Closes what it is given in reverse order, collecting failures. */
-type Closer = () => Promise<void> | void;
-
 export abstract class Component<In, M extends PluggableModel<never, unknown>> extends BaseService<In> {
   protected readonly models: readonly M[];
-  protected readonly config: SednaConfig;
   protected server: MultiEdgeServer | undefined;
   protected producer: KafkaProducer | undefined;
   protected consumer: KafkaConsumer | undefined;
   protected sendCounters = { sent: 0, sendFailures: 0 };
-  private readonly closers: Closer[] = [];
-  private closed = false;
 
-  protected constructor(options: ComponentOptions<M>) {
-    super({ ...options, batchSize: options.batchSize ?? options.config.batchSize });
+  /**
+   * `ownerKind` is the component's resource kind; the components send no LC reports (Sedna's do not
+   * either, and the LocalController has no manager for these kinds: see docs/multi-edge-inference.md).
+   */
+  protected constructor(name: string, ownerKind: ResourceKind, options: ComponentOptions<M>) {
     if (options.models.length === 0) throw invalidArgument('models', options.models, 'at least one PluggableModel');
+    const resources = new OwnedResources();
+    // Models are taken first, so they close last (after the servers and Kafka clients).
+    for (const model of options.models) resources.own({ close: () => model.close?.() });
+    super(
+      { name, config: options.config, identity: workerIdentity(options.config, ownerKind), resources, component: name },
+      { ...options, batchSize: options.batchSize ?? options.config.batchSize },
+    );
     this.models = options.models;
-    this.config = options.config;
   }
 
   get stats(): ComponentStats {
@@ -73,11 +79,6 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
   /** The component's server URL once started (empty when it serves nothing). */
   get url(): string {
     return this.server?.url ?? '';
-  }
-
-  /** Registers something the component owns and closes. */
-  protected own(closer: Closer): void {
-    this.closers.push(closer);
   }
 
   protected async serve(
@@ -95,8 +96,7 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
       port: options.port ?? endpoint.port,
       ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
     });
-    const server = this.server;
-    this.own(() => server.close());
+    this.own(this.server);
   }
 
   /** Resolved Kafka settings, or undefined when Kafka is off. */
@@ -115,8 +115,7 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
       brokers: settings.brokers,
       ...(settings.clientId === undefined ? {} : { clientId: settings.clientId }),
     });
-    const producer = this.producer;
-    this.own(() => producer.close());
+    this.own(this.producer);
   }
 
   /** Consumes record frames from `topics` into `put` (a foreign message is counted and skipped). */
@@ -133,8 +132,7 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
       ...(settings.clientId === undefined ? {} : { clientId: settings.clientId }),
       onMessage: (value) => put(decodeResults(value)),
     });
-    const consumer = this.consumer;
-    this.own(() => consumer.close());
+    this.own(this.consumer);
   }
 
   /** Sends records on: one Kafka message per record (keyed by camera), or one REST call. */
@@ -154,22 +152,9 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
     }
   }
 
-  /** Stops taking work, processes what is queued, then closes servers, Kafka clients and models. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.closeQueue();
-    for (const close of this.closers.reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        this.log.warn({ err }, 'closing a resource failed');
-      }
-    }
-    for (const model of this.models) await model.close?.();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  /** Releases the component after a failed `create()`. */
+  protected async abandon(err: unknown): Promise<never> {
+    await this.close().catch(() => undefined);
+    throw err;
   }
 }

@@ -6,6 +6,7 @@
  * the ReID component's query images.
  */
 import { loadConfig, type SednaConfig } from '../../common/config.js';
+import { K8sResourceKind } from '../../common/constants.js';
 import { SednaError } from '../../common/errors.js';
 import { KAFKA_TOPICS } from '../../datasources/kafka.js';
 import type { DetTrackResult, Target } from '../../datasources/multi-edge/records.js';
@@ -29,7 +30,7 @@ export class FEService extends Component<DetTrackResult, FeatureModel> {
   private detection: MultiEdgeClient | undefined;
 
   private constructor(options: ComponentOptions<FeatureModel>) {
-    super(options);
+    super('FEService', K8sResourceKind.FEATURE_EXTRACTION_SERVICE, options);
   }
 
   static async create(options: FEServiceOptions): Promise<FEService> {
@@ -47,8 +48,7 @@ export class FEService extends Component<DetTrackResult, FeatureModel> {
       } else {
         self.detection = options.detection ?? pluginClient(config, PLUGIN.VIDEO_ANALYTICS_I);
         if (options.detection === undefined) {
-          const client = self.detection;
-          self.own(() => { client.close(); });
+          self.own(self.detection);
         }
       }
       await self.serve(MULTI_EDGE_SERVICES.FEATURE_EXTRACTION, PLUGIN.FEATURE_EXTRACTION, full, {
@@ -58,8 +58,7 @@ export class FEService extends Component<DetTrackResult, FeatureModel> {
         stats: () => ({ ...self.stats }),
       });
     } catch (err) {
-      await self.close();
-      throw err;
+      return self.abandon(err);
     }
     return self;
   }

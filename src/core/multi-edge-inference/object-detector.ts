@@ -11,6 +11,7 @@
  *   `forwardToReid`, to the ReID service (`POST /reid/reid`), so the pipeline needs no shared volume.
  */
 import { loadConfig, type SednaConfig } from '../../common/config.js';
+import { K8sResourceKind } from '../../common/constants.js';
 import { LukasKanade, type MotionGate } from '../../algorithms/optical-flow/lukas-kanade.js';
 import { KAFKA_TOPICS } from '../../datasources/kafka.js';
 import type { DetTrackResult } from '../../datasources/multi-edge/records.js';
@@ -58,7 +59,7 @@ export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
   private detectorCounters = { skippedByGate: 0, detections: 0, enriched: 0, forwarded: 0 };
 
   private constructor(options: ComponentOptions<DetectorModel>) {
-    super(options);
+    super('ObjectDetector', K8sResourceKind.VIDEO_ANALYTICS_JOB, options);
   }
 
   /** Loads the models and the gate, connects Kafka if enabled, builds the server; `start()` listens. */
@@ -69,9 +70,9 @@ export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
     try {
       await loadModels(options.models, options.modelPath ?? config.modelUrl);
       self.gate = options.gate === false ? undefined : (options.gate ?? (await LukasKanade.create()));
-      if (options.gate === undefined && self.gate?.close !== undefined) {
+      if (options.gate === undefined && self.gate !== undefined) {
         const gate = self.gate;
-        self.own(() => gate.close?.());
+        self.own({ close: () => gate.close?.() });
       }
       self.onEnriched = options.onEnriched;
       const kafka = self.kafkaSettings(full);
@@ -81,15 +82,13 @@ export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
       } else {
         self.fe = options.featureExtraction ?? pluginClient(config, PLUGIN.FEATURE_EXTRACTION_I);
         if (options.featureExtraction === undefined) {
-          const fe = self.fe;
-          self.own(() => { fe.close(); });
+          self.own(self.fe);
         }
       }
       if (options.forwardToReid !== undefined && options.forwardToReid !== false) {
         self.reid = options.forwardToReid === true ? pluginClient(config, PLUGIN.REID_I) : options.forwardToReid;
         if (options.forwardToReid === true) {
-          const reid = self.reid;
-          self.own(() => { reid.close(); });
+          self.own(self.reid);
         }
       }
       await self.serve(MULTI_EDGE_SERVICES.DETECTION, PLUGIN.VIDEO_ANALYTICS, full, {
@@ -98,8 +97,7 @@ export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
         stats: () => ({ ...self.stats }),
       });
     } catch (err) {
-      await self.close();
-      throw err;
+      return self.abandon(err);
     }
     return self;
   }

@@ -9,6 +9,7 @@
  * targets for good); we retry with backoff until `targetRetries` is spent, then fail `start()`.
  */
 import { loadConfig, type SednaConfig } from '../../common/config.js';
+import { K8sResourceKind } from '../../common/constants.js';
 import { SednaError, invalidArgument, messageOf } from '../../common/errors.js';
 import { backoffDelay } from '../../common/http-client.js';
 import { matchQueryToTargets, type FeatureMatrix, stackFeatures } from '../../algorithms/reid/matching.js';
@@ -39,7 +40,7 @@ export class ReID extends Component<DetTrackResult, ReIDModel> {
 
   private constructor(options: ComponentOptions<ReIDModel>) {
     // Sedna's ReID defaults to asynchronous processing.
-    super({ ...options, asynchronous: options.asynchronous ?? true });
+    super('ReID', K8sResourceKind.REID_JOB, { ...options, asynchronous: options.asynchronous ?? true });
   }
 
   static async create(options: ReIDOptions): Promise<ReID> {
@@ -51,8 +52,7 @@ export class ReID extends Component<DetTrackResult, ReIDModel> {
       self.targetRetries = options.targetRetries ?? 10;
       self.fe = options.featureExtraction ?? pluginClient(config, PLUGIN.FEATURE_EXTRACTION_I);
       if (options.featureExtraction === undefined) {
-        const fe = self.fe;
-        self.own(() => { fe.close(); });
+        self.own(self.fe);
       }
       const topics = options.consumerTopics ?? [];
       const kafka = topics.length > 0 ? self.kafkaSettings({ ...full, kafka: options.kafka ?? true }) : undefined;
@@ -63,8 +63,7 @@ export class ReID extends Component<DetTrackResult, ReIDModel> {
         stats: () => ({ ...self.stats }),
       });
     } catch (err) {
-      await self.close();
-      throw err;
+      return self.abandon(err);
     }
     return self;
   }
