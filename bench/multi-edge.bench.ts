@@ -1,0 +1,276 @@
+/**
+ * Multi-edge inference benchmarks (issue 16). Sections, all by default, or name some:
+ *   npm run bench -- multi-edge                      # everything
+ *   npx tsx bench/multi-edge.bench.ts matching gate  # some
+ *
+ * - matching: 1,000 query features × 10,000 candidates (d = 256), the blocked JS kernel; baseline
+ *   in the same run: a naive triple loop on a 100×10,000 slice (scaled ×10).
+ * - gate: the optical-flow gate on 640×480 frames (the scene scaled up by ffmpeg): ms per frame,
+ *   the share of frames skipped on a still scene and on a moving one.
+ * - pipeline: frames/s through detector → FE → ReID with the example's models, called in one
+ *   process (baseline), over REST on loopback, and over Kafka (mock cluster): the ratios.
+ * - memory: 15,000 frames (10 minutes at 25 fps) pushed as fast as possible into a detector whose
+ *   model is slower than the stream, with a bounded `drop-oldest` queue: RSS along the way.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  FEService,
+  LukasKanade,
+  MultiEdgeClient,
+  ObjectDetector,
+  ReID,
+  TargetMatcher,
+  VideoSource,
+  configureLogger,
+  encodeJpeg,
+  loadConfig,
+  matchQueryToTargets,
+  normalize,
+  type DetTrackResult,
+  type DetectorModel,
+  type FeatureModel,
+  type VideoFrame,
+} from '../src/index.js';
+// @ts-expect-error -- the example's plain JavaScript modules
+import * as sceneModule from '../examples/multi-edge-inference/scene.mjs';
+// @ts-expect-error -- the example's plain JavaScript modules
+import * as modelsModule from '../examples/multi-edge-inference/models.mjs';
+import { startKafkaMock } from '../scripts/kafka-mock.mjs';
+
+interface Scene {
+  SCENE: { width: number; height: number; fps: number };
+  renderFrame(camera: number, t: number): Uint8Array;
+  renderQueryImage(person: number, scale: number): { width: number; height: number; data: Uint8Array };
+  encodeVideo(
+    file: string,
+    frames: Uint8Array[],
+    size: { width: number; height: number; fps: number },
+  ): Promise<string>;
+}
+const scene = sceneModule as Scene;
+const { ColorBlobDetector, ColorHistogramExtractor } = modelsModule as {
+  ColorBlobDetector: new (o: { camera: number }) => DetectorModel;
+  ColorHistogramExtractor: new () => FeatureModel;
+};
+
+configureLogger({ level: 'warn', name: 'bench' });
+const wanted = process.argv.slice(2);
+const run = (name: string) => wanted.length === 0 || wanted.includes(name);
+const config = loadConfig({ LOG_LEVEL: 'warn' });
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-multi-edge-'));
+
+function randomFeatures(rows: number, dim: number, seed: number): Float32Array[] {
+  let s = seed;
+  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  return Array.from({ length: rows }, () => normalize(Float32Array.from({ length: dim }, rand)));
+}
+
+if (run('matching')) {
+  const query = randomFeatures(1000, 256, 1);
+  const candidates = randomFeatures(10_000, 256, 2);
+  matchQueryToTargets(query.slice(0, 10), candidates); // warm up
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    matchQueryToTargets(query, candidates);
+    times.push(performance.now() - t);
+  }
+  const best = Math.min(...times);
+  const t = performance.now();
+  let sink = 0;
+  for (const q of query.slice(0, 100)) for (const c of candidates) for (let k = 0; k < 256; k++) sink += q[k]! * c[k]!;
+  const naive = (performance.now() - t) * 10;
+  const gflops = (2 * 1000 * 10_000 * 256) / (best / 1000) / 1e9;
+  console.log(
+    `matching 1000×10000 (d=256): ${best.toFixed(0)} ms (${gflops.toFixed(1)} GFLOP/s); naive loop ≈ ${naive.toFixed(0)} ms; ratio naive/blocked = ${(naive / best).toFixed(2)} ${sink > 0 ? '' : ' '}`,
+  );
+}
+
+async function decodeAll(file: string, size?: { width: number; height: number }): Promise<VideoFrame[]> {
+  const frames: VideoFrame[] = [];
+  for await (const f of new VideoSource({ url: file, ...(size ?? {}) })) frames.push(f);
+  return frames;
+}
+
+if (run('gate')) {
+  const size = { width: scene.SCENE.width, height: scene.SCENE.height, fps: scene.SCENE.fps };
+  const still = await scene.encodeVideo(
+    path.join(work, 'still.mp4'),
+    Array.from({ length: 60 }, () => scene.renderFrame(0, 0)),
+    size,
+  );
+  const moving = await scene.encodeVideo(
+    path.join(work, 'moving.mp4'),
+    // Walking frames only (the scene pauses at 50-59).
+    Array.from({ length: 60 }, (_, i) => scene.renderFrame(0, i < 30 ? 20 + i : 30 + i)),
+    size,
+  );
+  const gate = await LukasKanade.create();
+  for (const [name, file] of [
+    ['still', still],
+    ['moving', moving],
+  ] as const) {
+    const frames = await decodeAll(file, { width: 640, height: 480 });
+    let skipped = 0;
+    const t = performance.now();
+    for (let i = 1; i < frames.length; i++) if (!gate.moved(frames[i - 1]!.image, frames[i]!.image)) skipped++;
+    const perFrame = (performance.now() - t) / (frames.length - 1);
+    console.log(
+      `gate 640×480 ${name} scene: ${perFrame.toFixed(1)} ms/frame, skipped ${((100 * skipped) / (frames.length - 1)).toFixed(0)} % of ${frames.length - 1}`,
+    );
+  }
+  gate.close();
+}
+
+async function pipelineFrames(): Promise<VideoFrame[]> {
+  const size = { width: scene.SCENE.width, height: scene.SCENE.height, fps: scene.SCENE.fps };
+  const file = await scene.encodeVideo(
+    path.join(work, 'pipeline.mp4'),
+    Array.from({ length: 200 }, (_, i) => scene.renderFrame(0, 20 + (i % 80))),
+    size,
+  );
+  return decodeAll(file);
+}
+
+async function queryImages(): Promise<Uint8Array[]> {
+  return Promise.all([2, 3].map((s) => encodeJpeg({ ...scene.renderQueryImage(0, s), channels: 3 })));
+}
+
+/** In one process: the three models called directly, frame by frame. */
+async function inProcess(frames: VideoFrame[]): Promise<number> {
+  const det = new ColorBlobDetector({ camera: 0 });
+  const fe = new ColorHistogramExtractor();
+  const matcher = new TargetMatcher({ queryImages: await queryImages() });
+  matcher.updateTarget(await fe.getTargetFeatures!(matcher.updatePlugin()));
+  const t = performance.now();
+  for (const frame of frames) {
+    const results = await det.inference([frame]);
+    await matcher.inference(await fe.inference(results));
+  }
+  return frames.length / ((performance.now() - t) / 1000);
+}
+
+async function distributed(frames: VideoFrame[], kafka?: { brokers: string[] }, batchSize = 1): Promise<number> {
+  const client = (service: 'video_analytics' | 'feature_extraction' | 'reid', port: number) =>
+    new MultiEdgeClient({ service, host: '127.0.0.1', port });
+  const k = kafka === undefined ? false : { brokers: kafka.brokers };
+  // Asynchronous stages with bounded queues (backpressure: block): the three stages overlap.
+  const fe = await FEService.create({
+    models: [new ColorHistogramExtractor()],
+    config,
+    host: '127.0.0.1',
+    port: 0,
+    kafka: k,
+    asynchronous: true,
+    maxQueue: 64,
+    batchSize,
+    detection: client('video_analytics', 1),
+  });
+  const fePort = Number(new URL(await fe.start()).port);
+  const reid = await ReID.create({
+    models: [new TargetMatcher({ queryImages: await queryImages() })],
+    config,
+    host: '127.0.0.1',
+    port: 0,
+    batchSize,
+    maxQueue: 64,
+    featureExtraction: client('feature_extraction', fePort),
+    ...(kafka === undefined ? {} : { consumerTopics: ['enriched_object'], kafka: k }),
+  });
+  const reidPort = Number(new URL(await reid.start()).port);
+  const det = await ObjectDetector.create({
+    models: [new ColorBlobDetector({ camera: 0 })],
+    config,
+    host: '127.0.0.1',
+    port: 0,
+    gate: false,
+    asynchronous: true,
+    maxQueue: 64,
+    batchSize,
+    kafka: k,
+    featureExtraction: client('feature_extraction', fePort),
+    ...(kafka === undefined ? { forwardToReid: client('reid', reidPort) } : {}),
+  });
+  (fe as unknown as { detection: MultiEdgeClient }).detection = client(
+    'video_analytics',
+    Number(new URL(await det.start()).port),
+  );
+  try {
+    const t = performance.now();
+    for (const frame of frames) await det.put(frame);
+    while (reid.stats.processed < frames.length) await new Promise((r) => setTimeout(r, 2));
+    return frames.length / ((performance.now() - t) / 1000);
+  } finally {
+    await det.close();
+    await fe.close();
+    await reid.close();
+  }
+}
+
+if (run('pipeline')) {
+  const frames = await pipelineFrames();
+  await inProcess(frames.slice(0, 10)); // warm up
+  const base = await inProcess(frames);
+  console.log(`pipeline in one process: ${base.toFixed(1)} frames/s`);
+  for (const batch of [1, 8]) {
+    const rest = await distributed(frames, undefined, batch);
+    console.log(
+      `pipeline over REST (loopback), batch_size ${batch}: ${rest.toFixed(1)} frames/s, ratio ${(rest / base).toFixed(2)}`,
+    );
+  }
+  const mock = await startKafkaMock({ brokers: 1 });
+  try {
+    for (const batch of [1, 8]) {
+      const kafka = await distributed(frames, mock, batch);
+      console.log(
+        `pipeline over Kafka (mock cluster), batch_size ${batch}: ${kafka.toFixed(1)} frames/s, ratio ${(kafka / base).toFixed(2)}`,
+      );
+    }
+  } finally {
+    await mock.stop();
+  }
+}
+
+if (run('memory')) {
+  const slow: DetectorModel = {
+    inference: async (batch: VideoFrame[]): Promise<DetTrackResult[]> => {
+      await new Promise((r) => setTimeout(r, 1)); // slower than the frames come
+      return batch.length < 0 ? [] : [];
+    },
+  };
+  const det = await ObjectDetector.create({
+    models: [slow],
+    config,
+    serve: false,
+    gate: false,
+    kafka: false,
+    asynchronous: true,
+    maxQueue: 64,
+    overflow: 'drop-oldest',
+    featureExtraction: new MultiEdgeClient({ service: 'feature_extraction', host: '127.0.0.1', port: 1 }),
+  });
+  const mib = () => process.memoryUsage().rss / 2 ** 20;
+  const samples: string[] = [];
+  const start = mib();
+  for (let i = 0; i < 15_000; i++) {
+    await det.put({
+      image: { width: 320, height: 240, channels: 3, data: new Uint8Array(320 * 240 * 3) },
+      detectionTime: '',
+      index: i,
+      capturedAt: 0,
+    });
+    if (i % 3000 === 2999) {
+      await new Promise((r) => setImmediate(r));
+      samples.push(`${i + 1}: ${mib().toFixed(0)} MiB`);
+    }
+  }
+  const { dropped, processed, highWater } = det.stats;
+  await det.close();
+  console.log(
+    `memory, 15000 frames into a bounded queue (64, drop-oldest): RSS start ${start.toFixed(0)} MiB; ${samples.join(', ')}; processed ${processed}, dropped ${dropped}, high water ${highWater}`,
+  );
+}
+
+fs.rmSync(work, { recursive: true, force: true });
