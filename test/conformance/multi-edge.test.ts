@@ -11,7 +11,7 @@ import { K8sResourceKind } from '../../src/common/constants.js';
 import { FEService } from '../../src/core/multi-edge-inference/fe-service.js';
 import { ReID, TargetMatcher } from '../../src/core/multi-edge-inference/reid.js';
 import { encodeJpeg } from '../../src/datasources/multi-edge/image.js';
-import { DetTrackResult } from '../../src/datasources/multi-edge/records.js';
+import { DetTrackResult, Target } from '../../src/datasources/multi-edge/records.js';
 import { MultiEdgeClient } from '../../src/service/client/multi-edge-client.js';
 import { RealLC } from './real-lc.js';
 
@@ -28,7 +28,15 @@ describe('multi-edge workers and the real LocalController', () => {
     fetch(`${lc.lcServer}/sedna/workers/${name}/info`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name, namespace: 'default', ownerName: name, ownerKind, kind: 'inference', status: 'running', ownerInfo: { frames: 1 } }),
+      body: JSON.stringify({
+        name,
+        namespace: 'default',
+        ownerName: name,
+        ownerKind,
+        kind: 'inference',
+        status: 'running',
+        ownerInfo: { frames: 1 },
+      }),
     });
 
   /** A joint-inference report, which the LC forwards at once: proof that earlier reports were processed. */
@@ -39,7 +47,11 @@ describe('multi-edge workers and the real LocalController', () => {
   }
 
   it('the LC accepts and drops reports of the multi-edge kinds: nothing reaches the GlobalManager', async () => {
-    for (const kind of [K8sResourceKind.VIDEO_ANALYTICS_JOB, K8sResourceKind.FEATURE_EXTRACTION_SERVICE, K8sResourceKind.REID_JOB]) {
+    for (const kind of [
+      K8sResourceKind.VIDEO_ANALYTICS_JOB,
+      K8sResourceKind.FEATURE_EXTRACTION_SERVICE,
+      K8sResourceKind.REID_JOB,
+    ]) {
       const res = await report(kind, `probe-${kind}`);
       expect([kind, res.status, await res.json()]).toEqual([kind, 200, { Status: 200, Message: 'OK' }]);
     }
@@ -48,7 +60,13 @@ describe('multi-edge workers and the real LocalController', () => {
   });
 
   it('our feature-extraction and ReID workers, pointed at the LC, send it nothing while they work', async () => {
-    const config = loadConfig({ LC_SERVER: lc.lcServer, WORKER_NAME: 'reid-x1', NAMESPACE: 'default', JOB_NAME: 'reid', LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      LC_SERVER: lc.lcServer,
+      WORKER_NAME: 'reid-x1',
+      NAMESPACE: 'default',
+      JOB_NAME: 'reid',
+      LOG_LEVEL: 'silent',
+    });
     const features = (value: number) => Float32Array.from({ length: 4 }, (_, i) => (i === 0 ? value : 0));
     const fe = await FEService.create({
       config,
@@ -59,7 +77,8 @@ describe('multi-edge workers and the real LocalController', () => {
       models: [
         {
           inference: (batch: DetTrackResult[]) => batch,
-          getTargetFeatures: (records: DetTrackResult[]) => records.map((r) => ({ userid: r.userID, features: [features(1)], targetid: '0001', trackingId: undefined, location: undefined, frameIndex: 0 })),
+          getTargetFeatures: (records: DetTrackResult[]) =>
+            records.map((r) => new Target({ userid: r.userID, features: [features(1)], targetid: '0001' })),
         },
       ],
     });
@@ -70,13 +89,20 @@ describe('multi-edge workers and the real LocalController', () => {
       host: '127.0.0.1',
       port: 0,
       featureExtraction: new MultiEdgeClient({ service: 'feature_extraction', host: '127.0.0.1', port: fePort }),
-      models: [new TargetMatcher({ queryImages: [await encodeJpeg({ width: 2, height: 2, channels: 3, data: new Uint8Array(12) })], onMatch: (m) => void matches.push(m.index) })],
+      models: [
+        new TargetMatcher({
+          queryImages: [await encodeJpeg({ width: 2, height: 2, channels: 3, data: new Uint8Array(12) })],
+          onMatch: (m) => void matches.push(m.index),
+        }),
+      ],
     });
     const reidPort = Number(new URL(await reid.start()).port);
     try {
       const client = new MultiEdgeClient({ service: 'reid', host: '127.0.0.1', port: reidPort });
       for (let i = 0; i < 5; i++)
-        await client.transmit([new DetTrackResult({ frameIndex: i, bboxCoord: [[0, 0, 1, 1]], features: [features(i % 2)] })]);
+        await client.transmit([
+          new DetTrackResult({ frameIndex: i, bboxCoord: [[0, 0, 1, 1]], features: [features(i % 2)] }),
+        ]);
       await reid.drain();
       expect(matches).toEqual([-1, 0, -1, 0, -1]);
     } finally {

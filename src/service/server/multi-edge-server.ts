@@ -116,7 +116,9 @@ function routes(server: SednaServer, service: MultiEdgeServiceName, handler: Mul
   app.post(`${base}/${service}`, async (request) => {
     const list = records(request.body);
     const controller = new AbortController();
-    request.raw.once('close', () => { controller.abort(); });
+    request.raw.once('close', () => {
+      controller.abort();
+    });
     await handler.put(list, controller.signal);
     return { accepted: list.length };
   });
