@@ -10,6 +10,7 @@
  * `SEDNA_ERR_MISSING_DEPENDENCY`.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -194,7 +195,10 @@ export class VideoSource implements AsyncIterable<VideoFrame> {
         { url: this.options.url, waitMs: wait, err: lastError === undefined ? undefined : messageOf(lastError) },
         'video stream stopped; reconnecting',
       );
-      await sleep(wait, this.options.signal);
+      // An abort ends the wait early; the loop then sees isStopped().
+      await delay(wait, undefined, this.options.signal === undefined ? {} : { signal: this.options.signal }).catch(
+        () => undefined,
+      );
       if (this.isStopped()) return;
       this.counters.reconnects++;
     }
@@ -358,20 +362,4 @@ function spawnFfmpeg(command: string, args: string[]): FfmpegRun {
     exited,
     stderrTail: () => stderr,
   };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

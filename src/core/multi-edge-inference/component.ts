@@ -81,13 +81,34 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
     return this.server?.url ?? '';
   }
 
+  /** Sedna's `update_operational_mode`: hands the status to every model (`updatePlugin`). */
+  async updateOperationalMode(status: unknown): Promise<unknown> {
+    const results: unknown[] = [];
+    for (const model of this.models) results.push(await model.updatePlugin?.(status));
+    return results;
+  }
+
+  /** Puts a list of items (a REST body or a Kafka message holds several). */
+  async putAll(items: readonly In[]): Promise<void> {
+    for (const item of items) await this.put(item);
+  }
+
+  /**
+   * Builds the component's server: `put` takes the received records; update_service and the
+   * status route go to `updateOperationalMode` and `stats`.
+   */
   protected async serve(
     service: MultiEdgeServiceName,
     plugin: PluginName,
     options: ComponentOptions<M>,
-    handler: MultiEdgeHandler,
+    routes: Pick<MultiEdgeHandler, 'put' | 'getTargetFeatures'>,
   ): Promise<void> {
     if (options.serve === false) return;
+    const handler: MultiEdgeHandler = {
+      ...routes,
+      updateOperationalMode: (status) => this.updateOperationalMode(status),
+      stats: () => ({ ...this.stats }),
+    };
     const endpoint = pluginEndpoint(this.config, plugin);
     this.server = await MultiEdgeServer.create({
       service,

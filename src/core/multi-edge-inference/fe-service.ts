@@ -53,9 +53,7 @@ export class FEService extends Component<DetTrackResult, FeatureModel> {
       }
       await self.serve(MULTI_EDGE_SERVICES.FEATURE_EXTRACTION, PLUGIN.FEATURE_EXTRACTION, full, {
         put: (records) => self.putAll(records),
-        updateOperationalMode: (status) => self.updateOperationalMode(status),
         getTargetFeatures: (records) => self.getTargetFeatures(records),
-        stats: () => ({ ...self.stats }),
       });
     } catch (err) {
       return self.abandon(err);
@@ -67,23 +65,12 @@ export class FEService extends Component<DetTrackResult, FeatureModel> {
     return this.server === undefined ? '' : this.server.start();
   }
 
-  /** Puts a list of results (a REST body or a Kafka message holds several). */
-  async putAll(records: readonly DetTrackResult[]): Promise<void> {
-    for (const record of records) await this.put(record);
-  }
-
   /** Sedna's `get_target_features`: the first model's features of the query images. */
   async getTargetFeatures(records: DetTrackResult[]): Promise<Target[]> {
     const model = this.models[0] as FeatureModel;
     if (model.getTargetFeatures === undefined)
       throw new SednaError('SEDNA_ERR_NOT_SUPPORTED', 'the feature-extraction model has no getTargetFeatures()');
     return model.getTargetFeatures(records);
-  }
-
-  async updateOperationalMode(status: unknown): Promise<unknown[]> {
-    const results: unknown[] = [];
-    for (const model of this.models) results.push(await model.updatePlugin?.(status));
-    return results;
   }
 
   protected async process(batch: DetTrackResult[]): Promise<void> {

@@ -93,8 +93,6 @@ export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
       }
       await self.serve(MULTI_EDGE_SERVICES.DETECTION, PLUGIN.VIDEO_ANALYTICS, full, {
         put: (records) => self.receiveEnriched(records),
-        updateOperationalMode: (status) => self.updateOperationalMode(status),
-        stats: () => ({ ...self.stats }),
       });
     } catch (err) {
       return self.abandon(err);
@@ -109,13 +107,6 @@ export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
 
   override get stats(): ObjectDetectorStats {
     return { ...super.stats, ...this.detectorCounters };
-  }
-
-  /** Sedna's `update_operational_mode`: hands the status to every model. */
-  async updateOperationalMode(status: unknown): Promise<unknown[]> {
-    const results: unknown[] = [];
-    for (const model of this.models) results.push(await model.updatePlugin?.(status));
-    return results;
   }
 
   /** The gate: the first frame passes, then only frames that moved against the previous one. */

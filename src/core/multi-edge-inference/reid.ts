@@ -59,8 +59,6 @@ export class ReID extends Component<DetTrackResult, ReIDModel> {
       if (kafka !== undefined) await self.connectConsumer(kafka, topics, 'reid', (records) => self.putAll(records));
       await self.serve(MULTI_EDGE_SERVICES.REID, PLUGIN.REID, full, {
         put: (records) => self.putAll(records),
-        updateOperationalMode: (status) => self.updateOperationalMode(status),
-        stats: () => ({ ...self.stats }),
       });
     } catch (err) {
       return self.abandon(err);
@@ -74,12 +72,8 @@ export class ReID extends Component<DetTrackResult, ReIDModel> {
     return this.server === undefined ? '' : this.server.start();
   }
 
-  async putAll(records: readonly DetTrackResult[]): Promise<void> {
-    for (const record of records) await this.put(record);
-  }
-
   /** Sedna's `update_operational_mode`: query records → FE target features → each model. */
-  async updateOperationalMode(status: unknown): Promise<number> {
+  override async updateOperationalMode(status: unknown): Promise<number> {
     let updated = 0;
     for (const model of this.models) {
       const query = await model.updatePlugin?.(status);
