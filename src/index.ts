@@ -450,6 +450,18 @@ export {
   type FeatureMatrix,
   type QueryMatch,
 } from './algorithms/reid/matching.js';
+export { meanRow } from './algorithms/reid/features.js';
+export {
+  packFeatures,
+  similarityTopK,
+  type PackedFeatures,
+  type TopK,
+} from './algorithms/reid/similarity-kernel.js';
+export {
+  FeatureIndex,
+  type FeatureIndexOptions,
+  type MatchingBackend,
+} from './algorithms/reid/feature-index.js';
 export {
   MultiEdgeServer,
   MULTI_EDGE_SERVICES,

@@ -12,7 +12,9 @@ import { loadConfig, type SednaConfig } from '../../common/config.js';
 import { K8sResourceKind } from '../../common/constants.js';
 import { SednaError, invalidArgument, messageOf } from '../../common/errors.js';
 import { backoffDelay } from '../../common/http-client.js';
-import { matchQueryToTargets, type FeatureMatrix, stackFeatures } from '../../algorithms/reid/matching.js';
+import { meanRow, stackFeatures } from '../../algorithms/reid/features.js';
+import { matchQueryToTargets } from '../../algorithms/reid/matching.js';
+import { packFeatures, type PackedFeatures } from '../../algorithms/reid/similarity-kernel.js';
 import { DetTrackResult, type Target } from '../../datasources/multi-edge/records.js';
 import type { MultiEdgeClient } from '../../service/client/multi-edge-client.js';
 import { MULTI_EDGE_SERVICES } from '../../service/server/multi-edge-server.js';
@@ -140,7 +142,8 @@ export interface TargetMatcherOptions {
 export class TargetMatcher implements ReIDModel {
   readonly userId: string;
   readonly matchThreshold: number;
-  private query: FeatureMatrix | undefined;
+  /** The target's features, packed once per target set (the mean row with `avgMode`). */
+  private query: PackedFeatures | undefined;
   private targetId = '0000';
   private counters = { frames: 0, matched: 0, withoutFeatures: 0 };
 
@@ -165,7 +168,8 @@ export class TargetMatcher implements ReIDModel {
     const features = targets.filter((t) => t.userid === this.userId).flatMap((t) => t.features);
     if (features.length === 0)
       throw new SednaError('SEDNA_ERR_BAD_RESPONSE', `feature extraction returned no features for user ${this.userId}`);
-    this.query = stackFeatures(features, 'target features');
+    const matrix = stackFeatures(features, 'target features');
+    this.query = packFeatures(this.options.avgMode === true ? meanRow(matrix) : matrix, 'target features');
     this.targetId = targets.find((t) => t.userid === this.userId)?.targetid ?? '0000';
   }
 
@@ -179,7 +183,7 @@ export class TargetMatcher implements ReIDModel {
       let score = -Infinity;
       if (record.features.length === 0) this.counters.withoutFeatures++;
       else {
-        const best = matchQueryToTargets(this.query, record.features, this.options.avgMode ?? false);
+        const best = matchQueryToTargets(this.query, record.features);
         score = best.score;
         if (best.score >= this.matchThreshold) index = best.index;
       }
