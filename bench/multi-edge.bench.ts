@@ -9,7 +9,10 @@
  * - gate: the optical-flow gate on 640×480 frames (the scene scaled up by ffmpeg): ms per frame,
  *   the share of frames skipped on a still scene and on a moving one.
  * - pipeline: frames/s through detector → FE → ReID with the example's models, called in one
- *   process (baseline), over REST on loopback, and over Kafka (mock cluster): the ratios.
+ *   process (baseline, measured again before each run), over REST on loopback, and over Kafka
+ *   (mock cluster): the ratios, by frames/s and by CPU time per frame (steadier on a shared
+ *   machine). All three components run in this one process, so every hop's cost is charged to the
+ *   same core as the models.
  * - memory: 15,000 frames (10 minutes at 25 fps) pushed as fast as possible into a detector whose
  *   model is slower than the stream, with a bounded `drop-oldest` queue: RSS along the way.
  */
@@ -208,21 +211,40 @@ async function queryImages(): Promise<Uint8Array[]> {
   return Promise.all([2, 3].map((s) => encodeJpeg({ ...scene.renderQueryImage(0, s), channels: 3 })));
 }
 
+interface Throughput {
+  /** Frames per second (wall clock). */
+  fps: number;
+  /** CPU time of this process per frame (every thread: sharp's too), ms. */
+  cpuPerFrame: number;
+  /** Sends per hop (requests or producer calls), when distributed. */
+  sends?: string;
+}
+
+/** Runs `fn` over `frames` frames and measures it. */
+async function throughput(frames: number, fn: () => Promise<void>): Promise<Throughput> {
+  const c0 = process.cpuUsage();
+  const t = performance.now();
+  await fn();
+  const wall = performance.now() - t;
+  const c = process.cpuUsage(c0);
+  return { fps: frames / (wall / 1000), cpuPerFrame: (c.user + c.system) / 1000 / frames };
+}
+
 /** In one process: the three models called directly, frame by frame. */
-async function inProcess(frames: VideoFrame[]): Promise<number> {
+async function inProcess(frames: VideoFrame[]): Promise<Throughput> {
   const det = new ColorBlobDetector({ camera: 0 });
   const fe = new ColorHistogramExtractor();
   const matcher = new TargetMatcher({ queryImages: await queryImages() });
   matcher.updateTarget(await fe.getTargetFeatures!(matcher.updatePlugin()));
-  const t = performance.now();
-  for (const frame of frames) {
-    const results = await det.inference([frame]);
-    await matcher.inference(await fe.inference(results));
-  }
-  return frames.length / ((performance.now() - t) / 1000);
+  return throughput(frames.length, async () => {
+    for (const frame of frames) {
+      const results = await det.inference([frame]);
+      await matcher.inference(await fe.inference(results));
+    }
+  });
 }
 
-async function distributed(frames: VideoFrame[], kafka?: { brokers: string[] }, batchSize = 1): Promise<number> {
+async function distributed(frames: VideoFrame[], kafka?: { brokers: string[] }, batchSize = 1): Promise<Throughput> {
   const client = (service: 'video_analytics' | 'feature_extraction' | 'reid', port: number) =>
     new MultiEdgeClient({ service, host: '127.0.0.1', port });
   const k = kafka === undefined ? false : { brokers: kafka.brokers };
@@ -268,10 +290,14 @@ async function distributed(frames: VideoFrame[], kafka?: { brokers: string[] }, 
     Number(new URL(await det.start()).port),
   );
   try {
-    const t = performance.now();
-    for (const frame of frames) await det.put(frame);
-    while (reid.stats.processed < frames.length) await new Promise((r) => setTimeout(r, 2));
-    return frames.length / ((performance.now() - t) / 1000);
+    const result = await throughput(frames.length, async () => {
+      for (const frame of frames) await det.put(frame);
+      while (reid.stats.processed < frames.length) await new Promise((r) => setTimeout(r, 2));
+    });
+    const d = det.stats;
+    const hops = [`det→FE ${d.sends}`, `FE→det ${fe.stats.sends}`];
+    if (kafka === undefined) hops.push(`det→ReID ${d.forwardSends}`);
+    return { ...result, sends: hops.join(', ') };
   } finally {
     await det.close();
     await fe.close();
@@ -282,22 +308,27 @@ async function distributed(frames: VideoFrame[], kafka?: { brokers: string[] }, 
 if (run('pipeline')) {
   const frames = await pipelineFrames();
   await inProcess(frames.slice(0, 10)); // warm up
-  const base = await inProcess(frames);
-  console.log(`pipeline in one process: ${base.toFixed(1)} frames/s`);
-  for (const batch of [1, 8]) {
-    const rest = await distributed(frames, undefined, batch);
+  const show = (t: Throughput) =>
+    `${t.fps.toFixed(1)} frames/s, ${t.cpuPerFrame.toFixed(2)} ms CPU per frame` +
+    (t.sends === undefined ? '' : ` (sends: ${t.sends})`);
+  console.log(`pipeline: ${frames.length} frames, load ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`);
+  // The baseline is measured again before each distributed run: the ratios compare neighbours.
+  const compare = async (name: string, run: () => Promise<Throughput>) => {
+    const base = await inProcess(frames);
+    const t = await run();
+    console.log(`pipeline in one process: ${show(base)}`);
     console.log(
-      `pipeline over REST (loopback), batch_size ${batch}: ${rest.toFixed(1)} frames/s, ratio ${(rest / base).toFixed(2)}`,
+      `pipeline ${name}: ${show(t)}; ratio ${(t.fps / base.fps).toFixed(2)} (frames/s), ${(base.cpuPerFrame / t.cpuPerFrame).toFixed(2)} (CPU per frame)`,
     );
-  }
+  };
+  for (const batch of [1, 8])
+    await compare(`over REST (loopback), batch_size ${batch}`, () => distributed(frames, undefined, batch));
   const mock = await startKafkaMock({ brokers: 1 });
   try {
-    for (const batch of [1, 8]) {
-      const kafka = await distributed(frames, mock, batch);
-      console.log(
-        `pipeline over Kafka (mock cluster), batch_size ${batch}: ${kafka.toFixed(1)} frames/s, ratio ${(kafka / base).toFixed(2)}`,
+    for (const batch of [1, 8])
+      await compare(`over Kafka (mock cluster; the broker's CPU not counted), batch_size ${batch}`, () =>
+        distributed(frames, mock, batch),
       );
-    }
   } finally {
     await mock.stop();
   }

@@ -451,17 +451,8 @@ export {
   type QueryMatch,
 } from './algorithms/reid/matching.js';
 export { meanRow } from './algorithms/reid/features.js';
-export {
-  packFeatures,
-  similarityTopK,
-  type PackedFeatures,
-  type TopK,
-} from './algorithms/reid/similarity-kernel.js';
-export {
-  FeatureIndex,
-  type FeatureIndexOptions,
-  type MatchingBackend,
-} from './algorithms/reid/feature-index.js';
+export { packFeatures, similarityTopK, type PackedFeatures, type TopK } from './algorithms/reid/similarity-kernel.js';
+export { FeatureIndex, type FeatureIndexOptions, type MatchingBackend } from './algorithms/reid/feature-index.js';
 export {
   MultiEdgeServer,
   MULTI_EDGE_SERVICES,

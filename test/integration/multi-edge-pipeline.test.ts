@@ -108,6 +108,8 @@ describe('the pipeline over REST on loopback', () => {
         }),
       );
       await fe.drain();
+      // The enriched results came back to detector 0, which forwards them to ReID in its outbox.
+      await detectors[0]!.drain();
       await reid.drain();
       const detections = detectors.reduce((n, d) => n + d.stats.detections, 0);
       expect(detections).toBeGreaterThan(100);
@@ -287,4 +289,50 @@ describe('bad input', () => {
     );
     expect((await client('feature_extraction', fePort).status()).status).toBe('OK');
   }, 60_000);
+});
+
+describe('the results route', () => {
+  it('aborts a put that waits for room when its client goes away, and only then', async () => {
+    const signals: AbortSignal[] = [];
+    let arrived: () => void = () => undefined;
+    let release: () => void = () => undefined;
+    let holding = false;
+    const server = await MultiEdgeServer.create({
+      service: 'reid',
+      host: '127.0.0.1',
+      port: 0,
+      handler: {
+        put: async (_records, signal) => {
+          signals.push(signal);
+          arrived();
+          if (holding) await new Promise<void>((resolve) => (release = resolve));
+        },
+        stats: () => ({}),
+      },
+    });
+    const url = `${await server.start()}/reid/reid`;
+    const body = encodeResults([new DetTrackResult({ frameIndex: 1 })]);
+    const headers = { 'content-type': RECORD_CONTENT_TYPE };
+    try {
+      expect((await fetch(url, { method: 'POST', headers, body })).status).toBe(200);
+      // The client gives up while put() waits: the signal aborts.
+      holding = true;
+      const second = new Promise<void>((resolve) => (arrived = resolve));
+      const gone = new AbortController();
+      const request = fetch(url, { method: 'POST', headers, body, signal: gone.signal }).catch(() => 'aborted');
+      await second;
+      // By now the first request has long closed (the second came after it): an answered request's
+      // signal never aborts.
+      expect(signals[0]!.aborted).toBe(false);
+      expect(signals[1]!.aborted).toBe(false);
+      const aborted = new Promise((resolve) => signals[1]!.addEventListener('abort', resolve));
+      gone.abort();
+      expect(await request).toBe('aborted');
+      await aborted;
+      expect(signals[1]!.aborted).toBe(true);
+    } finally {
+      release();
+      await server.close();
+    }
+  });
 });

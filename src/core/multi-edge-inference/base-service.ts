@@ -215,8 +215,17 @@ export abstract class BaseService<T> extends JobBase {
       this.counters.batches++;
       this.busy = false;
       if (this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+      this.afterBatch();
     }
   }
+
+  /** Whether a full batch is queued, so that `process()` runs again right away. */
+  protected get fullBatchQueued(): boolean {
+    return this.queue.length >= this.batchSize && !this.closing;
+  }
+
+  /** Called after every batch, processed or failed. */
+  protected afterBatch(): void {}
 
   /** The asynchronous loop: full batches at once, a partial one after `timeoutMs` of quiet. */
   private async run(): Promise<void> {

@@ -17,6 +17,7 @@ import {
   type MultiEdgeServiceName,
 } from '../../service/server/multi-edge-server.js';
 import { BaseService, type BaseServiceOptions, type BaseServiceStats } from './base-service.js';
+import { Outbox } from './outbox.js';
 import { pluginEndpoint, type PluginName } from './plugins.js';
 import type { PluggableModel } from './pluggable-model.js';
 
@@ -45,16 +46,22 @@ export interface ComponentOptions<M> extends BaseServiceOptions {
 export interface ComponentStats extends BaseServiceStats {
   /** Records sent on to the next component. */
   readonly sent: number;
-  /** Sends that failed for good (after the client's retries). */
+  /** Records whose send failed for good (after the client's or producer's retries). */
   readonly sendFailures: number;
+  /** Requests (REST) or producer calls (Kafka) made: several records each when the pipeline is busy. */
+  readonly sends: number;
 }
+
+/** The outbox key of results forwarded to ReID (counted apart from `sent`). */
+export const FORWARD = 'forward:reid';
 
 export abstract class Component<In, M extends PluggableModel<never, unknown>> extends BaseService<In> {
   protected readonly models: readonly M[];
   protected server: MultiEdgeServer | undefined;
   protected producer: KafkaProducer | undefined;
   protected consumer: KafkaConsumer | undefined;
-  protected sendCounters = { sent: 0, sendFailures: 0 };
+  /** One outbox per destination (see outbox.ts), made on first use. */
+  private readonly outboxes = new Map<string, Outbox<DetTrackResult>>();
 
   /**
    * `ownerKind` is the component's resource kind; the components send no LC reports (Sedna's do not
@@ -73,7 +80,25 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
   }
 
   get stats(): ComponentStats {
-    return { ...this.queueStats, ...this.sendCounters };
+    const sends = { sent: 0, sendFailures: 0, sends: 0 };
+    for (const [target, outbox] of this.outboxes) {
+      if (target === FORWARD) continue;
+      const s = outbox.stats;
+      sends.sent += s.sent;
+      sends.sendFailures += s.sendFailures;
+      sends.sends += s.sends;
+    }
+    return { ...this.queueStats, ...sends };
+  }
+
+  protected override afterBatch(): void {
+    for (const outbox of this.outboxes.values()) outbox.poke();
+  }
+
+  /** Resolves when the queue is processed and every result has been sent on (or has failed). */
+  override async drain(): Promise<void> {
+    await super.drain();
+    for (const outbox of this.outboxes.values()) await outbox.flush();
   }
 
   /** The component's server URL once started (empty when it serves nothing). */
@@ -156,21 +181,43 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
     this.own(this.consumer);
   }
 
-  /** Sends records on: one Kafka message per record (keyed by camera), or one REST call. */
+  /**
+   * Sends records on through the outbox of `topic`: one Kafka message per record (keyed by camera,
+   * so a camera stays in one partition, in order), or one REST call per send. Resolves once the
+   * records are queued; waits while the outbox is full.
+   */
   protected async sendOn(records: DetTrackResult[], topic: string, client: MultiEdgeClient | undefined): Promise<void> {
-    if (records.length === 0) return;
-    try {
-      const producer = this.producer;
-      if (producer !== undefined) {
-        await Promise.all(records.map((r) => producer.send(topic, encodeResults([r]), String(r.camera))));
-      } else if (client !== undefined) {
-        await client.transmit(records);
-      } else return;
-      this.sendCounters.sent += records.length;
-    } catch (err) {
-      this.sendCounters.sendFailures += records.length;
-      throw err;
+    const producer = this.producer;
+    let outbox = this.outboxes.get(topic);
+    if (outbox === undefined) {
+      let send: ((records: DetTrackResult[]) => Promise<void>) | undefined;
+      if (producer !== undefined)
+        send = async (batch) => {
+          await Promise.all(batch.map((r) => producer.send(topic, encodeResults([r]), String(r.camera))));
+        };
+      else if (client !== undefined)
+        send = async (batch) => {
+          await client.transmit(batch);
+        };
+      else return;
+      outbox = this.outbox(topic, producer !== undefined ? `Kafka topic ${topic}` : (client?.endpoint ?? topic), send);
     }
+    await outbox.push(records);
+  }
+
+  /** Makes the outbox for a destination, bounded by `maxQueue` records. */
+  protected outbox(
+    key: string,
+    target: string,
+    send: (records: DetTrackResult[]) => Promise<void>,
+  ): Outbox<DetTrackResult> {
+    const outbox = new Outbox(target, send, () => this.log, {
+      maxPending: this.maxQueue,
+      // Results of a queued batch are coming: send them together (see outbox.ts).
+      moreComing: key === FORWARD ? undefined : () => this.fullBatchQueued,
+    });
+    this.outboxes.set(key, outbox);
+    return outbox;
   }
 
   /** Releases the component after a failed `create()`. */

@@ -18,7 +18,8 @@ import type { DetTrackResult } from '../../datasources/multi-edge/records.js';
 import type { VideoFrame } from '../../datasources/video.js';
 import type { MultiEdgeClient } from '../../service/client/multi-edge-client.js';
 import { MULTI_EDGE_SERVICES } from '../../service/server/multi-edge-server.js';
-import { Component, type ComponentOptions, type ComponentStats } from './component.js';
+import { Component, FORWARD, type ComponentOptions, type ComponentStats } from './component.js';
+import type { Outbox } from './outbox.js';
 import { PLUGIN, pluginClient } from './plugins.js';
 import { loadModels, type PluggableModel } from './pluggable-model.js';
 
@@ -48,15 +49,19 @@ export interface ObjectDetectorStats extends ComponentStats {
   readonly enriched: number;
   /** Enriched results forwarded to ReID. */
   readonly forwarded: number;
+  /** Enriched results whose forwarding to ReID failed for good. */
+  readonly forwardFailures: number;
+  /** Requests that forwarded them. */
+  readonly forwardSends: number;
 }
 
 export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
   private gate: MotionGate | undefined;
   private previous: VideoFrame | undefined;
   private fe: MultiEdgeClient | undefined;
-  private reid: MultiEdgeClient | undefined;
+  private toReid: Outbox<DetTrackResult> | undefined;
   private onEnriched: ObjectDetectorOptions['onEnriched'];
-  private detectorCounters = { skippedByGate: 0, detections: 0, enriched: 0, forwarded: 0 };
+  private detectorCounters = { skippedByGate: 0, detections: 0, enriched: 0 };
 
   private constructor(options: ComponentOptions<DetectorModel>) {
     super('ObjectDetector', K8sResourceKind.VIDEO_ANALYTICS_JOB, options);
@@ -86,10 +91,11 @@ export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
         }
       }
       if (options.forwardToReid !== undefined && options.forwardToReid !== false) {
-        self.reid = options.forwardToReid === true ? pluginClient(config, PLUGIN.REID_I) : options.forwardToReid;
-        if (options.forwardToReid === true) {
-          self.own(self.reid);
-        }
+        const reid = options.forwardToReid === true ? pluginClient(config, PLUGIN.REID_I) : options.forwardToReid;
+        if (options.forwardToReid === true) self.own(reid);
+        self.toReid = self.outbox(FORWARD, reid.endpoint, async (records) => {
+          await reid.transmit(records);
+        });
       }
       await self.serve(MULTI_EDGE_SERVICES.DETECTION, PLUGIN.VIDEO_ANALYTICS, full, {
         put: (records) => self.receiveEnriched(records),
@@ -106,7 +112,14 @@ export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
   }
 
   override get stats(): ObjectDetectorStats {
-    return { ...super.stats, ...this.detectorCounters };
+    const forward = this.toReid?.stats;
+    return {
+      ...super.stats,
+      ...this.detectorCounters,
+      forwarded: forward?.sent ?? 0,
+      forwardFailures: forward?.sendFailures ?? 0,
+      forwardSends: forward?.sends ?? 0,
+    };
   }
 
   /** The gate: the first frame passes, then only frames that moved against the previous one. */
@@ -130,9 +143,6 @@ export class ObjectDetector extends Component<VideoFrame, DetectorModel> {
   private async receiveEnriched(records: DetTrackResult[]): Promise<void> {
     this.detectorCounters.enriched += records.length;
     await this.onEnriched?.(records);
-    if (this.reid !== undefined && records.length > 0) {
-      await this.reid.transmit(records);
-      this.detectorCounters.forwarded += records.length;
-    }
+    await this.toReid?.push(records);
   }
 }

@@ -47,6 +47,7 @@ export class MultiEdgeClient {
       timeoutMs,
       totalTimeoutMs: timeoutMs,
       retry: { maxAttempts: options.maxAttempts ?? 3, baseDelayMs: 50, maxDelayMs: 1_000 },
+      maxRedirects: 0, // Sedna's multi-edge routes never redirect
       ...(options.ca === undefined ? {} : { ca: options.ca }),
     });
   }

@@ -113,13 +113,20 @@ function routes(server: SednaServer, service: MultiEdgeServiceName, handler: Mul
 
   app.get(base, status);
   app.get(`${base}/status`, status);
-  app.post(`${base}/${service}`, async (request) => {
+  app.post(`${base}/${service}`, async (request, reply) => {
     const list = records(request.body);
+    // Aborts a put() still waiting for room when the client goes away before the answer. (The
+    // request's own 'close' is no such sign: it comes as soon as the body has been read.)
     const controller = new AbortController();
-    request.raw.once('close', () => {
-      controller.abort();
-    });
-    await handler.put(list, controller.signal);
+    const onClose = (): void => {
+      if (!reply.raw.writableFinished) controller.abort();
+    };
+    reply.raw.once('close', onClose);
+    try {
+      await handler.put(list, controller.signal);
+    } finally {
+      reply.raw.off('close', onClose);
+    }
     return { accepted: list.length };
   });
   app.post(`${base}/update_service`, async (request) => {
