@@ -409,12 +409,63 @@ export {
   type SimulationRound,
 } from './core/fl-simulation/index.js';
 
-// ---------------------------------------------------------------------------------------------
-// Multi-edge inference (issue 16): records and their binary frames, video sources (ffmpeg), the
-// optical-flow gate, ReID matching, Kafka, the REST servers and clients, and the three components.
-// kafkajs, @techstark/opencv-js and sharp are optional peers loaded on first use: nothing here
-// imports them.
-export * from './core/multi-edge-inference/index.js';
+// -----------------------------------------------------------------------------------------------
+// Multi-edge inference (issue 16): records, the model contract and the three components (detection
+// with its optical-flow gate, feature extraction, ReID), video sources (ffmpeg), ReID matching, the
+// REST server and client, the Kafka producer and consumer. Record frames, topics and defaults are
+// in `sedna-sdk/protocol`. kafkajs, @techstark/opencv-js and sharp are optional peers loaded on
+// first use: nothing here imports them.
+export {
+  OP_MODE,
+  DetTrackResult,
+  Target,
+  TargetImages,
+  parseDetectionTime,
+  formatDetectionTime,
+  type OpMode,
+  type BoxCoord,
+  type DetTrackResultInit,
+  type TargetInit,
+} from './datasources/multi-edge/records.js';
+export { encodeJpeg, decodeImage, cropImage, checkRgbImage, type RgbImage } from './datasources/multi-edge/image.js';
+export {
+  PLUGIN,
+  pluginEndpoint,
+  pluginClient,
+  type PluginName,
+  type PluginEndpoint,
+  type PluginEndpointConfig,
+} from './core/multi-edge-inference/plugins.js';
+export { loadModels, type PluggableModel } from './core/multi-edge-inference/pluggable-model.js';
+export {
+  BaseService,
+  type BaseServiceOptions,
+  type BaseServiceStats,
+  type OverflowPolicy,
+} from './core/multi-edge-inference/base-service.js';
+export {
+  Component,
+  type ComponentOptions,
+  type ComponentStats,
+  type ComponentServerOptions,
+  type KafkaSettings,
+} from './core/multi-edge-inference/component.js';
+export { Outbox, type OutboxOptions, type OutboxStats } from './core/multi-edge-inference/outbox.js';
+export {
+  ObjectDetector,
+  type ObjectDetectorOptions,
+  type ObjectDetectorStats,
+  type DetectorModel,
+} from './core/multi-edge-inference/object-detector.js';
+export { FEService, type FEServiceOptions, type FeatureModel } from './core/multi-edge-inference/fe-service.js';
+export {
+  ReID,
+  TargetMatcher,
+  type ReIDOptions,
+  type ReIDModel,
+  type TargetMatch,
+  type TargetMatcherOptions,
+} from './core/multi-edge-inference/reid.js';
 export {
   VideoSource,
   videoSourceKind,
@@ -426,8 +477,6 @@ export {
 export {
   KafkaProducer,
   KafkaConsumer,
-  KAFKA_TOPICS,
-  kafkaBrokers,
   type KafkaConnection,
   type KafkaProducerOptions,
   type KafkaProducerStats,
@@ -436,7 +485,6 @@ export {
 } from './datasources/kafka.js';
 export {
   LukasKanade,
-  LUKAS_KANADE_DEFAULTS,
   type MotionGate,
   type GateFrame,
   type LukasKanadeParams,
@@ -447,16 +495,16 @@ export {
   matchQueryToTargets,
   stackFeatures,
   normalize,
+  type Features,
   type FeatureMatrix,
   type QueryMatch,
 } from './algorithms/reid/matching.js';
 export { meanRow } from './algorithms/reid/features.js';
-export { packFeatures, similarityTopK, type PackedFeatures, type TopK } from './algorithms/reid/similarity-kernel.js';
 export { FeatureIndex, type FeatureIndexOptions, type MatchingBackend } from './algorithms/reid/feature-index.js';
+export { packFeatures, similarityTopK, type PackedFeatures, type TopK } from './algorithms/reid/similarity-kernel.js';
 export {
   MultiEdgeServer,
   MULTI_EDGE_SERVICES,
-  DEFAULT_MULTI_EDGE_BODY_LIMIT,
   type MultiEdgeHandler,
   type MultiEdgeServerOptions,
   type MultiEdgeServiceName,

@@ -11,31 +11,40 @@
 //   video_id          the camera id written into each result (default 0)
 //   fps               frames per second to read (default: the video's own)
 //   forward_to_reid   "true": send enriched results to REID_MODEL_BIND_URL/PORT (default false)
-//   DET_MODEL_BIND_URL / DET_MODEL_BIND_PORT   this worker's server (default 0.0.0.0:4000)
+//   DET_MODEL_BIND_URL / DET_MODEL_BIND_PORT   this worker's server (default <pod IP>:4000)
 //   FE_MODEL_BIND_URL / FE_MODEL_BIND_PORT     feature extraction (default feature-extraction-fe:6000)
 //   KAFKA_BIND_IPS / KAFKA_BIND_PORTS          brokers, `|`-separated
 // One JSON line on stdout when listening, one when the video is done; runs until SIGTERM.
-import { ObjectDetector, VideoSource, getLogger, getParameter, loadConfig } from 'sedna-sdk';
+import {
+  ObjectDetector,
+  VideoSource,
+  getBooleanParameter,
+  getIntegerParameter,
+  getLogger,
+  getNumberParameter,
+  getParameter,
+  loadConfig,
+} from 'sedna-sdk';
 import { ColorBlobDetector } from './models.mjs';
 
 const log = getLogger('detection');
 const config = loadConfig();
-const camera = Number(getParameter('video_id', '0'));
-const fps = getParameter('fps');
+const camera = getIntegerParameter('video_id', 0, { min: 0 });
+const fps = getNumberParameter('fps');
 const address = getParameter('video_address');
 if (address === undefined) throw new Error('set video_address to a video file, URL or stream');
 
 const detector = await ObjectDetector.create({
   models: [new ColorBlobDetector({ camera })],
   config,
-  forwardToReid: getParameter('forward_to_reid', 'false').toLowerCase() === 'true',
+  forwardToReid: getBooleanParameter('forward_to_reid', false),
 });
 const url = await detector.start();
 const print = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 print({ event: 'listening', url, camera });
 
 let stopping = false;
-const source = new VideoSource({ url: address, ...(fps === undefined ? {} : { fps: Number(fps) }) });
+const source = new VideoSource({ url: address, ...(fps === undefined ? {} : { fps }) });
 const stop = async () => {
   stopping = true;
   source.close();

@@ -3,7 +3,7 @@
 // feature vector per detected box and sends the enriched results back to the detection service
 // (REST: DET_MODEL_BIND_URL/PORT; Kafka: `enriched_object`). Also answers the ReID worker's
 // get_target_features for its query images.
-//   FE_MODEL_BIND_URL / FE_MODEL_BIND_PORT     this worker's server (default 0.0.0.0:6000)
+//   FE_MODEL_BIND_URL / FE_MODEL_BIND_PORT     this worker's server (default <pod IP>:6000)
 //   DET_MODEL_BIND_URL / DET_MODEL_BIND_PORT   where enriched results go over REST
 import { FEService, loadConfig } from 'sedna-sdk';
 import { ColorHistogramExtractor } from './models.mjs';

@@ -7,15 +7,21 @@
 //   match_threshold   similarity a box needs to be the target (default 0.75, Sedna's)
 //   output_url        folder for matches.jsonl (default /data/output)
 //   consumer_topics   `|`-separated Kafka topics to read enriched results from (default none: REST)
-//   REID_MODEL_BIND_URL / REID_MODEL_BIND_PORT   this worker's server (default 0.0.0.0:5000)
+//   REID_MODEL_BIND_URL / REID_MODEL_BIND_PORT   this worker's server (default <pod IP>:5000)
 //   FE_MODEL_BIND_URL / FE_MODEL_BIND_PORT       feature extraction (for the query images)
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ReID, TargetMatcher, getParameter, loadConfig, parseDetectionTime } from 'sedna-sdk';
+import {
+  ReID,
+  TargetMatcher,
+  getListParameter,
+  getNumberParameter,
+  getParameter,
+  loadConfig,
+  parseDetectionTime,
+} from 'sedna-sdk';
 
-const queryPaths = getParameter('query_images', '')
-  .split('|')
-  .filter((p) => p !== '');
+const queryPaths = getListParameter('query_images', [], { separator: '|' });
 if (queryPaths.length === 0) throw new Error("set query_images to the searched person's images (`|`-separated paths)");
 const outputDir = getParameter('output_url', '/data/output');
 await fs.mkdir(outputDir, { recursive: true });
@@ -24,7 +30,7 @@ const out = await fs.open(path.join(outputDir, 'matches.jsonl'), 'a');
 const matcher = new TargetMatcher({
   userId: getParameter('user_id', 'DEFAULT'),
   queryImages: await Promise.all(queryPaths.map((p) => fs.readFile(p))),
-  matchThreshold: Number(getParameter('match_threshold', '0.75')),
+  matchThreshold: getNumberParameter('match_threshold', 0.75, { min: -1, max: 1 }),
   onMatch: async ({ record, index, score, matchedAt }) => {
     const detected = record.detectionTime === undefined ? undefined : parseDetectionTime(record.detectionTime);
     const line = {
@@ -38,9 +44,7 @@ const matcher = new TargetMatcher({
     await out.write(`${JSON.stringify(line)}\n`);
   },
 });
-const topics = getParameter('consumer_topics', '')
-  .split('|')
-  .filter((t) => t !== '');
+const topics = getListParameter('consumer_topics', [], { separator: '|' });
 const reid = await ReID.create({ models: [matcher], config: loadConfig(), consumerTopics: topics });
 const url = await reid.start(); // fetches the target features first (retrying until FE answers)
 process.stdout.write(`${JSON.stringify({ event: 'listening', url })}\n`);

@@ -790,7 +790,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
   reidModelBindUrl: row(
     'REID_MODEL_BIND_URL',
     'host',
-    'unset (server: 0.0.0.0; client: reid-reid)',
+    'unset (server: the primary IPv4; client: reid-reid)',
     USER,
     'ReID server bind host; ObjectDetector forwardToReid client host',
     optionalString,
@@ -799,7 +799,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
   feModelBindUrl: row(
     'FE_MODEL_BIND_URL',
     'host',
-    'unset (server: 0.0.0.0; client: feature-extraction-fe)',
+    'unset (server: the primary IPv4; client: feature-extraction-fe)',
     USER,
     'FEService bind host; ObjectDetector and ReID client host',
     optionalString,
@@ -808,7 +808,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
   detModelBindUrl: row(
     'DET_MODEL_BIND_URL',
     'host',
-    'unset (server: 0.0.0.0; client: video-analytics-videoanalytics)',
+    'unset (server: the primary IPv4; client: video-analytics-videoanalytics)',
     USER,
     'ObjectDetector bind host; FEService client host (enriched results)',
     optionalString,

@@ -246,8 +246,8 @@ export const ERROR_CATALOG = {
   },
   SEDNA_ERR_IMAGE_DECODE: {
     meaning:
-      'An image (a frame, a scene, a crop or a query image) is not an image the codec can decode, e.g. a truncated JPEG.',
-    fix: 'Send JPEG or PNG bytes; check the producer that encoded the image named in the message.',
+      'An image (a frame, a scene, a crop or a query image) is not an image the codec can decode, e.g. a truncated JPEG, or it declares more than 4096 × 4096 pixels.',
+    fix: 'Send JPEG or PNG bytes of at most 4096 × 4096 pixels; check the producer that encoded the image named in the message.',
     httpStatus: 400,
   },
   SEDNA_ERR_VIDEO_SOURCE: {

@@ -8,7 +8,9 @@
  * decode, a feature of the wrong length, a body over the limit) and a seeded fuzz of the routes.
  */
 import fc from 'fast-check';
+import sharp from 'sharp';
 import { loadConfig } from '../../dist/common/config.js';
+import { primaryHostIp } from '../../dist/common/host-ip.js';
 import { encodeResults, RECORD_CONTENT_TYPE } from '../../dist/datasources/multi-edge/codec.js';
 import { encodeJpeg } from '../../dist/datasources/multi-edge/image.js';
 import { DetTrackResult } from '../../dist/datasources/multi-edge/records.js';
@@ -50,7 +52,7 @@ describe('plugins', () => {
       host: 'video-analytics-videoanalytics',
       port: 4000,
     });
-    expect(pluginEndpoint(defaults, PLUGIN.VIDEO_ANALYTICS)).toEqual({ host: '0.0.0.0', port: 4000 });
+    expect(pluginEndpoint(defaults, PLUGIN.VIDEO_ANALYTICS)).toEqual({ host: primaryHostIp(), port: 4000 });
     const set = loadConfig({ FE_MODEL_BIND_URL: 'http://fe.edge:7000', FE_MODEL_BIND_PORT: '7001' });
     expect(pluginEndpoint(set, PLUGIN.FEATURE_EXTRACTION_I)).toEqual({ host: 'fe.edge', port: 7001 });
   });
@@ -258,6 +260,22 @@ describe('bad input', () => {
       encodeResults([new DetTrackResult({ bbox: [Uint8Array.of(1, 2, 3)] })]),
     );
     expect([res.status, ((await res.json()) as { code: string }).code]).toEqual([400, 'SEDNA_ERR_IMAGE_DECODE']);
+    // A small JPEG that declares more pixels than MAX_DECODED_PIXELS is refused before decoding.
+    const huge = await sharp({ create: { width: 4200, height: 4100, channels: 3, background: '#808080' } })
+      .jpeg()
+      .toBuffer();
+    expect(huge.length).toBeLessThan(1024 * 1024);
+    const bomb = await post(
+      fePort,
+      '/feature_extraction/get_target_features',
+      encodeResults([new DetTrackResult({ bbox: [huge] })]),
+    );
+    const body = (await bomb.json()) as { code: string; message: string };
+    expect([bomb.status, body.code, body.message]).toEqual([
+      400,
+      'SEDNA_ERR_IMAGE_DECODE',
+      expect.stringMatching(/pixel/i),
+    ]);
   });
 
   it('survives a seeded fuzz of every route: only coded 4xx answers, and it keeps serving', async () => {

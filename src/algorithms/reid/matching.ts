@@ -22,7 +22,8 @@ import {
 export { normalize, stackFeatures, type FeatureMatrix } from './features.js';
 export type { QueryMatch } from './similarity-kernel.js';
 
-type Features = readonly Float32Array[] | FeatureMatrix;
+/** Feature rows: one Float32Array per row, or a stacked matrix. */
+export type Features = readonly Float32Array[] | FeatureMatrix;
 
 function packed(features: Features | PackedFeatures, what: string): PackedFeatures {
   if ('panels' in features) return features;

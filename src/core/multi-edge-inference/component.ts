@@ -14,6 +14,7 @@ import type { MultiEdgeClient } from '../../service/client/multi-edge-client.js'
 import {
   MultiEdgeServer,
   type MultiEdgeHandler,
+  type MultiEdgeServerOptions,
   type MultiEdgeServiceName,
 } from '../../service/server/multi-edge-server.js';
 import { BaseService, type BaseServiceOptions, type BaseServiceStats } from './base-service.js';
@@ -39,9 +40,17 @@ export interface ComponentOptions<M> extends BaseServiceOptions {
   serve?: boolean;
   /** Largest request body of the server (default 64 MiB). */
   bodyLimitBytes?: number;
+  /** The rest of the server's options: deadlines, connection cap, TLS (defaults: createServer's, 30 s requests). */
+  server?: ComponentServerOptions;
   /** Use Kafka instead of REST between components; default KAFKA_ENABLED. */
   kafka?: KafkaSettings | boolean;
 }
+
+/** Server options a component passes through (host, port and body limit have their own fields). */
+export type ComponentServerOptions = Omit<
+  MultiEdgeServerOptions,
+  'service' | 'handler' | 'host' | 'port' | 'bodyLimitBytes'
+>;
 
 export interface ComponentStats extends BaseServiceStats {
   /** Records sent on to the next component. */
@@ -136,6 +145,7 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
     };
     const endpoint = pluginEndpoint(this.config, plugin);
     this.server = await MultiEdgeServer.create({
+      ...options.server,
       service,
       handler,
       host: options.host ?? endpoint.host,

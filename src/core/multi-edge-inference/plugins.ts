@@ -6,6 +6,7 @@
  * frozen at import as in Sedna.
  */
 import type { SednaConfig } from '../../common/config.js';
+import { primaryHostIp } from '../../common/host-ip.js';
 import { MULTI_EDGE_SERVICES, type MultiEdgeServiceName } from '../../service/server/multi-edge-server.js';
 import { MultiEdgeClient } from '../../service/client/multi-edge-client.js';
 
@@ -80,7 +81,8 @@ export interface PluginEndpoint {
   readonly port: number;
 }
 
-type EndpointConfig = Pick<
+/** The configuration fields the plugins read (a `SednaConfig` has them all). */
+export type PluginEndpointConfig = Pick<
   SednaConfig,
   | 'reidModelBindUrl'
   | 'reidModelBindPort'
@@ -90,7 +92,10 @@ type EndpointConfig = Pick<
   | 'detModelBindPort'
 >;
 
-function configured(config: EndpointConfig, service: MultiEdgeServiceName): { host: string | undefined; port: number } {
+function configured(
+  config: PluginEndpointConfig,
+  service: MultiEdgeServiceName,
+): { host: string | undefined; port: number } {
   switch (service) {
     case MULTI_EDGE_SERVICES.REID:
       return { host: config.reidModelBindUrl, port: config.reidModelBindPort };
@@ -102,22 +107,22 @@ function configured(config: EndpointConfig, service: MultiEdgeServiceName): { ho
 }
 
 /**
- * Where a plugin listens (server) or connects (client). A server binds `*_MODEL_BIND_URL` or
- * 0.0.0.0 (Sedna: the primary interface IP; see docs/configuration.md); a client connects to it or
- * to the default service host.
+ * Where a plugin listens (server) or connects (client). A server binds `*_MODEL_BIND_URL` or, as
+ * Sedna's `get_host_ip()`, the host's primary IPv4 (the pod IP: other pods reach it, the node's
+ * other interfaces do not; docs/security.md); a client connects to it or to the default service host.
  */
-export function pluginEndpoint(config: EndpointConfig, plugin: PluginName): PluginEndpoint {
+export function pluginEndpoint(config: PluginEndpointConfig, plugin: PluginName): PluginEndpoint {
   const found = REGISTERED_PLUGINS.find((p) => p.plugin === plugin);
   if (found === undefined) throw new TypeError(`plugin ${plugin} has no network endpoint`);
   const { host, port } = configured(config, found.service);
-  const fallback = found.role === 'server' ? '0.0.0.0' : found.defaultClientHost;
+  const fallback = found.role === 'server' ? primaryHostIp() : found.defaultClientHost;
   // Sedna's *_BIND_URL may hold a URL (http://host) rather than a host: keep the host part.
   return { host: host === undefined ? fallback : host.replace(/^https?:\/\//, '').replace(/[:/].*$/, ''), port };
 }
 
 /** A client for a `*_I` plugin from the configuration (Sedna's `Detection`, `FE`, `ReID_Endpoint`). */
 export function pluginClient(
-  config: EndpointConfig,
+  config: PluginEndpointConfig,
   plugin: typeof PLUGIN.REID_I | typeof PLUGIN.FEATURE_EXTRACTION_I | typeof PLUGIN.VIDEO_ANALYTICS_I,
   options: { timeoutMs?: number; maxAttempts?: number } = {},
 ): MultiEdgeClient {

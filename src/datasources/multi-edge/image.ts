@@ -14,6 +14,12 @@ export interface RgbImage {
   readonly data: Uint8Array;
 }
 
+/**
+ * The most pixels a received image may decode to (4096 × 4096, 48 MiB of RGB; 4K frames fit): a
+ * few kilobytes of JPEG can declare gigapixels, and sharp's own limit (2^28) allows 768 MiB each.
+ */
+export const MAX_DECODED_PIXELS = 4096 * 4096;
+
 type SharpFactory = (typeof import('sharp'))['default'];
 let sharpModule: Promise<SharpFactory> | undefined;
 
@@ -60,13 +66,16 @@ export async function encodeJpeg(
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-/** Decodes JPEG or PNG bytes into RGB; `SEDNA_ERR_IMAGE_DECODE` when they are not an image. */
+/**
+ * Decodes JPEG or PNG bytes into RGB; `SEDNA_ERR_IMAGE_DECODE` when they are not an image or
+ * declare more than {@link MAX_DECODED_PIXELS} pixels.
+ */
 export async function decodeImage(bytes: Uint8Array, what = 'image'): Promise<RgbImage> {
   if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0)
     throw new SednaError('SEDNA_ERR_IMAGE_DECODE', `${what} is empty`);
   const sharp = await loadSharp();
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'error' })
+    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: MAX_DECODED_PIXELS })
       .removeAlpha()
       .toColourspace('srgb')
       .raw()

@@ -17,7 +17,7 @@
 import { SednaError, invalidArgument } from '../../common/errors.js';
 import { decodeResults, encodeTargets, RECORD_CONTENT_TYPE } from '../../datasources/multi-edge/codec.js';
 import type { DetTrackResult, Target } from '../../datasources/multi-edge/records.js';
-import { createServer, type SednaServer, type ServerOptions } from './base.js';
+import { createServer, requestSignal, type SednaServer, type ServerOptions } from './base.js';
 
 /** Sedna's service names, which are also the route prefixes. */
 export const MULTI_EDGE_SERVICES = Object.freeze({
@@ -31,7 +31,6 @@ export type MultiEdgeServiceName = (typeof MULTI_EDGE_SERVICES)[keyof typeof MUL
 export interface MultiEdgeHandler {
   /** Takes received results (queues them); may wait for room, or throw SEDNA_ERR_OVERLOADED. */
   put(records: DetTrackResult[], signal: AbortSignal): Promise<void> | void;
-  /** Sedna's `update_operational_mode(status)`. */
   /** Sedna's `update_operational_mode(status)` (may return a promise). */
   updateOperationalMode?(status: unknown): unknown;
   /** Feature extraction only: the features of query images. */
@@ -115,18 +114,8 @@ function routes(server: SednaServer, service: MultiEdgeServiceName, handler: Mul
   app.get(`${base}/status`, status);
   app.post(`${base}/${service}`, async (request, reply) => {
     const list = records(request.body);
-    // Aborts a put() still waiting for room when the client goes away before the answer. (The
-    // request's own 'close' is no such sign: it comes as soon as the body has been read.)
-    const controller = new AbortController();
-    const onClose = (): void => {
-      if (!reply.raw.writableFinished) controller.abort();
-    };
-    reply.raw.once('close', onClose);
-    try {
-      await handler.put(list, controller.signal);
-    } finally {
-      reply.raw.off('close', onClose);
-    }
+    // A put() still waiting for room stops when the client goes away or the deadline passes.
+    await handler.put(list, requestSignal(request, reply));
     return { accepted: list.length };
   });
   app.post(`${base}/update_service`, async (request) => {
