@@ -776,7 +776,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     '`|`-separated hosts',
     '[]',
     USER,
-    'multi-edge Kafka brokers, zipped with KAFKA_BIND_PORTS',
+    'KafkaProducer, KafkaConsumer: multi-edge Kafka brokers, zipped with `KAFKA_BIND_PORTS`',
     listOrEmpty('|'),
   ),
   kafkaBindPorts: row(
@@ -784,7 +784,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     '`|`-separated ports',
     '[]',
     USER,
-    'multi-edge Kafka brokers, one port per KAFKA_BIND_IPS host',
+    'KafkaProducer, KafkaConsumer: one port per `KAFKA_BIND_IPS` host',
     portList,
   ),
   reidModelBindUrl: row(
@@ -792,7 +792,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'host',
     'unset (server: the primary IPv4; client: reid-reid)',
     USER,
-    'ReID server bind host; ObjectDetector forwardToReid client host',
+    'ReID server bind host; ObjectDetector client host (`forwardToReid`)',
     optionalString,
   ),
   reidModelBindPort: row('REID_MODEL_BIND_PORT', 'port', '5000', USER, 'ReID server port and its clients', port(5000)),
