@@ -5,8 +5,12 @@
  * The multi-edge components on real servers on loopback: ObjectDetector → FEService → back to the
  * detector → ReID over REST, with the example's classical models on the two-camera scene; the
  * status and update routes; bad input on every route (not a frame, a pickle, a JPEG that does not
- * decode, a feature of the wrong length, a body over the limit) and a seeded fuzz of the routes.
+ * decode, a feature of the wrong length, a body over the limit), a seeded fuzz of the routes, TLS.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { loadConfig } from '../../dist/common/config.js';
@@ -351,6 +355,65 @@ describe('the results route', () => {
     } finally {
       release();
       await server.close();
+    }
+  });
+});
+
+describe('TLS', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sedna-multi-edge-tls-'));
+  const keyPath = path.join(dir, 'key.pem');
+  const certPath = path.join(dir, 'cert.pem');
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a component serves https through its server option; a client trusts it only with the CA', async () => {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'].concat([
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+      ]),
+      { stdio: 'ignore' },
+    );
+    const fe = await FEService.create({
+      models: [new ColorHistogramExtractor()],
+      config,
+      host: '127.0.0.1',
+      port: 0,
+      kafka: false,
+      detection: client('video_analytics', 1),
+      server: { tls: { keyPath, certPath } },
+    });
+    try {
+      const url = await fe.start();
+      expect(url).toMatch(/^https:\/\/127\.0\.0\.1:/);
+      const port = Number(new URL(url).port);
+      const options = {
+        service: 'feature_extraction',
+        host: '127.0.0.1',
+        port,
+        protocol: 'https',
+        maxAttempts: 1,
+      } as const;
+      const trusting = new MultiEdgeClient({ ...options, ca: fs.readFileSync(certPath) });
+      const untrusting = new MultiEdgeClient(options);
+      try {
+        const [target] = await trusting.getTargetFeatures([
+          new DetTrackResult({ userID: 'bob', bbox: await queryImages() }),
+        ]);
+        expect([target!.userid, target!.features.length]).toEqual(['bob', 2]);
+        // (dist's error classes, not src's: compare the code.)
+        const refused = (await untrusting.status().catch((err: unknown) => err)) as { code?: string; message?: string };
+        expect([refused.code, refused.message]).toEqual(['SEDNA_ERR_NETWORK', expect.stringContaining('self-signed')]);
+      } finally {
+        trusting.close();
+        untrusting.close();
+      }
+    } finally {
+      await fe.close();
     }
   });
 });
