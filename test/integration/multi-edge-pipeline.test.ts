@@ -7,7 +7,6 @@
  * status and update routes; bad input on every route (not a frame, a pickle, a JPEG that does not
  * decode, a feature of the wrong length, a body over the limit), a seeded fuzz of the routes, TLS.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +24,7 @@ import { pluginEndpoint, PLUGIN } from '../../dist/core/multi-edge-inference/plu
 import { ReID, TargetMatcher, type TargetMatch } from '../../dist/core/multi-edge-inference/reid.js';
 import { MultiEdgeClient } from '../../dist/service/client/multi-edge-client.js';
 import { MultiEdgeServer } from '../../dist/service/server/multi-edge-server.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 import { scene, sceneVideos, type SceneTruth } from '../helpers/video.js';
 // @ts-expect-error -- the example's plain JavaScript models
 import * as exampleModels from '../../examples/multi-edge-inference/models.mjs';
@@ -361,23 +361,10 @@ describe('the results route', () => {
 
 describe('TLS', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sedna-multi-edge-tls-'));
-  const keyPath = path.join(dir, 'key.pem');
-  const certPath = path.join(dir, 'cert.pem');
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('a component serves https through its server option; a client trusts it only with the CA', async () => {
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'].concat([
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath,
-      ]),
-      { stdio: 'ignore' },
-    );
+    const { keyPath, certPath } = selfSignedCertificate(dir);
     const fe = await FEService.create({
       models: [new ColorHistogramExtractor()],
       config,
