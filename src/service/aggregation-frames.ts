@@ -67,12 +67,25 @@ export interface ReadUpdate {
 
 /**
  * Reads an `update_weight` frame from `client`: the weights of the binary frame, or Sedna's
- * nested lists in `data.weights`; then the sample count.
+ * nested lists in `data.weights`; then the sample count, at most `maxNumSamples`
+ * (SEDNA_ERR_INVALID_UPDATE above it: one client must not set a weighted mean alone).
  */
-export function readUpdate(frame: Frame, binaryWeights: WeightRecord[] | undefined, client: string): ReadUpdate {
+export function readUpdate(
+  frame: Frame,
+  binaryWeights: WeightRecord[] | undefined,
+  client: string,
+  maxNumSamples: number = Number.MAX_SAFE_INTEGER,
+): ReadUpdate {
   const data = updateData(frame);
-  const weights = binaryWeights ?? weightsFromNestedLists(data.weights, undefined, `update from "${client}"`);
   const numSamples = checkNumSamples(data.numSamples, `num_samples of "${client}"`);
+  if (numSamples > maxNumSamples) {
+    throw new SednaError(
+      'SEDNA_ERR_INVALID_UPDATE',
+      `num_samples of "${client}" is ${numSamples}, more than the server accepts (${maxNumSamples}, option maxNumSamples / AGG_MAX_NUM_SAMPLES)`,
+      { details: { value: numSamples, limit: maxNumSamples } },
+    );
+  }
+  const weights = binaryWeights ?? weightsFromNestedLists(data.weights, undefined, `update from "${client}"`);
   const encoding: WireEncoding = binaryWeights === undefined ? 'json' : 'binary';
   const roundField = frame.round_number;
   return {

@@ -60,6 +60,7 @@ describe('loadConfig defaults', () => {
     connectTimeout: 300,
     participantsCount: 1,
     exitRound: 3,
+    aggMaxNumSamples: 10_000_000,
     aggregationAlgorithm: 'FedAvg',
     transmitter: 'ws',
     aggDataPath: './',

@@ -363,7 +363,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       if (text === undefined && frame.type !== 'update_weight')
         throw protocolError(`binary frames carry update_weight only, got "${frame.type}"`);
       if (frame.type === 'update_weight') {
-        this.onUpdate(session, readUpdate(frame, weights, session.id));
+        this.onUpdate(session, readUpdate(frame, weights, session.id, this.settings.maxNumSamples));
         return;
       }
       // Anything else is re-broadcast unchanged to every client, sender included (Sedna).

@@ -49,7 +49,16 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
   roundDeadlineMs?: number;
   /** Offer the binary mode to clients that ask for it. Default true. */
   allowBinary?: boolean;
+  /**
+   * The largest `num_samples` an update may claim ({@link DEFAULT_MAX_NUM_SAMPLES} by default):
+   * FedAvg weighs each update by its count, so one client claiming 2^53 would set the average
+   * alone. An update over it is refused with SEDNA_ERR_INVALID_UPDATE; the round goes on.
+   */
+  maxNumSamples?: number;
 }
+
+/** Default cap on an update's `num_samples`: ten million samples per client and round. */
+export const DEFAULT_MAX_NUM_SAMPLES = 10_000_000;
 
 /** The settings in effect: every option with its default applied. */
 export type AggregationSettings = Readonly<{
@@ -66,6 +75,7 @@ export type AggregationSettings = Readonly<{
   stallTimeoutMs: number;
   roundDeadlineMs: number;
   allowBinary: boolean;
+  maxNumSamples: number;
 }>;
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -100,6 +110,7 @@ export function resolveSettings(options: AggregationServerOptions): AggregationS
     stallTimeoutMs: timerDelay(positiveInt('stallTimeoutMs', options.stallTimeoutMs, 300_000)),
     roundDeadlineMs: timerDelay(positiveInt('roundDeadlineMs', options.roundDeadlineMs, DEFAULT_ROUND_DEADLINE_MS)),
     allowBinary: options.allowBinary ?? true,
+    maxNumSamples: positiveInt('maxNumSamples', options.maxNumSamples, DEFAULT_MAX_NUM_SAMPLES),
   });
   if (settings.maxMessageBytes >= 2 ** 31) {
     throw invalidArgument('maxMessageBytes', settings.maxMessageBytes, 'less than 2 GiB (the ws limit)');
@@ -109,7 +120,7 @@ export function resolveSettings(options: AggregationServerOptions): AggregationS
 
 /**
  * Options from Sedna's variables: aggregation_algorithm, AGG_BIND_IP/PORT, PARTICIPANTS_COUNT,
- * exit_round, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
+ * exit_round, AGG_MAX_NUM_SAMPLES, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
  */
 export function optionsFromConfig(config: SednaConfig): AggregationServerOptions {
   return {
@@ -118,6 +129,7 @@ export function optionsFromConfig(config: SednaConfig): AggregationServerOptions
     port: config.aggBindPort,
     participantsCount: config.participantsCount,
     exitRound: config.exitRound,
+    maxNumSamples: config.aggMaxNumSamples,
     livenessTimeoutMs: Math.round(config.connectTimeout * 1000),
     reconnectGraceMs: Math.round(config.connectTimeout * 1000),
     stallTimeoutMs: Math.max(1, Math.round(config.connectTimeout * 1000)),

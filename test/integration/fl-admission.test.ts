@@ -1,0 +1,69 @@
+/**
+ * Who may take part in a federated round (issue 13 item 4), on 127.0.0.1 with raw WebSocket
+ * peers: a hostile peer next to honest ones. Each attack is refused alone, with a coded error,
+ * and the honest clients' round completes with the aggregate they alone make.
+ */
+import { AggregationServer, type AggregationServerOptions } from '../../src/service/server/aggregation-server.js';
+import { CLOSE_CODES } from '../../src/service/aggregation-protocol.js';
+import { RawClient } from '../helpers/raw-ws.js';
+
+const servers: AggregationServer[] = [];
+const peers: RawClient[] = [];
+
+async function startServer(options: AggregationServerOptions = {}): Promise<AggregationServer> {
+  const server = await AggregationServer.create({ host: '127.0.0.1', port: 0, exitGraceMs: 100, ...options });
+  servers.push(server);
+  await server.start();
+  return server;
+}
+
+async function connect(server: AggregationServer): Promise<RawClient> {
+  const peer = await RawClient.connect(server.wsUrl);
+  peers.push(peer);
+  return peer;
+}
+
+afterEach(async () => {
+  await Promise.all(peers.splice(0).map((p) => p.kill()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/** Sedna's JSON update_weight, as a Python client sends it. */
+function jsonUpdate(client: string, numSamples: unknown, weights: unknown): Record<string, unknown> {
+  return { type: 'update_weight', client, data: { num_samples: numSamples, weights }, job_name: 'j' };
+}
+
+const recvWeight = (f: { json: Record<string, unknown> }): boolean => f.json.type === 'recv_weight';
+const errorFrame = (f: { json: Record<string, unknown> }): boolean => f.json.type === 'error';
+
+describe('num_samples: an implausible count is refused alone (issue 13 item 4c)', () => {
+  it('drops a client claiming more samples than the cap; the honest round averages without it', async () => {
+    const server = await startServer({ participantsCount: 2, maxNumSamples: 1000 });
+    expect(server.settings.maxNumSamples).toBe(1000);
+    const a = await connect(server);
+    const b = await connect(server);
+    const evil = await connect(server);
+    await a.subscribe('a');
+    await b.subscribe('b');
+    await evil.subscribe('evil');
+    a.sendJson(jsonUpdate('a', 1, [[1, 1]]));
+    evil.sendJson(jsonUpdate('evil', 2 ** 53 - 1, [[1000, 1000]]));
+    const refused = await evil.waitFor(errorFrame);
+    expect(refused.json.code).toBe('SEDNA_ERR_INVALID_UPDATE');
+    expect(String(refused.json.message)).toMatch(/1000/);
+    expect((await evil.closed).code).toBe(CLOSE_CODES.SEDNA_ERR_INVALID_UPDATE);
+    // At the cap exactly is fine.
+    b.sendJson(jsonUpdate('b', 1000, [[2, 2]]));
+    const aggregate = await a.waitFor(recvWeight);
+    expect(aggregate.json.data).toMatchObject({ total_sample: 1001, weights: [[(1 + 2000) / 1001, (1 + 2000) / 1001]] });
+  });
+
+  it('has a documented default and reads AGG_MAX_NUM_SAMPLES', async () => {
+    const { loadConfig } = await import('../../src/common/config.js');
+    const { DEFAULT_MAX_NUM_SAMPLES } = await import('../../src/service/server/aggregation-settings.js');
+    expect(DEFAULT_MAX_NUM_SAMPLES).toBe(10_000_000);
+    expect(AggregationServer.optionsFromConfig(loadConfig({})).maxNumSamples).toBe(DEFAULT_MAX_NUM_SAMPLES);
+    expect(AggregationServer.optionsFromConfig(loadConfig({ AGG_MAX_NUM_SAMPLES: '5000' })).maxNumSamples).toBe(5000);
+    expect(() => loadConfig({ AGG_MAX_NUM_SAMPLES: '0' })).toThrow(/AGG_MAX_NUM_SAMPLES/);
+  });
+});
