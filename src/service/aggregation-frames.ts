@@ -40,7 +40,7 @@ export interface ReceivedMessage {
   readonly frame: Frame;
   /** Weights carried by a binary frame (views on its bytes). */
   readonly weights: WeightRecord[] | undefined;
-  /** A text frame as received (the server re-broadcasts frames it does not know unchanged). */
+  /** A text frame as received. */
   readonly text: string | undefined;
 }
 

@@ -9,7 +9,7 @@
  *   → {"type":"update_weight","client":ID,"data":{"num_samples":N,"weights":[nested lists]},"job_name":J}
  *   ← {"type":"recv_weight","client":SENDER,"data":{"total_sample":ΣN,"round_number":R,
  *      "weights":[nested lists],"exit_flag":"ok"|"continue"},"job_name":J,"round_number":R}
- *   ↔ any other frame is re-broadcast unchanged to every client
+ *   → any other frame: Sedna re-broadcasts it unchanged to every client; a sedna-sdk server ignores it
  *
  * Binary mode: the subscribe frame carries `"encoding":"binary"`; a sedna-sdk server adds a
  * `"server"` object to the reply it sends that client (a Python server just echoes the frame, so

@@ -67,3 +67,60 @@ describe('num_samples: an implausible count is refused alone (issue 13 item 4c)'
     expect(() => loadConfig({ AGG_MAX_NUM_SAMPLES: '0' })).toThrow(/AGG_MAX_NUM_SAMPLES/);
   });
 });
+
+describe('before subscribe, and what goes out (issue 13 item 4d)', () => {
+  const big = (bytes: number): string => JSON.stringify({ type: 'subscribe', client_id: 'x', pad: 'x'.repeat(bytes) });
+
+  it('refuses more than maxBytesBeforeSubscribe before subscribe, in one frame or in fragments', async () => {
+    const server = await startServer({ participantsCount: 1, maxBytesBeforeSubscribe: 4096 });
+    expect(server.settings.maxBytesBeforeSubscribe).toBe(4096);
+    const whole = await connect(server);
+    whole.sendText(big(64 * 1024));
+    expect((await whole.waitFor(errorFrame)).json.code).toBe('SEDNA_ERR_PAYLOAD_TOO_LARGE');
+    expect((await whole.closed).code).toBe(CLOSE_CODES.SEDNA_ERR_PAYLOAD_TOO_LARGE);
+    // Many small fragments of one message: each under any frame limit, together over the budget.
+    const fragments = await connect(server);
+    const chunk = Buffer.alloc(512, 0x20);
+    for (let i = 0; i < 64; i++) fragments.socket.send(chunk, { binary: false, fin: false });
+    expect((await fragments.waitFor(errorFrame)).json.code).toBe('SEDNA_ERR_PAYLOAD_TOO_LARGE');
+    expect((await fragments.closed).code).toBe(CLOSE_CODES.SEDNA_ERR_PAYLOAD_TOO_LARGE);
+    // Once subscribed, a client may send messages up to maxMessageBytes.
+    const honest = await connect(server);
+    await honest.subscribe('honest');
+    const row = Array.from({ length: 4000 }, (_, i) => i / 7);
+    honest.sendJson(jsonUpdate('honest', 3, [row]));
+    const aggregate = await honest.waitFor(recvWeight);
+    expect(aggregate.json.data).toMatchObject({ total_sample: 3 });
+  });
+
+  it('caps connections (maxConnections reaches the server factory)', async () => {
+    const server = await startServer({ maxConnections: 2, headersTimeoutMs: 5_000, connectionTimeoutMs: 600_000 });
+    await connect(server);
+    await connect(server);
+    await expect(RawClient.connect(server.wsUrl)).rejects.toThrow();
+  });
+
+  it("relays no client's frame to the others: no forged error frame, no echo of a peer's extra fields", async () => {
+    const server = await startServer({ participantsCount: 2 });
+    const a = await connect(server);
+    const evil = await connect(server);
+    await a.subscribe('a');
+    evil.sendJson({ type: 'subscribe', client_id: 'evil', token: 'not-for-others', pad: 'x'.repeat(1000) });
+    await evil.waitFor((f) => f.json.type === 'subscribe' && f.json.client_id === 'evil');
+    evil.sendJson({ type: 'error', code: 'SEDNA_ERR_ROUND_STALLED', message: 'forged: give up' });
+    evil.sendJson({ type: 'message', client: 'evil', data: 'x'.repeat(10_000) });
+    evil.sendJson(jsonUpdate('evil', 1, [[4, 4]]));
+    a.sendJson(jsonUpdate('a', 1, [[2, 2]]));
+    const aggregate = await a.waitFor(recvWeight);
+    expect(aggregate.json.data).toMatchObject({ weights: [[3, 3]] });
+    // Everything `a` got up to the aggregate came from the server itself, in Sedna's shapes.
+    const before = a.frames.slice(0, a.frames.indexOf(aggregate));
+    expect(before.map((f) => f.json)).toEqual([
+      { type: 'subscribe', client_id: 'a' },
+      { type: 'CLIENT_JOIN', data: 'evil' },
+      { type: 'subscribe', client_id: 'evil' },
+    ]);
+    expect(evil.ofType('error')).toEqual([]);
+    expect(evil.ofType('message')).toEqual([]);
+  });
+});

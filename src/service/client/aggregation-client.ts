@@ -767,7 +767,10 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     });
   }
 
-  /** Sends any other frame, `{"type", "client", "data", "job_name"}` (Sedna's `send(data, msg_type)`); the server re-broadcasts it. */
+  /**
+   * Sends any other frame, `{"type", "client", "data", "job_name"}` (Sedna's `send(data, msg_type)`):
+   * a Python server re-broadcasts it to every client; a sedna-sdk server ignores it (issue 13).
+   */
   send(data: unknown, type = 'message'): Promise<void> {
     if (type === 'update_weight' || type === 'subscribe') {
       throw invalidArgument('type', type, 'a message type other than update_weight/subscribe (use sendUpdate)');

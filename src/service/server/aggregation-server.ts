@@ -33,7 +33,7 @@ import {
   type WireEncoding,
 } from '../aggregation-protocol.js';
 import { AggregateFrames, readMessage, readUpdate, type ReadUpdate } from '../aggregation-frames.js';
-import { createServer, type SednaServer } from './base.js';
+import { createServer, type SednaServer, type ServerOptions } from './base.js';
 import { RoundCoordinator, type ClosedRound, type SubmitOutcome } from './aggregation-round.js';
 import { Sessions, type Connection, type Session } from './aggregation-sessions.js';
 import {
@@ -82,6 +82,20 @@ export interface AggregationSummary {
   readonly rounds: number;
   readonly lastRound: RoundEvent | undefined;
 }
+
+/** Options passed on to the server factory (its bind, TLS, timeouts and connection cap). */
+const SERVER_OPTION_KEYS = [
+  'host',
+  'port',
+  'requestTimeoutMs',
+  'headersTimeoutMs',
+  'keepAliveTimeoutMs',
+  'connectionTimeoutMs',
+  'maxConnections',
+  'closeGraceMs',
+  'healthPath',
+  'tls',
+] as const satisfies readonly (keyof AggregationServerOptions & keyof ServerOptions)[];
 
 /** A GET request's JSON body (up to 64 KiB), or undefined when there is none or it is not JSON. */
 async function readSmallJson(raw: IncomingMessage): Promise<unknown> {
@@ -178,19 +192,16 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   static async create(options: AggregationServerOptions = {}): Promise<AggregationServer> {
     const algorithm = resolveAlgorithm(options.aggregation);
     const settings = resolveSettings(options);
-    const { host, port, requestTimeoutMs, keepAliveTimeoutMs, closeGraceMs, healthPath, tls, logger } = options;
+    // The factory's own options (bind, TLS, timeouts, connection cap), those the caller set.
+    const serverOptions = Object.fromEntries(
+      SERVER_OPTION_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
+    ) as Partial<ServerOptions>;
     const http = await createServer({
+      ...serverOptions,
       name: 'aggregation',
-      ...(host === undefined ? {} : { host }),
-      ...(port === undefined ? {} : { port }),
-      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
-      ...(keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs }),
-      ...(closeGraceMs === undefined ? {} : { closeGraceMs }),
-      ...(healthPath === undefined ? {} : { healthPath }),
-      ...(tls === undefined ? {} : { tls }),
       // The HTTP routes take small JSON bodies; weights travel over the WebSocket.
       bodyLimitBytes: 64 * 1024,
-      logger: logger ?? getLogger('fl.server'),
+      logger: options.logger ?? getLogger('fl.server'),
     });
     const server = new AggregationServer(http, algorithm, settings);
     server.routes();
@@ -297,16 +308,17 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      this.onConnection(ws);
+      this.onConnection(ws, socket, head.length);
     });
   }
 
   // -------------------------------------------------------------------------------------------
   // Connections
 
-  private onConnection(socket: WebSocket): void {
+  private onConnection(socket: WebSocket, raw: Duplex, headBytes: number): void {
     const connection = this.sessions.open(socket);
     this.hookOversize(connection);
+    this.limitBeforeSubscribe(connection, raw, headBytes);
     connection.subscribeTimer = setTimeout(() => {
       if (connection.session === undefined)
         this.drop(connection, protocolError(`no subscribe frame within ${this.settings.subscribeTimeoutMs} ms`));
@@ -350,6 +362,38 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     });
   }
 
+  /**
+   * Until it has subscribed, a connection may send `maxBytesBeforeSubscribe` bytes in all (frame
+   * headers, fragments and pings included): counted as they arrive on the socket, so a stranger
+   * cannot make the server buffer a large message (ws's maxPayload is one value for every
+   * connection, sized for weights). Over it: SEDNA_ERR_PAYLOAD_TOO_LARGE, and no more is read.
+   */
+  private limitBeforeSubscribe(connection: Connection, raw: Duplex, headBytes: number): void {
+    const limit = this.settings.maxBytesBeforeSubscribe;
+    let received = headBytes;
+    const count = (chunk: Buffer): void => {
+      if (connection.session !== undefined || connection.dropped) {
+        raw.off('data', count);
+        return;
+      }
+      received += chunk.length;
+      if (received <= limit) return;
+      raw.off('data', count);
+      raw.pause();
+      this.drop(
+        connection,
+        new SednaError(
+          'SEDNA_ERR_PAYLOAD_TOO_LARGE',
+          `more than ${limit} bytes before subscribe (option maxBytesBeforeSubscribe)`,
+          { details: { limit } },
+        ),
+      );
+      // The error and close frames are queued: flush them, then cut (the peer's close is not read).
+      raw.end(() => raw.destroy());
+    };
+    raw.prependListener('data', count);
+  }
+
   private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
     if (connection.dropped) return;
     try {
@@ -366,8 +410,9 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
         this.onUpdate(session, readUpdate(frame, weights, session.id, this.settings.maxNumSamples));
         return;
       }
-      // Anything else is re-broadcast unchanged to every client, sender included (Sedna).
-      this.broadcastText(text as string);
+      // Sedna re-broadcasts any other frame to every client: a stranger's forged error frame, or
+      // megabytes copied to every socket. Only the server's own frames go out; this one is noted.
+      this.log.debug({ client: session.id, type: frame.type }, 'ignoring a frame the protocol does not define');
     } catch (err) {
       this.drop(connection, err);
     }
@@ -394,7 +439,9 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       negotiated,
       deliveredRound: this.roundsDone,
     });
-    const echo = JSON.stringify({ ...frame, client_id: id });
+    // The echo holds what Sedna's holds (a Python client's frame is exactly this), nothing else a
+    // peer put in its frame (a token, say) reaches the others.
+    const echo = JSON.stringify({ type: 'subscribe', client_id: id });
     for (const other of this.sessions.connections) {
       if (other.session !== undefined && other !== connection) this.sendText(other, echo);
     }
@@ -409,7 +456,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
         participants_count: this.settings.participantsCount,
         round_deadline_ms: this.settings.roundDeadlineMs,
       };
-      this.sendText(connection, JSON.stringify({ ...frame, client_id: id, server: hello }));
+      this.sendText(
+        connection,
+        JSON.stringify({ type: 'subscribe', client_id: id, encoding: frame.encoding, server: hello }),
+      );
     } else {
       this.sendText(connection, echo);
     }

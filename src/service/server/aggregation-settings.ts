@@ -37,6 +37,11 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
   reconnectGraceMs?: number;
   /** How long a connection may take to send `subscribe`. Default 30 s. */
   subscribeTimeoutMs?: number;
+  /**
+   * Bytes a connection may send before it has subscribed (a subscribe frame is well under 1 KiB).
+   * More is refused with SEDNA_ERR_PAYLOAD_TOO_LARGE (4002). Default 16 KiB.
+   */
+  maxBytesBeforeSubscribe?: number;
   /** After the exit round, how long to wait for clients to leave before closing them. Default 10 s. */
   exitGraceMs?: number;
   /**
@@ -71,6 +76,7 @@ export type AggregationSettings = Readonly<{
   livenessTimeoutMs: number;
   reconnectGraceMs: number;
   subscribeTimeoutMs: number;
+  maxBytesBeforeSubscribe: number;
   exitGraceMs: number;
   stallTimeoutMs: number;
   roundDeadlineMs: number;
@@ -106,6 +112,7 @@ export function resolveSettings(options: AggregationServerOptions): AggregationS
     livenessTimeoutMs: timerDelay(positiveInt('livenessTimeoutMs', options.livenessTimeoutMs, 300_000)),
     reconnectGraceMs: timerDelay(nonNegative('reconnectGraceMs', options.reconnectGraceMs, 300_000)),
     subscribeTimeoutMs: timerDelay(positiveInt('subscribeTimeoutMs', options.subscribeTimeoutMs, 30_000)),
+    maxBytesBeforeSubscribe: positiveInt('maxBytesBeforeSubscribe', options.maxBytesBeforeSubscribe, 16 * 1024),
     exitGraceMs: timerDelay(nonNegative('exitGraceMs', options.exitGraceMs, 10_000)),
     stallTimeoutMs: timerDelay(positiveInt('stallTimeoutMs', options.stallTimeoutMs, 300_000)),
     roundDeadlineMs: timerDelay(positiveInt('roundDeadlineMs', options.roundDeadlineMs, DEFAULT_ROUND_DEADLINE_MS)),
