@@ -55,7 +55,10 @@ describe('num_samples: an implausible count is refused alone (issue 13 item 4c)'
     // At the cap exactly is fine.
     b.sendJson(jsonUpdate('b', 1000, [[2, 2]]));
     const aggregate = await a.waitFor(recvWeight);
-    expect(aggregate.json.data).toMatchObject({ total_sample: 1001, weights: [[(1 + 2000) / 1001, (1 + 2000) / 1001]] });
+    expect(aggregate.json.data).toMatchObject({
+      total_sample: 1001,
+      weights: [[(1 + 2000) / 1001, (1 + 2000) / 1001]],
+    });
   });
 
   it('has a documented default and reads AGG_MAX_NUM_SAMPLES', async () => {
@@ -122,5 +125,97 @@ describe('before subscribe, and what goes out (issue 13 item 4d)', () => {
     ]);
     expect(evil.ofType('error')).toEqual([]);
     expect(evil.ofType('message')).toEqual([]);
+  });
+});
+
+describe('the tensor layout comes from the model or the last aggregate (issue 13 item 4a)', () => {
+  it('refuses a mismatching first update of round 2 alone; the honest clients finish the round', async () => {
+    const server = await startServer({ participantsCount: 2, exitRound: 2 });
+    const errors: string[] = [];
+    server.on('client-error', (e) => errors.push(`${e.client} ${e.code}`));
+    const a = await connect(server);
+    const b = await connect(server);
+    await a.subscribe('a');
+    await b.subscribe('b');
+    a.sendJson(jsonUpdate('a', 1, [[1, 1], 1]));
+    b.sendJson(jsonUpdate('b', 1, [[3, 3], 3]));
+    await a.waitFor(recvWeight);
+    // Round 2: a stranger's update of another shape arrives first.
+    const evil = await connect(server);
+    await evil.subscribe('evil');
+    evil.sendJson(jsonUpdate('evil', 1, [[9, 9, 9], 9]));
+    expect((await evil.waitFor(errorFrame)).json.code).toBe('SEDNA_ERR_WEIGHTS_MISMATCH');
+    expect((await evil.closed).code).toBe(CLOSE_CODES.SEDNA_ERR_WEIGHTS_MISMATCH);
+    const from = a.frames.length;
+    a.sendJson(jsonUpdate('a', 1, [[2, 2], 2]));
+    b.sendJson(jsonUpdate('b', 1, [[4, 4], 4]));
+    const second = await a.waitFor(recvWeight, from);
+    expect(second.json.data).toMatchObject({ round_number: 2, weights: [[3, 3], 3], exit_flag: 'ok' });
+    expect(errors).toEqual(['evil SEDNA_ERR_WEIGHTS_MISMATCH']);
+  });
+
+  it("with the model's layout, round 1 is held to it too, dtypes of binary updates included", async () => {
+    const server = await startServer({
+      participantsCount: 2,
+      layout: [
+        { name: 'w', dtype: 'float32', shape: [2] },
+        { name: 'b', dtype: 'float32', shape: [] },
+      ],
+    });
+    const a = await connect(server);
+    const b = await connect(server);
+    const evil = await connect(server);
+    const evil64 = await connect(server);
+    await evil.subscribe('evil');
+    await evil64.subscribe('evil64', { encoding: 'binary' });
+    evil.sendJson(jsonUpdate('evil', 1, [[9, 9, 9], 9]));
+    expect((await evil.waitFor(errorFrame)).json.code).toBe('SEDNA_ERR_WEIGHTS_MISMATCH');
+    evil64.sendBinary({ type: 'update_weight', data: { num_samples: 1 }, job_name: 'j' }, [
+      { name: 'w', dtype: 'float64', shape: [2], data: Float64Array.from([9, 9]) },
+      { name: 'b', dtype: 'float64', shape: [], data: Float64Array.from([9]) },
+    ]);
+    expect((await evil64.waitFor(errorFrame)).json.code).toBe('SEDNA_ERR_WEIGHTS_MISMATCH');
+    await a.subscribe('a', { encoding: 'binary' });
+    await b.subscribe('b');
+    a.sendBinary({ type: 'update_weight', data: { num_samples: 1 }, job_name: 'j', round_number: 1 }, [
+      { name: 'w', dtype: 'float32', shape: [2], data: Float32Array.from([1, 2]) },
+      { name: 'b', dtype: 'float32', shape: [], data: Float32Array.from([3]) },
+    ]);
+    b.sendJson(jsonUpdate('b', 1, [[3, 4], 5]));
+    const aggregate = await b.waitFor(recvWeight);
+    expect(aggregate.json.data).toMatchObject({ total_sample: 2, weights: [[2, 3], 4] });
+  });
+
+  it('leaves layouts to an algorithm whose updates legitimately differ (variableLayout)', async () => {
+    const { FedAvg } = await import('../../src/algorithms/aggregation/fedavg.js');
+    const seen: number[][] = [];
+    const variable = {
+      name: 'Variable',
+      variableLayout: true,
+      configure: () => undefined,
+      async aggregate(_round: number, updates: AsyncIterable<{ weights: readonly { shape: readonly number[] }[] }>) {
+        for await (const u of updates) seen.push([...u.weights[0]!.shape]);
+        return new FedAvg().aggregate(
+          1,
+          (await import('../../src/algorithms/aggregation/base.js')).UpdateQueue.of([
+            {
+              client: 'x',
+              numSamples: 1,
+              encoding: 'json',
+              weights: [{ name: 'w', dtype: 'float64', shape: [1], data: Float64Array.from([seen.length]) }],
+            },
+          ]),
+        );
+      },
+    };
+    const server = await startServer({ participantsCount: 2, aggregation: variable as never });
+    const a = await connect(server);
+    const b = await connect(server);
+    await a.subscribe('a');
+    await b.subscribe('b');
+    a.sendJson(jsonUpdate('a', 1, [[1, 1, 1]]));
+    b.sendJson(jsonUpdate('b', 1, [[1]]));
+    await a.waitFor(recvWeight);
+    expect(seen).toEqual([[3], [1]]);
   });
 });

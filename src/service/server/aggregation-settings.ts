@@ -8,6 +8,7 @@ import { invalidArgument } from '../../common/errors.js';
 import { timerDelay } from '../../common/timers.js';
 import '../../algorithms/aggregation/index.js'; // registers the built-in algorithms
 import type { AggregationAlgorithm } from '../../algorithms/aggregation/base.js';
+import type { WeightLayout } from '../../backend/weights.js';
 import { DEFAULT_ROUND_DEADLINE_MS } from '../aggregation-protocol.js';
 import type { ServerOptions } from './base.js';
 
@@ -60,6 +61,13 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
    * alone. An update over it is refused with SEDNA_ERR_INVALID_UPDATE; the round goes on.
    */
   maxNumSamples?: number;
+  /**
+   * The model's tensor layout (shapes; dtypes that binary updates must have), when the aggregator
+   * knows it: every update is held to it from round 1 on. Without it, round 1's first update sets
+   * round 1's layout, and each later round is held to the last aggregate's. Either way an update
+   * that does not fit is refused alone (SEDNA_ERR_WEIGHTS_MISMATCH) and the round goes on.
+   */
+  layout?: WeightLayout;
 }
 
 /** Default cap on an update's `num_samples`: ten million samples per client and round. */
@@ -82,6 +90,7 @@ export type AggregationSettings = Readonly<{
   roundDeadlineMs: number;
   allowBinary: boolean;
   maxNumSamples: number;
+  layout: WeightLayout | undefined;
 }>;
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -118,6 +127,7 @@ export function resolveSettings(options: AggregationServerOptions): AggregationS
     roundDeadlineMs: timerDelay(positiveInt('roundDeadlineMs', options.roundDeadlineMs, DEFAULT_ROUND_DEADLINE_MS)),
     allowBinary: options.allowBinary ?? true,
     maxNumSamples: positiveInt('maxNumSamples', options.maxNumSamples, DEFAULT_MAX_NUM_SAMPLES),
+    layout: options.layout === undefined ? undefined : checkLayout(options.layout),
   });
   if (settings.maxMessageBytes >= 2 ** 31) {
     throw invalidArgument('maxMessageBytes', settings.maxMessageBytes, 'less than 2 GiB (the ws limit)');
@@ -141,6 +151,22 @@ export function optionsFromConfig(config: SednaConfig): AggregationServerOptions
     reconnectGraceMs: Math.round(config.connectTimeout * 1000),
     stallTimeoutMs: Math.max(1, Math.round(config.connectTimeout * 1000)),
   };
+}
+
+function checkLayout(layout: WeightLayout): WeightLayout {
+  const tensors: readonly unknown[] = Array.isArray(layout) ? layout : [];
+  const shapeOf = (t: unknown): unknown =>
+    typeof t === 'object' && t !== null ? (t as { shape?: unknown }).shape : undefined;
+  const valid =
+    tensors.length > 0 &&
+    tensors.every((t) => {
+      const shape = shapeOf(t);
+      return (
+        Array.isArray(shape) && shape.every((d: unknown) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)
+      );
+    });
+  if (!valid) throw invalidArgument('layout', layout, 'a non-empty list of {name, dtype, shape}');
+  return layout.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape] }));
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._~-]*$/;
