@@ -219,3 +219,84 @@ describe('the tensor layout comes from the model or the last aggregate (issue 13
     expect(seen).toEqual([[3], [1]]);
   });
 });
+
+describe('a shared token and session secrets (issue 13 item 4b)', () => {
+  it('refuses a subscribe without the token (4010) and the client list to a caller without it', async () => {
+    const server = await startServer({ participantsCount: 1, token: 's3cret' });
+    const stranger = await connect(server);
+    stranger.sendJson({ type: 'subscribe', client_id: 'a' });
+    expect((await stranger.waitFor(errorFrame)).json.code).toBe('SEDNA_ERR_UNAUTHORIZED');
+    expect((await stranger.closed).code).toBe(CLOSE_CODES.SEDNA_ERR_UNAUTHORIZED);
+    const guesser = await connect(server);
+    guesser.sendJson({ type: 'subscribe', client_id: 'a', token: 's3cre' });
+    expect((await guesser.waitFor(errorFrame)).json.code).toBe('SEDNA_ERR_UNAUTHORIZED');
+
+    const { AggregationClient } = await import('../../src/service/client/aggregation-client.js');
+    const client = await AggregationClient.create({ url: server.wsUrl, clientId: 'a', token: 's3cret' });
+    try {
+      const anonymous = await fetch(`${server.url}/FedAvg`);
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.json()).toMatchObject({ code: 'SEDNA_ERR_UNAUTHORIZED' });
+      const wrong = await fetch(`${server.url}/FedAvg?client_id=a`, { headers: { authorization: 'Bearer nope' } });
+      expect(wrong.status).toBe(401);
+      const listed = await fetch(`${server.url}/FedAvg`, { headers: { authorization: 'Bearer s3cret' } });
+      expect(await listed.json()).toEqual({ clients: ['a'] });
+      await client.sendUpdate([{ name: 'w', dtype: 'float32', shape: [1], data: Float32Array.from([2]) }], 1);
+      expect((await client.nextAggregate()).exitFlag).toBe('ok');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('gives a kept place back only to the client holding its session secret', async () => {
+    const server = await startServer({ participantsCount: 2 });
+    const b = await connect(server);
+    await b.subscribe('b');
+    const first = await connect(server);
+    const secret = 'chosen-by-the-client';
+    await first.subscribe('a', { encoding: 'binary', session_secret: secret });
+    expect(b.frames.map((f) => JSON.stringify(f.json)).join()).not.toContain(secret);
+    first.sendBinary({ type: 'update_weight', data: { num_samples: 1 }, job_name: 'j', round_number: 1 }, [
+      { name: 'w', dtype: 'float32', shape: [1], data: Float32Array.from([2]) },
+    ]);
+    await new Promise<void>((resolve) => server.once('update', () => resolve()));
+    await first.kill();
+    await new Promise<void>((resolve) => server.once('client-leave', () => resolve()));
+    // Someone else claims the id during the reconnect grace: refused, the place stays.
+    const thief = await connect(server);
+    const refused = await thief.subscribe('a', { encoding: 'binary', session_secret: 'guess' });
+    expect(refused.json.code).toBe('SEDNA_ERR_DUPLICATE_CLIENT');
+    const bare = await connect(server);
+    expect((await bare.subscribe('a')).json.code).toBe('SEDNA_ERR_DUPLICATE_CLIENT');
+    // The owner comes back with its secret: its update of round 1 is still in.
+    const back = await connect(server);
+    const rejoined = await back.subscribe('a', { encoding: 'binary', session_secret: secret });
+    expect(rejoined.json.server).toMatchObject({ update_received: true, round_number: 1 });
+    b.sendJson(jsonUpdate('b', 1, [[4]]));
+    const aggregate = await b.waitFor(recvWeight);
+    expect(aggregate.json.data).toMatchObject({ weights: [[3]] });
+  });
+
+  it('reads the token from AGG_TOKEN or a mounted AGG_TOKEN_FILE, never both', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { loadConfig } = await import('../../src/common/config.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agg-token-'));
+    const file = path.join(dir, 'token');
+    fs.writeFileSync(file, 'from-file\n');
+    try {
+      expect(AggregationServer.optionsFromConfig(loadConfig({})).token).toBeUndefined();
+      expect(AggregationServer.optionsFromConfig(loadConfig({ AGG_TOKEN: 'from-env' })).token).toBe('from-env');
+      expect(AggregationServer.optionsFromConfig(loadConfig({ AGG_TOKEN_FILE: file })).token).toBe('from-file');
+      expect(() => AggregationServer.optionsFromConfig(loadConfig({ AGG_TOKEN: 'x', AGG_TOKEN_FILE: file }))).toThrow(
+        /AGG_TOKEN or AGG_TOKEN_FILE, not both/,
+      );
+      expect(() => AggregationServer.optionsFromConfig(loadConfig({ AGG_TOKEN_FILE: `${file}.missing` }))).toThrow(
+        /AGG_TOKEN_FILE/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

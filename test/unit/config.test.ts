@@ -61,6 +61,8 @@ describe('loadConfig defaults', () => {
     participantsCount: 1,
     exitRound: 3,
     aggMaxNumSamples: 10_000_000,
+    aggToken: undefined,
+    aggTokenFile: undefined,
     aggregationAlgorithm: 'FedAvg',
     transmitter: 'ws',
     aggDataPath: './',

@@ -20,6 +20,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { SednaConfig } from '../../common/config.js';
 import { SednaError, isSednaError, messageOf } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
+import { tokensMatch } from '../../common/shared-token.js';
 import type { AggregationAlgorithm, ClientUpdate, RoundConfig } from '../../algorithms/aggregation/base.js';
 import {
   CLOSE_CODES,
@@ -97,6 +98,12 @@ const SERVER_OPTION_KEYS = [
   'tls',
 ] as const satisfies readonly (keyof AggregationServerOptions & keyof ServerOptions)[];
 
+/** The token of an `Authorization: Bearer <token>` header. */
+function bearerOf(header: string | undefined): string | undefined {
+  const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  return match?.[1];
+}
+
 /** A GET request's JSON body (up to 64 KiB), or undefined when there is none or it is not JSON. */
 async function readSmallJson(raw: IncomingMessage): Promise<unknown> {
   const length = Number(raw.headers['content-length'] ?? 0);
@@ -129,6 +136,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private readonly rounds: RoundCoordinator;
   private readonly watchdog: RoundWatchdog;
   private readonly sessions = new Sessions();
+  /** The shared token (option `token`), kept apart from `settings` so that it is never logged. */
+  private readonly token: string | undefined;
   /** The last aggregate, kept while a disconnected client is owed it (ids in `owed`). */
   private retained: AggregateFrames | undefined;
   private readonly owed = new Set<string>();
@@ -141,8 +150,14 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private resolveDone: (summary: AggregationSummary) => void = () => undefined;
   private rejectDone: (error: SednaError) => void = () => undefined;
 
-  private constructor(http: SednaServer, algorithm: AggregationAlgorithm, settings: AggregationSettings) {
+  private constructor(
+    http: SednaServer,
+    algorithm: AggregationAlgorithm,
+    settings: AggregationSettings,
+    token: string | undefined,
+  ) {
     super();
+    this.token = token;
     this.http = http;
     this.algorithm = algorithm;
     this.aggregation = algorithm.name;
@@ -203,7 +218,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       bodyLimitBytes: 64 * 1024,
       logger: options.logger ?? getLogger('fl.server'),
     });
-    const server = new AggregationServer(http, algorithm, settings);
+    if (options.token !== undefined && options.token.trim() === '') {
+      throw new SednaError('SEDNA_ERR_INVALID_ARGUMENT', 'token must not be empty');
+    }
+    const server = new AggregationServer(http, algorithm, settings, options.token);
     server.routes();
     return server;
   }
@@ -280,6 +298,13 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private routes(): void {
     const path = `/${this.aggregation}`;
     this.http.app.get(path, async (request, reply) => {
+      // Client ids are for the job's own parties: with a token, only its holders see them.
+      if (this.token !== undefined && !tokensMatch(this.token, bearerOf(request.headers.authorization))) {
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer')
+          .send({ code: 'SEDNA_ERR_UNAUTHORIZED', message: 'this route needs Authorization: Bearer <token>' });
+      }
       const query = request.query as { client_id?: unknown } | undefined;
       // Sedna's client sends a JSON body with its GET; fastify does not parse GET bodies.
       const body = (await readSmallJson(request.raw)) as { client_id?: unknown } | undefined;
@@ -427,7 +452,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     if (connection.session !== undefined) throw protocolError('subscribe sent twice on one connection');
     const raw = frame.client_id;
     if (raw !== undefined && raw !== null && typeof raw !== 'string') throw protocolError('client_id must be a string');
-    const claimed = this.sessions.claim(typeof raw === 'string' ? raw : undefined);
+    if (this.token !== undefined && !tokensMatch(this.token, frame.token)) {
+      throw new SednaError('SEDNA_ERR_UNAUTHORIZED', 'subscribe without the shared token of this aggregation server');
+    }
+    const claimed = this.sessions.claim(typeof raw === 'string' ? raw : undefined, frame.session_secret);
     const { id, existing } = claimed;
     const negotiated = typeof frame.encoding === 'string';
     const encoding: WireEncoding =
@@ -438,6 +466,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       encoding,
       negotiated,
       deliveredRound: this.roundsDone,
+      secret: frame.session_secret,
     });
     // The echo holds what Sedna's holds (a Python client's frame is exactly this), nothing else a
     // peer put in its frame (a token, say) reaches the others.

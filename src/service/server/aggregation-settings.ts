@@ -5,6 +5,7 @@
 import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import type { SednaConfig } from '../../common/config.js';
 import { invalidArgument } from '../../common/errors.js';
+import { tokenOption } from '../../common/shared-token.js';
 import { timerDelay } from '../../common/timers.js';
 import '../../algorithms/aggregation/index.js'; // registers the built-in algorithms
 import type { AggregationAlgorithm } from '../../algorithms/aggregation/base.js';
@@ -68,6 +69,13 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
    * that does not fit is refused alone (SEDNA_ERR_WEIGHTS_MISMATCH) and the round goes on.
    */
   layout?: WeightLayout;
+  /**
+   * A shared token (AGG_TOKEN / AGG_TOKEN_FILE): a subscribe frame must carry it as `token`
+   * (else SEDNA_ERR_UNAUTHORIZED, close 4010), and `GET /{aggregation}` answers only to
+   * `Authorization: Bearer <token>`. Default none: Sedna's protocol, open to whoever connects.
+   * Never part of `settings`, never logged.
+   */
+  token?: string;
 }
 
 /** Default cap on an update's `num_samples`: ten million samples per client and round. */
@@ -137,7 +145,7 @@ export function resolveSettings(options: AggregationServerOptions): AggregationS
 
 /**
  * Options from Sedna's variables: aggregation_algorithm, AGG_BIND_IP/PORT, PARTICIPANTS_COUNT,
- * exit_round, AGG_MAX_NUM_SAMPLES, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
+ * exit_round, AGG_MAX_NUM_SAMPLES, AGG_TOKEN / AGG_TOKEN_FILE, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
  */
 export function optionsFromConfig(config: SednaConfig): AggregationServerOptions {
   return {
@@ -147,6 +155,7 @@ export function optionsFromConfig(config: SednaConfig): AggregationServerOptions
     participantsCount: config.participantsCount,
     exitRound: config.exitRound,
     maxNumSamples: config.aggMaxNumSamples,
+    ...tokenOption(config),
     livenessTimeoutMs: Math.round(config.connectTimeout * 1000),
     reconnectGraceMs: Math.round(config.connectTimeout * 1000),
     stallTimeoutMs: Math.max(1, Math.round(config.connectTimeout * 1000)),
