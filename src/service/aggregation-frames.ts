@@ -14,10 +14,11 @@ import {
   findNonFinite,
   isFramedInPlace,
   weightsFromNestedLists,
-  weightsToNestedLists,
+  weightsToJsonTensors,
   type WeightRecord,
 } from '../backend/weights.js';
 import { checkNumSamples } from '../algorithms/aggregation/base.js';
+import { toPythonJson } from '../common/python-json.js';
 import {
   decodeBinaryMessage,
   encodeBinaryMessage,
@@ -139,12 +140,13 @@ export class AggregateFrames {
     if (this.json === undefined) {
       const { round, result, exitFlag } = this.closed;
       const env = this.envelope();
-      this.json = JSON.stringify({
+      // Floats as Python writes them (`4.0`, not `4`): a Python trainer's np.asarray gets float64.
+      this.json = toPythonJson({
         ...env,
         data: {
           total_sample: result.totalSamples,
           round_number: round,
-          weights: weightsToNestedLists(result.weights),
+          weights: weightsToJsonTensors(result.weights),
           exit_flag: exitFlag,
         },
       });

@@ -378,7 +378,7 @@ describe('mutual TLS (issue 13 item 4b)', () => {
       });
       try {
         await client.sendUpdate([{ name: 'w', dtype: 'float32', shape: [1], data: Float32Array.from([5]) }], 1);
-        expect(Array.from((await client.nextAggregate()).weights[0]!.data)).toEqual([5]);
+        expect(Array.from((await client.nextAggregate()).weights[0]!.data as Float32Array)).toEqual([5]);
       } finally {
         await client.close();
       }

@@ -194,6 +194,8 @@ describe('AggregationServer: routes, re-broadcast and a mixed JSON/binary round'
       job_name: 'j',
       round_number: 1,
     });
+    // Floats as Python writes them: a Python trainer's np.asarray gets float64, not int64 (issue 13).
+    expect(atJson.text).toContain('"weights":[[4.0,5.0],25.0]');
     await Promise.all([bin.close(), json.close()]);
   });
 });
