@@ -211,7 +211,7 @@ export const ERROR_CATALOG = {
   },
   SEDNA_ERR_UNAUTHORIZED: {
     meaning:
-      'A peer did not prove it may use the service: no or a wrong shared token (the aggregator\'s AGG_TOKEN / AGG_TOKEN_FILE), or a reconnect without the session secret of the id it claims. The aggregator closes with 4010; its HTTP routes answer 401.',
+      "A peer did not prove it may use the service: no or a wrong shared token (the aggregator's AGG_TOKEN / AGG_TOKEN_FILE). The aggregator closes with 4010; its HTTP routes answer 401.",
     fix: 'Give every trainer and the aggregator the same token (AGG_TOKEN or a mounted AGG_TOKEN_FILE); see docs/security.md.',
     httpStatus: 401,
   },
