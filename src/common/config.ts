@@ -634,7 +634,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'integer ≥ 1',
     '10000000',
     USER,
-    "AggregationServer: largest num_samples an update may claim (larger: refused, SEDNA_ERR_INVALID_UPDATE)",
+    'AggregationServer: largest num_samples an update may claim (larger: refused, SEDNA_ERR_INVALID_UPDATE)',
     intIn(10_000_000, 1),
   ),
   aggToken: row(
