@@ -17,7 +17,7 @@ import {
   weightsToJsonTensors,
   type WeightRecord,
 } from '../backend/weights.js';
-import { checkNumSamples } from '../algorithms/aggregation/base.js';
+import { checkNumSamples, type AggregateResult } from '../algorithms/aggregation/base.js';
 import { toPythonJson } from '../common/python-json.js';
 import {
   decodeBinaryMessage,
@@ -99,13 +99,36 @@ export function readUpdate(
 }
 
 /**
- * Frames of one aggregate, encoded once and sent to every client that wants that encoding. The
- * binary frame is a list of chunks referencing the aggregate's arrays, written as fragments of
- * one message: no copy of the weights, whatever the number of clients.
+ * The aggregate's tensors for a binary client of float width `width`: float tensors in that width
+ * (from the float64 form when the result has one, else widened or rounded once), others as they
+ * are. The result's own records when nothing changes (so a preallocated frame stays one).
+ */
+function inWidth(result: AggregateResult, width: 'float32' | 'float64'): readonly WeightRecord[] {
+  const { weights, float64Weights } = result;
+  const picked = weights.map((w, t): WeightRecord => {
+    if (w.dtype !== 'float32' && w.dtype !== 'float64') return w;
+    if (width === 'float64') {
+      const wide = float64Weights?.[t];
+      if (wide !== undefined) return wide;
+      return w.dtype === 'float64' ? w : { ...w, dtype: 'float64', data: Float64Array.from(w.data as Float32Array) };
+    }
+    return w.dtype === 'float32' ? w : { ...w, dtype: 'float32', data: Float32Array.from(w.data as Float64Array) };
+  });
+  if (picked.every((r, t) => r === weights[t])) return weights;
+  if (float64Weights !== undefined && picked.every((r, t) => r === float64Weights[t])) return float64Weights;
+  return picked;
+}
+
+/**
+ * Frames of one aggregate, encoded once per encoding (and float width) and sent to every client
+ * that wants it: JSON clients get the float64 form when there is one (what Sedna's numpy server
+ * sends), binary clients their own float width. A binary frame is a list of chunks referencing
+ * the aggregate's arrays, written as fragments of one message: no copy of the weights, whatever
+ * the number of clients.
  */
 export class AggregateFrames {
   private json: string | undefined;
-  private binary: Uint8Array[] | undefined;
+  private readonly binary = new Map<'float32' | 'float64', Uint8Array[]>();
 
   constructor(readonly closed: ClosedRound) {}
 
@@ -127,15 +150,21 @@ export class AggregateFrames {
     };
   }
 
-  frame(encoding: WireEncoding): string | Uint8Array[] {
+  /** The aggregate for one client: `float64` for a binary client that sends float64 tensors. */
+  frame(encoding: WireEncoding, float64 = false): string | Uint8Array[] {
     if (encoding === 'binary') {
-      // FedAvg's output is laid out as a frame already: one message, framed without a copy. Other
-      // algorithms' outputs go as fragments that reference their arrays (no copy either).
-      const weights = this.closed.result.weights;
-      this.binary ??= isFramedInPlace(weights)
-        ? [encodeBinaryMessage(this.envelope(), weights)]
-        : encodeBinaryMessageChunks(this.envelope(), weights);
-      return this.binary;
+      const width = float64 ? 'float64' : 'float32';
+      let chunks = this.binary.get(width);
+      if (chunks === undefined) {
+        // FedAvg's output is laid out as a frame already: one message, framed without a copy.
+        // Other outputs go as fragments that reference their arrays (no copy either).
+        const weights = inWidth(this.closed.result, width);
+        chunks = isFramedInPlace(weights)
+          ? [encodeBinaryMessage(this.envelope(), weights)]
+          : encodeBinaryMessageChunks(this.envelope(), weights);
+        this.binary.set(width, chunks);
+      }
+      return chunks;
     }
     if (this.json === undefined) {
       const { round, result, exitFlag } = this.closed;
@@ -146,7 +175,7 @@ export class AggregateFrames {
         data: {
           total_sample: result.totalSamples,
           round_number: round,
-          weights: weightsToJsonTensors(result.weights),
+          weights: weightsToJsonTensors(result.float64Weights ?? result.weights),
           exit_flag: exitFlag,
         },
       });

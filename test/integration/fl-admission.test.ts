@@ -57,7 +57,8 @@ describe('num_samples: an implausible count is refused alone (issue 13 item 4c)'
     const aggregate = await a.waitFor(recvWeight);
     expect(aggregate.json.data).toMatchObject({
       total_sample: 1001,
-      weights: [[(1 + 2000) / 1001, (1 + 2000) / 1001]],
+      // Sedna's numpy order: row += W * n / total, client by client.
+      weights: [[(1 * 1) / 1001 + (2 * 1000) / 1001, (1 * 1) / 1001 + (2 * 1000) / 1001]],
     });
   });
 
@@ -171,8 +172,9 @@ describe('the tensor layout comes from the model or the last aggregate (issue 13
     evil.sendJson(jsonUpdate('evil', 1, [[9, 9, 9], 9]));
     expect((await evil.waitFor(errorFrame)).json.code).toBe('SEDNA_ERR_WEIGHTS_MISMATCH');
     evil64.sendBinary({ type: 'update_weight', data: { num_samples: 1 }, job_name: 'j' }, [
-      { name: 'w', dtype: 'float64', shape: [2], data: Float64Array.from([9, 9]) },
-      { name: 'b', dtype: 'float64', shape: [], data: Float64Array.from([9]) },
+      // Another kind than the model's float32 (float64 would fit: float widths mix).
+      { name: 'w', dtype: 'int32', shape: [2], data: Int32Array.from([9, 9]) },
+      { name: 'b', dtype: 'int32', shape: [], data: Int32Array.from([9]) },
     ]);
     expect((await evil64.waitFor(errorFrame)).json.code).toBe('SEDNA_ERR_WEIGHTS_MISMATCH');
     await a.subscribe('a', { encoding: 'binary' });

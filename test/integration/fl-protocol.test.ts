@@ -291,7 +291,8 @@ describe('AggregationServer: bad input is refused with a coded error, and the ro
           [
             'dtypes that differ from the round',
             'SEDNA_ERR_WEIGHTS_MISMATCH',
-            [{ name: 'w', dtype: 'float64', shape: [2, 3], data: new Float64Array(6) }, f32('b', [3], [0, 0, 0])],
+            // An integer tensor where the round's is float (float32 and float64 would mix).
+            [{ name: 'w', dtype: 'int32', shape: [2, 3], data: new Int32Array(6) }, f32('b', [3], [0, 0, 0])],
           ],
           [
             'a binary NaN',

@@ -130,10 +130,11 @@ describe('FedAvg', () => {
     const wrongCount = { ...update('count', 5, 3), weights: update('count', 5, 3).weights.slice(0, 2) };
     const wrongDtype: ClientUpdate = {
       ...update('dtype', 5, 3),
+      // float32 and float64 mix (each client gets its own width); an integer tensor does not.
       weights: update('dtype', 5, 3).weights.map((w) => ({
         ...w,
-        dtype: 'float64',
-        data: Float64Array.from(w.data as Float32Array),
+        dtype: 'int32',
+        data: Int32Array.from(w.data as Float32Array),
       })),
     };
     const negative = update('negative', -1, 4);

@@ -42,6 +42,12 @@ export interface UpdateStream extends AsyncIterable<ClientUpdate> {
   takeQueued?(max: number): ClientUpdate[];
   /** Optional: true once no update will come any more (the stream ended and nothing is queued). */
   readonly drained?: boolean;
+  /**
+   * Optional: true while some client of the round takes the aggregate in float64 (a JSON client,
+   * a float64 binary one). FedAvg then keeps the round's updates, to compute the float64 mean in
+   * Sedna's numpy order; without it, only a round whose own updates are not all float32 does so.
+   */
+  readonly wantsFloat64?: boolean;
 }
 
 /** What a round produced. */
@@ -51,6 +57,12 @@ export interface AggregateResult {
   readonly totalSamples: number;
   /** The clients whose updates were used, in arrival order. */
   readonly clients: readonly string[];
+  /**
+   * Optional: the same aggregate in float64 when `weights` is narrower (float32 or integer
+   * tensors), for the clients that can carry float64 (JSON, float64 binary). FedAvg sets it to the
+   * float64 mean and `weights` to that mean rounded once.
+   */
+  readonly float64Weights?: readonly WeightRecord[];
 }
 
 /** What an algorithm may hand the clients when a round opens (sent as `data` of a `round_config` frame). */
@@ -81,10 +93,15 @@ function mismatch(where: string, problem: string, details: Record<string, unknow
   return new SednaError('SEDNA_ERR_WEIGHTS_MISMATCH', `${where}: ${problem}`, { details });
 }
 
+/** float32 and float64 tensors fit each other's layout: each client gets the aggregate in its own width. */
+function sameKind(a: WeightDtype, b: WeightDtype | undefined): boolean {
+  return a === b || ((a === 'float32' || a === 'float64') && (b === 'float32' || b === 'float64'));
+}
+
 /**
  * The layout every update of a round must share: fixed by the round's first update. Shapes must
- * match for every update; dtypes must match between binary updates (JSON lists carry no dtype:
- * they are float64 and fit any float layout).
+ * match for every update; dtypes must match between binary updates, except that float32 and
+ * float64 mix (JSON lists carry no dtype: they are float64 and fit any float layout).
  */
 export class RoundLayout {
   private shapes: readonly (readonly number[])[] | undefined;
@@ -139,7 +156,7 @@ export class RoundLayout {
     if (update.encoding === 'binary' && this.dtypes !== undefined) {
       weights.forEach((w, i) => {
         const want = this.dtypes?.[i];
-        if (w.dtype !== want) {
+        if (!sameKind(w.dtype, want)) {
           throw mismatch(where, `tensor #${i} is ${w.dtype}, the round's is ${String(want)}`, {
             index: i,
             expected: want,
@@ -192,9 +209,19 @@ export class UpdateQueue implements UpdateStream {
   private ended = false;
   private iterating = false;
   private readonly onReject: (update: ClientUpdate, error: SednaError) => void;
+  private readonly float64Wanted: () => boolean;
 
-  constructor(onReject: (update: ClientUpdate, error: SednaError) => void = () => undefined) {
+  /** `wantsFloat64` answers {@link UpdateStream.wantsFloat64} (false when omitted). */
+  constructor(
+    onReject: (update: ClientUpdate, error: SednaError) => void = () => undefined,
+    wantsFloat64: () => boolean = () => false,
+  ) {
     this.onReject = onReject;
+    this.float64Wanted = wantsFloat64;
+  }
+
+  get wantsFloat64(): boolean {
+    return this.float64Wanted();
   }
 
   /** Queues an update; resolves when the consumer is done with it (or stopped iterating). */

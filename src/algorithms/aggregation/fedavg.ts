@@ -11,7 +11,13 @@
  * code computes.
  */
 import { SednaError, invalidAlgorithmParam } from '../../common/errors.js';
-import { elementCount, type WeightDtype, type WeightLayout, type WeightRecord } from '../../backend/weights.js';
+import {
+  allocateWeightsFrame,
+  elementCount,
+  type WeightDtype,
+  type WeightLayout,
+  type WeightRecord,
+} from '../../backend/weights.js';
 import {
   RoundLayout,
   checkNumSamples,
@@ -21,7 +27,7 @@ import {
   type RoundConfig,
   type UpdateStream,
 } from './base.js';
-import { OutputPool, asRefusal, nonFiniteUpdate, outputLayout, writeValues } from './output.js';
+import { OutputPool, asRefusal, nonFiniteUpdate, numberAt, outputLayout, writeValues } from './output.js';
 import { MAX_BATCH, createSumKernel, reserveOrFallback, type KernelName, type SumKernel } from './sum-kernel.js';
 
 export interface FedAvgParams {
@@ -43,9 +49,35 @@ interface Candidate {
   readonly n: number;
 }
 
+/** An update kept for the float64 mean: its weights and sample count. */
+interface Kept {
+  readonly weights: readonly WeightRecord[];
+  readonly n: number;
+}
+
+/**
+ * Tensor `t` of the float64 mean exactly as Sedna's numpy code computes it: starting from zeros,
+ * `row += W_c * n_c / total` for each update in order (each product and quotient rounded to
+ * float64, then the sum). Dividing inside the sum is what makes it differ from `Σ n_c·W_c / total`
+ * in the last bits.
+ */
+function sednaMean(kept: readonly Kept[], t: number, total: number, out: Float64Array): void {
+  out.fill(0);
+  for (const { weights, n } of kept) {
+    const data = (weights[t] as WeightRecord).data;
+    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + (numberAt(data, i) * n) / total;
+  }
+}
+
 /**
  * One round's running sum. `add()` folds an update in (or throws, leaving the sum as it was);
  * `finish()` divides by Σ n and returns the aggregate.
+ *
+ * Precision per receiver: an all-float32 round is the running float64 sum divided once into
+ * float32. When the round needs a float64 aggregate (one of its updates is JSON or float64, or
+ * `wantsFloat64` says a receiver takes float64), the updates are kept until the round ends and the
+ * float64 mean is computed as Sedna's numpy code does (`float64Weights`, or `weights` when those
+ * are float64); narrower outputs are that mean rounded once.
  */
 export class FedAvgAccumulator {
   private kernel: SumKernel;
@@ -58,12 +90,23 @@ export class FedAvgAccumulator {
   private readonly used: string[] = [];
   /** Set once `finishBatch` produced the result without writing the sum. */
   private spent = false;
+  /** Every update folded in so far, while the round may need a float64 mean; undefined once one was let go. */
+  private kept: Kept[] | undefined = [];
+  /** An update that is not binary float32 came: the round's aggregate has a float64 form. */
+  private sawWide = false;
 
+  /** `wantsFloat64`: whether a receiver of the round takes float64 (see UpdateStream.wantsFloat64). */
   constructor(
     kernel: SumKernel,
     private readonly pool: OutputPool = new OutputPool(),
+    private readonly wantsFloat64: () => boolean = () => false,
   ) {
     this.kernel = kernel;
+  }
+
+  /** Whether the aggregate has a float64 form (see the class comment). */
+  private get needsFloat64(): boolean {
+    return this.sawWide || this.wantsFloat64();
   }
 
   get kernelName(): KernelName {
@@ -102,10 +145,7 @@ export class FedAvgAccumulator {
         throw nonFiniteUpdate(update, t, bad);
       }
     }
-    this.layout.record(update);
-    this.assigned = true;
-    this.total += n;
-    this.used.push(update.client);
+    this.accept({ update, index: 0, n });
   }
 
   /**
@@ -146,7 +186,11 @@ export class FedAvgAccumulator {
    */
   finishBatch(updates: readonly ClientUpdate[]): { result: AggregateResult; errors: BatchErrors } {
     this.checkOpen();
-    const fused = this.kernel.finishMany !== undefined && updates.length <= MAX_BATCH && updates.every(isFloat32Update);
+    const fused =
+      this.kernel.finishMany !== undefined &&
+      updates.length <= MAX_BATCH &&
+      updates.every(isFloat32Update) &&
+      !this.needsFloat64;
     const errors: BatchErrors = updates.map(() => undefined);
     const candidates = fused
       ? this.screen(
@@ -242,6 +286,12 @@ export class FedAvgAccumulator {
     this.assigned = true;
     this.total += c.n;
     this.used.push(c.update.client);
+    if (!isFloat32Update(c.update)) this.sawWide = true;
+    // Kept only while every update of the round is (an all-float32 round keeps none: flat memory).
+    if (this.kept !== undefined) {
+      if (this.needsFloat64) this.kept.push({ weights: c.update.weights, n: c.n });
+      else this.kept = undefined;
+    }
   }
 
   private checkOpen(): void {
@@ -264,7 +314,10 @@ export class FedAvgAccumulator {
     this.kernel = reserveOrFallback(this.kernel, offset);
   }
 
-  /** The aggregate. Output dtypes are the binary updates' (float64 when every update was JSON). */
+  /**
+   * The aggregate. Output dtypes are the binary updates' (float64 when every update was JSON);
+   * with a float64 form (see the class comment), `float64Weights` when they are narrower.
+   */
   finish(): AggregateResult {
     this.checkOpen();
     if (this.used.length === 0) throw new SednaError('SEDNA_ERR_ROUND_FAILED', 'FedAvg: the round has no updates');
@@ -275,17 +328,41 @@ export class FedAvgAccumulator {
       );
     }
     const weights = this.pool.take(this.outputLayout());
+    const wide = this.needsFloat64;
+    // Sedna's order when every update was kept; else (a float64 receiver came after a float32
+    // update was let go) the float64 sum divided once, within an ulp or two of it.
+    const kept = wide ? this.kept : undefined;
+    const float64 =
+      wide && !weights.every((w) => w.data instanceof Float64Array)
+        ? allocateWeightsFrame(
+            outputLayout(
+              this.names,
+              this.shapes,
+              this.shapes.map((): WeightDtype => 'float64'),
+            ),
+          )
+        : undefined;
     weights.forEach((w, t) => {
+      const out = w.data;
       const offset = this.offsets[t] as number;
-      if (w.data instanceof Float32Array || w.data instanceof Float64Array) {
-        this.kernel.finish(offset, this.total, w.data);
+      const wide64 = float64?.[t]?.data as Float64Array | undefined;
+      if (kept === undefined && wide64 === undefined && (out instanceof Float32Array || out instanceof Float64Array)) {
+        this.kernel.finish(offset, this.total, out);
         return;
       }
-      const mean = new Float64Array(w.data.length);
-      this.kernel.finish(offset, this.total, mean);
-      writeValues(mean, w.data);
+      const mean = wide64 ?? (out instanceof Float64Array ? out : new Float64Array(out.length));
+      if (kept !== undefined) sednaMean(kept, t, this.total, mean);
+      else this.kernel.finish(offset, this.total, mean);
+      // Narrower outputs: the float64 mean rounded once.
+      if (mean !== out) writeValues(mean, out);
     });
-    return { weights, totalSamples: this.total, clients: [...this.used] };
+    this.kept = undefined;
+    return {
+      weights,
+      totalSamples: this.total,
+      clients: [...this.used],
+      ...(float64 === undefined ? {} : { float64Weights: float64 }),
+    };
   }
 }
 
@@ -317,9 +394,9 @@ export class FedAvg implements AggregationAlgorithm {
     return undefined;
   }
 
-  /** A fresh running sum (for callers that feed updates themselves). */
-  accumulator(): FedAvgAccumulator {
-    return new FedAvgAccumulator(this.kernel, this.pool);
+  /** A fresh running sum (for callers that feed updates themselves); see FedAvgAccumulator for `wantsFloat64`. */
+  accumulator(wantsFloat64?: () => boolean): FedAvgAccumulator {
+    return new FedAvgAccumulator(this.kernel, this.pool, wantsFloat64);
   }
 
   /** Takes back the output arrays of an earlier result (see AggregationAlgorithm.recycle). */
@@ -334,7 +411,7 @@ export class FedAvg implements AggregationAlgorithm {
    * each push), it holds one update at a time.
    */
   async aggregate(_round: number, updates: UpdateStream): Promise<AggregateResult> {
-    const sum = this.accumulator();
+    const sum = this.accumulator(() => updates.wantsFloat64 === true);
     const iterator = updates[Symbol.asyncIterator]();
     let result: AggregateResult | undefined;
     // A plain loop variable, overwritten each time, and the batch local to fold(): the last

@@ -63,6 +63,8 @@ export interface RoundCallbacks {
   timedOut(round: number, updatesReceived: number): void;
   /** A round closed: broadcast its aggregate. Awaited before the next round opens. */
   closed(round: ClosedRound): Promise<void>;
+  /** Optional: whether a client takes the aggregate in float64 now (UpdateStream.wantsFloat64). */
+  wantsFloat64?(): boolean;
 }
 
 export class RoundCoordinator {
@@ -171,10 +173,13 @@ export class RoundCoordinator {
     this.layout = reference === undefined ? new RoundLayout() : RoundLayout.known(reference.shapes, reference.dtypes);
     this.firstUpdateAt = 0;
     this.timedOut = false;
-    const queue = new UpdateQueue((update, error) => {
-      this.contributors.delete(update.client);
-      this.callbacks.rejected(update, error);
-    });
+    const queue = new UpdateQueue(
+      (update, error) => {
+        this.contributors.delete(update.client);
+        this.callbacks.rejected(update, error);
+      },
+      () => this.callbacks.wantsFloat64?.() === true,
+    );
     this.queue = queue;
     const config = this.algorithm.configure(round, globalWeights);
     this.result = this.algorithm.aggregate(round, queue);

@@ -191,6 +191,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
         this.watch();
       },
       closed: (closed) => this.onRoundClosed(closed),
+      // JSON clients carry float64, and so do binary clients that send float64 tensors.
+      wantsFloat64: () => [...this.sessions.values()].some((s) => s.encoding === 'json' || s.float64 === true),
     });
     this.watchdog = new RoundWatchdog(settings, (round, bound, waitedMs) => {
       this.onRoundStalled(round, bound, waitedMs);
@@ -498,6 +500,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
 
   private onUpdate(session: Session, read: ReadUpdate): void {
     const { numSamples, weights, encoding } = read;
+    if (encoding === 'binary') session.float64 = weights.some((w) => w.dtype === 'float64');
     const update: ClientUpdate = { client: session.id, numSamples, weights, encoding };
     void this.rounds.submit(update, read.jobName, read.round);
   }
@@ -622,7 +625,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       written();
       return;
     }
-    const frame = frames.frame(session.encoding);
+    const frame = frames.frame(session.encoding, session.float64 === true);
     const socket = connection.socket;
     if (typeof frame === 'string') {
       socket.send(frame, { binary: false }, () => {

@@ -15,6 +15,8 @@ export interface Session {
   readonly id: string;
   connection: Connection | undefined;
   encoding: WireEncoding;
+  /** A binary client whose last update had float64 tensors: it gets the aggregate in float64. */
+  float64?: boolean;
   /** Asked for more than Sedna's protocol (gets the `server` hello, binary frames, round_config). */
   negotiated: boolean;
   connectedAt: number;
