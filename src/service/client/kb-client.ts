@@ -10,7 +10,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { SednaConfig } from '../../common/config.js';
-import { SednaError, invalidArgument, invalidConfig } from '../../common/errors.js';
+import { SednaError, invalidArgument, invalidConfig, showValue } from '../../common/errors.js';
 import { createHttpClient, type HttpClient } from '../../common/http-client.js';
 import { serializeKBIndex, type KBIndex } from '../../datasources/kb-index.js';
 import { localError } from '../../datasources/local-fs.js';
@@ -157,7 +157,7 @@ export class KBClient {
   private badAnswer(route: string, data: unknown): SednaError {
     return new SednaError(
       'SEDNA_ERR_BAD_RESPONSE',
-      `the knowledge base answered ${route} with ${String(JSON.stringify(data) as string | undefined).slice(0, 120)}`,
+      `the knowledge base answered ${route} with ${showValue(data, 120)}`,
       {
         details: { route },
       },
