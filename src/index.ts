@@ -408,3 +408,48 @@ export {
   type SimulationResult,
   type SimulationRound,
 } from './core/fl-simulation/index.js';
+
+// ---- Lifelong learning (issue 14): multi-task learning, unseen-task detection, the knowledge base.
+// The classical-ML estimator is its own entry point: sedna-sdk/backend/classical.
+export * from './algorithms/multi-task-learning/index.js';
+export * from './algorithms/unseen-task-detect/index.js';
+export {
+  classificationMetric,
+  predictedClass,
+  CLASSIFICATION_METRICS,
+  type Average,
+  type ClassLabel,
+} from './backend/classification-metrics.js';
+export {
+  KB_INDEX_FORMAT,
+  KB_INDEX_NAME,
+  SEDNA_PICKLE_CLASSES,
+  parseKBIndex,
+  validateKBIndex,
+  serializeKBIndex,
+  readPythonIndex,
+  type KBIndex,
+  type KBKnowledge,
+  type KBTaskGroupRecord,
+  type KBTaskRecord,
+  type KBModelRecord,
+  type KBSampleRecord,
+  type KBExtractorRecord,
+  type JsonValue,
+  type PyIndexView,
+  type PyGroupView,
+} from './datasources/kb-index.js';
+export { readPickle, type PickleReadOptions } from './datasources/pickle-reader.js';
+export { writePickle } from './datasources/pickle-writer.js';
+export { PyDict, PyObject, PySet, PyTuple, type PyKey, type PyValue } from './datasources/pickle-values.js';
+export {
+  KBServer,
+  kbServerOptionsFromConfig,
+  kbBindAddress,
+  downloadPath as kbDownloadPath,
+  DEFAULT_KB_PORT,
+  type KBServerOptions,
+} from './service/server/kb-server.js';
+export { KBDatabase, sqlitePathOf, type GroupSummary as KBGroupRow } from './service/server/kb-database.js';
+export { KBClient, type KBClientOptions, type KBGroupSummary } from './service/client/kb-client.js';
+export * from './core/lifelong-learning/index.js';

@@ -97,6 +97,11 @@ export interface SednaConfig {
   readonly knowledgeBasePath: string;
   readonly statusIp: string;
   readonly imageTopicUrl: string;
+  readonly utd: AlgorithmSpec | undefined;
+  readonly utSavedUrl: string | undefined;
+  readonly utdSavedUrl: string | undefined;
+  readonly metrics: string | undefined;
+  readonly metricParam: string | undefined;
   // Multi-edge inference.
   readonly batchSize: number;
   readonly kafkaEnabled: boolean;
@@ -755,6 +760,39 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'to come: LifelongLearning unseen-sample detection',
     stringOr('/tmp/'),
   ),
+  utd: row(
+    'UTD_NAME + UTD_PARAMETERS',
+    'algorithm name + JSON list of {key,value}',
+    'unset (TaskAttrFilter)',
+    USER,
+    'LifelongLearning inference: unseen-task detection',
+    hemSpec,
+  ),
+  utSavedUrl: row('UT_SAVED_URL', 'path', 'unset', USER, 'LifelongLearning inference: unseen samples', optionalString),
+  utdSavedUrl: row(
+    'UTD_SAVED_URL',
+    'path',
+    'unset',
+    USER,
+    "LifelongLearning inference: unseen samples (the atcii script's spelling)",
+    optionalString,
+  ),
+  metrics: row(
+    'metrics',
+    'metric name(s), comma-separated',
+    'precision_score',
+    USER,
+    'LifelongLearning.evaluate',
+    optionalString,
+  ),
+  metricParam: row(
+    'metric_param',
+    'JSON object',
+    '{"average": "micro"}',
+    USER,
+    'LifelongLearning.evaluate',
+    optionalString,
+  ),
   batchSize: row('batch_size', 'integer ≥ 1', '1', USER, 'to come: multi-edge components', intIn(1, 1)),
   kafkaEnabled: row(
     'KAFKA_ENABLED',
@@ -992,6 +1030,7 @@ export function loadConfig(env: Env = process.env): SednaConfig {
     config[key] = variable.parse(lookup(env, variable.name), config as Partial<SednaConfig>);
   }
   config.hem = getAlgorithmFromConfig('HEM', {}, env);
+  config.utd = getAlgorithmFromConfig('UTD', {}, env);
   return Object.freeze(config) as SednaConfig;
 }
 
