@@ -279,7 +279,9 @@ export class LifelongLearning extends JobBase<LifelongLearningEvents> {
         createEstimator: this.createEstimator,
         ...(options.trainOptions === undefined ? {} : { trainOptions: options.trainOptions }),
         ...(options.globalModel === undefined ? {} : { globalModel: options.globalModel }),
-        onModel: (entry, done, total) => { this.log.info({ entry, done, total }, 'task model trained'); },
+        onModel: (entry, done, total) => {
+          this.log.info({ entry, done, total }, 'task model trained');
+        },
       });
       const store = async (entry: string, estimator: Estimator): Promise<string> => {
         const name = `${entry.replace(/[^A-Za-z0-9._-]/g, '_')}.model`;
