@@ -12,21 +12,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { SednaError, invalidConfig, messageOf, missingDependency } from '../../common/errors.js';
-import type { JsonValue } from '../../datasources/kb-index.js';
+import type { JsonValue, PyGroupView } from '../../datasources/kb-index.js';
 
 /** One task group as the tables record it (from our JSON index or a Python pickle). */
-export interface GroupRow {
-  readonly entry: string;
-  readonly sampleNum: number;
-  readonly modelUrl: string;
-  readonly tasks: readonly {
-    readonly entry: string;
-    readonly metaAttr: JsonValue;
-    readonly dataType: string;
-    readonly dataUrl: string;
-    readonly sampleNum: number;
-  }[];
-}
+export type GroupRow = PyGroupView;
 
 export interface GroupSummary {
   readonly name: string;
