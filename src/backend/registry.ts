@@ -246,7 +246,8 @@ registerBuiltin(
     await classical.loadClassicalLibs();
     return { create: (options) => classical.ClassicalEstimator.create(options) };
   },
-  100,
+  // Below the default priority: a user's own SKLEARN backend (registered at 0) serves SKLEARN.
+  -100,
   ['SKLEARN', 'CLASSICAL'],
 );
 
