@@ -13,6 +13,7 @@ import {
   TaskDefinitionBySVC,
   TaskMiningByDataAttr,
   TaskMiningBySVC,
+  MAX_REMEMBERED_COMBINATIONS,
   attributeEntry,
   createStep,
   evaluateTasks,
@@ -116,6 +117,65 @@ describe('task mining and remodeling', () => {
       [1, 2],
       [1, 2],
     ]);
+  });
+
+  it('groups rows by task while allocating; two spellings of one value are one task, rows in order', () => {
+    const mining = new TaskMiningByDataAttr({
+      task_extractor: { method: 'TaskDefinitionByDataAttr', attribute: ['zone'], entries: { '1': 0, north_x: 1 } },
+    });
+    const out = mining.allocate({
+      columns: ['v', 'zone'],
+      rows: [
+        [0, 1],
+        [1, 'north_x'],
+        [2, '1'],
+        [3, 'south'],
+        [4, 1],
+        [5, 'north x'],
+      ],
+    });
+    // Sedna's entry rule: "_" becomes "-", spaces vanish: "north_x" → "north-x" (unknown), "north x" → "northx".
+    expect(out.tasks).toEqual(['1', undefined, '1', undefined, '1', undefined]);
+    expect(out.rowsByTask).toEqual(
+      new Map<string | undefined, number[]>([
+        ['1', [0, 2, 4]],
+        [undefined, [1, 3, 5]],
+      ]),
+    );
+    expect(out.samples).toEqual({ columns: ['v'], rows: [[0], [1], [2], [3], [4], [5]], y: undefined });
+    const subsets = new DefaultTaskRemodeling().remodel(out, new Map([['1', 0]]));
+    expect(subsets.map((s) => [s.group, s.rows])).toEqual([
+      [-1, [1, 3, 5]],
+      [0, [0, 2, 4]],
+    ]);
+  });
+
+  it('stays right past the remembered combinations, and after a row that fails', () => {
+    const mining = new TaskMiningByDataAttr({
+      task_extractor: { method: 'TaskDefinitionByDataAttr', attribute: ['a', 'b'], entries: { x_1: 0 } },
+    });
+    const many = Array.from({ length: MAX_REMEMBERED_COMBINATIONS + 50 }, (_, i) => [`u${i}`, i, 0]);
+    const out = mining.allocate({ columns: ['a', 'b', 'f'], rows: [...many, ['x', 1, 7]] });
+    expect(out.tasks.at(-1)).toBe('x_1');
+    expect(out.tasks.filter((t) => t === undefined)).toHaveLength(many.length);
+    expect(out.rowsByTask?.get('x_1')).toEqual([many.length]);
+    const hostile = {
+      toString(): string {
+        throw new Error('no');
+      },
+    };
+    expect(() =>
+      mining.allocate({
+        columns: ['a', 'b', 'f'],
+        rows: [
+          ['x', 1, 0],
+          [hostile as never, 2, 0],
+        ],
+      }),
+    ).toThrow();
+    // The failed call left nothing behind: the next one groups only its own rows.
+    const again = mining.allocate({ columns: ['a', 'b', 'f'], rows: [['x', 1, 0]] });
+    expect(again.rowsByTask?.get('x_1')).toEqual([0]);
   });
 
   it('refuses an extractor of another definition', () => {

@@ -67,6 +67,11 @@ export interface AllocationResult<Y = unknown> {
   readonly samples: TaskTable<Y>;
   /** Each row's attribute values (null when the extractor does not use attributes). */
   readonly metaAttr: readonly JsonValue[];
+  /**
+   * The rows of each task, when the step grouped them while allocating (the built-in steps do):
+   * remodeling then works per task instead of per row. Every row appears in exactly one list.
+   */
+  readonly rowsByTask?: ReadonlyMap<string | undefined, readonly number[]>;
 }
 
 /** One part of the data after remodeling: the rows one model answers. */

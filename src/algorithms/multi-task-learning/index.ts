@@ -32,6 +32,7 @@ export {
   type TaskDefinitionBySVCParams,
 } from './task-definition.js';
 export {
+  MAX_REMEMBERED_COMBINATIONS,
   TaskMiningByDataAttr,
   TaskMiningBySVC,
   TaskAllocationByDataAttr,

@@ -30,9 +30,13 @@ export function taskDataError(problem: string, details: Readonly<Record<string, 
   return new SednaError('SEDNA_ERR_TASK_DATA', `multi-task learning: ${problem}`, { details });
 }
 
+/** Tables this module built and checked: handing one back in costs nothing (the job and the engine both normalise). */
+const checked = new WeakSet<object>();
+
 /** Normalises the accepted inputs into a {@link TaskTable}; checks row widths and label count. */
 export function toTaskTable<Y>(input: TaskTableInput<Y>): TaskTable<Y> {
   if (typeof input !== 'object' || (input as unknown) === null) throw taskDataError('no data given');
+  if (checked.has(input)) return input as TaskTable<Y>;
   const source = input as {
     columns?: readonly string[];
     rows?: readonly Row[];
@@ -73,7 +77,9 @@ export function toTaskTable<Y>(input: TaskTableInput<Y>): TaskTable<Y> {
   }
   if (y !== undefined && y.length !== rows.length)
     throw taskDataError(`${y.length} labels for ${rows.length} samples`, { labels: y.length, samples: rows.length });
-  return { columns, rows, y };
+  const table: TaskTable<Y> = Object.freeze({ columns, rows, y });
+  checked.add(table);
+  return table;
 }
 
 function isRow(value: unknown): value is Row {
@@ -92,23 +98,58 @@ export function columnIndices(columns: readonly string[], names: readonly string
   return names.map((n) => columns.indexOf(n));
 }
 
+/** The columns kept when some are dropped: their names and positions. */
+export interface ColumnSelection {
+  readonly columns: readonly string[];
+  readonly keep: readonly number[];
+}
+
+/** Which columns remain when the columns at `drop` go. */
+export function columnsWithout(columns: readonly string[], drop: readonly number[]): ColumnSelection {
+  const dropped = new Set(drop);
+  const keep = columns.map((_, i) => i).filter((i) => !dropped.has(i));
+  return { columns: keep.map((i) => columns[i] as string), keep };
+}
+
+/** Each row reduced to the selected columns (new arrays; one pass, no per-row closures). */
+export function projectRows(source: readonly Row[], keep: readonly number[]): Row[] {
+  const n = source.length;
+  const rows = new Array<Row>(n);
+  const width = keep.length;
+  const first = keep[0] ?? 0;
+  if (width === 0 || keep[width - 1] === first + width - 1) {
+    // One contiguous run of columns (attributes first or last): a native slice.
+    const end = first + width;
+    for (let i = 0; i < n; i++) rows[i] = (source[i] as Cell[]).slice(first, end);
+  } else {
+    for (let i = 0; i < n; i++) {
+      const row = source[i] as Row;
+      const out = new Array<Cell>(width);
+      for (let j = 0; j < width; j++) out[j] = row[keep[j] as number] as Cell;
+      rows[i] = out;
+    }
+  }
+  return rows;
+}
+
 /** The rows without the columns at `drop` (a new table; labels kept). */
 export function withoutColumns<Y>(table: TaskTable<Y>, drop: readonly number[]): TaskTable<Y> {
   if (drop.length === 0) return table;
-  const dropped = new Set(drop);
-  const keep = table.columns.map((_, i) => i).filter((i) => !dropped.has(i));
-  return {
-    columns: keep.map((i) => table.columns[i] as string),
-    rows: table.rows.map((row) => keep.map((i) => row[i] as Cell)),
-    y: table.y,
-  };
+  const { columns, keep } = columnsWithout(table.columns, drop);
+  return { columns, rows: projectRows(table.rows, keep), y: table.y };
 }
 
 /** The rows at `indices` (labels too). */
 export function selectRows<Y>(table: TaskTable<Y>, indices: readonly number[]): TaskTable<Y> {
-  return {
-    columns: table.columns,
-    rows: indices.map((i) => table.rows[i] as Row),
-    y: table.y === undefined ? undefined : indices.map((i) => table.y?.[i] as Y),
-  };
+  const n = indices.length;
+  const rows = new Array<Row>(n);
+  const from = table.rows;
+  for (let i = 0; i < n; i++) rows[i] = from[indices[i] as number] as Row;
+  let y: Y[] | undefined;
+  const labels = table.y;
+  if (labels !== undefined) {
+    y = new Array<Y>(n);
+    for (let i = 0; i < n; i++) y[i] = labels[indices[i] as number] as Y;
+  }
+  return { columns: table.columns, rows, y };
 }

@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS ll_task_relation (
   task_id INTEGER REFERENCES ll_tasks(id),
   transfer_radio FLOAT DEFAULT 0
 );
+-- Not in Sedna's schema: relations are looked up by group on every update (no full scans).
+CREATE INDEX IF NOT EXISTS ix_ll_task_relation_grp_task ON ll_task_relation(grp_id, task_id);
 CREATE TABLE IF NOT EXISTS ll_samples (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   data_url TEXT,
@@ -149,49 +151,62 @@ export class KBDatabase {
    * change together or not at all.
    */
   applyIndex(groups: readonly GroupRow[], commitFile: () => void): void {
-    const db = this.db;
+    const sql = this.statements();
     this.write(() => {
-      const upsertGroup = db.prepare(
-        `INSERT INTO ll_task_grp (name, deploy, sample_num, task_num) VALUES (?, 1, ?, ?)
-         ON CONFLICT(name) DO UPDATE SET deploy = 1, sample_num = excluded.sample_num, task_num = excluded.task_num
-         RETURNING id`,
-      );
-      const upsertTask = db.prepare(
-        `INSERT INTO ll_tasks (name, task_attr) VALUES (?, ?)
-         ON CONFLICT(name) DO UPDATE SET task_attr = excluded.task_attr, updated_at = CURRENT_TIMESTAMP
-         RETURNING id`,
-      );
-      const insertSample = db.prepare(
-        'INSERT INTO ll_samples (data_url, descr, data_type, sample_num) VALUES (?, ?, ?, ?) RETURNING id',
-      );
-      const linkSample = db.prepare('INSERT INTO ll_task_sample (sample_id, task_id) VALUES (?, ?)');
-      const clearCurrent = db.prepare('UPDATE ll_task_models SET is_current = 0 WHERE task_id = ?');
-      const findModel = db.prepare('SELECT id FROM ll_task_models WHERE task_id = ? AND model_url = ?');
-      const markModel = db.prepare('UPDATE ll_task_models SET is_current = 1 WHERE id = ?');
-      const insertModel = db.prepare('INSERT INTO ll_task_models (task_id, model_url, is_current) VALUES (?, ?, 1)');
-      const findRelation = db.prepare('SELECT id FROM ll_task_relation WHERE grp_id = ? AND task_id = ?');
-      const insertRelation = db.prepare('INSERT INTO ll_task_relation (grp_id, task_id) VALUES (?, ?)');
-      const setRadio = db.prepare('UPDATE ll_task_relation SET transfer_radio = ? WHERE grp_id = ?');
       for (const group of groups) {
-        const { id: grp } = upsertGroup.get(group.entry, group.sampleNum, group.tasks.length) as { id: number };
+        const { id: grp } = sql.upsertGroup.get(group.entry, group.sampleNum, group.tasks.length) as { id: number };
         for (const task of group.tasks) {
-          const { id: taskId } = upsertTask.get(task.entry, JSON.stringify(task.metaAttr ?? {})) as { id: number };
+          const { id: taskId } = sql.upsertTask.get(task.entry, JSON.stringify(task.metaAttr ?? {})) as { id: number };
           const dataType = DATA_TYPES[task.dataType] ?? task.dataType;
-          const { id: sample } = insertSample.get(task.dataUrl, null, dataType, task.sampleNum) as { id: number };
-          linkSample.run(sample, taskId);
-          if (findRelation.get(grp, taskId) === undefined) insertRelation.run(grp, taskId);
+          const { id: sample } = sql.insertSample.get(task.dataUrl, null, dataType, task.sampleNum) as { id: number };
+          sql.linkSample.run(sample, taskId);
+          if (sql.findRelation.get(grp, taskId) === undefined) sql.insertRelation.run(grp, taskId);
         }
-        const relations = (
-          db.prepare('SELECT COUNT(*) AS n FROM ll_task_relation WHERE grp_id = ?').get(grp) as { n: number }
-        ).n;
-        setRadio.run(relations === 0 ? 0 : 1 / relations, grp);
-        clearCurrent.run(grp);
-        const existing = findModel.get(grp, group.modelUrl) as { id: number } | undefined;
-        if (existing === undefined) insertModel.run(grp, group.modelUrl);
-        else markModel.run(existing.id);
+        const relations = (sql.countRelations.get(grp) as { n: number }).n;
+        sql.setRadio.run(relations === 0 ? 0 : 1 / relations, grp);
+        sql.clearCurrent.run(grp);
+        const existing = sql.findModel.get(grp, group.modelUrl) as { id: number } | undefined;
+        if (existing === undefined) sql.insertModel.run(grp, group.modelUrl);
+        else sql.markModel.run(existing.id);
       }
       commitFile();
     });
+  }
+
+  private prepared: ReturnType<KBDatabase['prepareUpdate']> | undefined;
+
+  /** The statements of `applyIndex`, prepared once per database. */
+  private statements(): ReturnType<KBDatabase['prepareUpdate']> {
+    this.prepared ??= this.prepareUpdate();
+    return this.prepared;
+  }
+
+  private prepareUpdate() {
+    const db = this.db;
+    return {
+      upsertGroup: db.prepare(
+        `INSERT INTO ll_task_grp (name, deploy, sample_num, task_num) VALUES (?, 1, ?, ?)
+         ON CONFLICT(name) DO UPDATE SET deploy = 1, sample_num = excluded.sample_num, task_num = excluded.task_num
+         RETURNING id`,
+      ),
+      upsertTask: db.prepare(
+        `INSERT INTO ll_tasks (name, task_attr) VALUES (?, ?)
+         ON CONFLICT(name) DO UPDATE SET task_attr = excluded.task_attr, updated_at = CURRENT_TIMESTAMP
+         RETURNING id`,
+      ),
+      insertSample: db.prepare(
+        'INSERT INTO ll_samples (data_url, descr, data_type, sample_num) VALUES (?, ?, ?, ?) RETURNING id',
+      ),
+      linkSample: db.prepare('INSERT INTO ll_task_sample (sample_id, task_id) VALUES (?, ?)'),
+      clearCurrent: db.prepare('UPDATE ll_task_models SET is_current = 0 WHERE task_id = ?'),
+      findModel: db.prepare('SELECT id FROM ll_task_models WHERE task_id = ? AND model_url = ?'),
+      markModel: db.prepare('UPDATE ll_task_models SET is_current = 1 WHERE id = ?'),
+      insertModel: db.prepare('INSERT INTO ll_task_models (task_id, model_url, is_current) VALUES (?, ?, 1)'),
+      findRelation: db.prepare('SELECT id FROM ll_task_relation WHERE grp_id = ? AND task_id = ?'),
+      insertRelation: db.prepare('INSERT INTO ll_task_relation (grp_id, task_id) VALUES (?, ?)'),
+      setRadio: db.prepare('UPDATE ll_task_relation SET transfer_radio = ? WHERE grp_id = ?'),
+      countRelations: db.prepare('SELECT COUNT(*) AS n FROM ll_task_relation WHERE grp_id = ?'),
+    };
   }
 
   /** Names of the groups the database knows, of those asked. */

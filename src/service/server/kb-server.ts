@@ -357,7 +357,11 @@ export class KBServer {
     await this.writes.run(async () => {
       const uploaded = path.join(this.dir, STATE_DIR, UPLOADED_INDEX);
       await fsp.writeFile(`${uploaded}.tmp`, bytes);
-      const published = this.publishable(parsed.format, bytes, new Map(parsed.groups.map((g) => [g.entry, true])));
+      const published = this.publishable(
+        parsed.format,
+        parsed.index ?? bytes,
+        new Map(parsed.groups.map((g) => [g.entry, true])),
+      );
       const tmp = tempSibling(path.join(this.dir, KB_INDEX_NAME));
       await fsp.writeFile(tmp, published);
       try {
@@ -416,24 +420,30 @@ export class KBServer {
     reply.type('application/json').send(JSON.stringify(downloadPath(KB_INDEX_NAME)));
   }
 
-  private parseIndex(bytes: Uint8Array): { format: 'json' | 'pickle'; groups: GroupRow[] } {
+  private parseIndex(bytes: Uint8Array): { format: 'json' | 'pickle'; groups: GroupRow[]; index?: KBIndex } {
     const format = indexFormatOf(bytes);
     if (format === 'pickle')
       return { format, groups: readPythonIndex(bytes, 'the uploaded index').groups.map((g) => ({ ...g })) };
-    if (format === 'json') return { format, groups: jsonGroups(parseKBIndex(bytes, 'the uploaded index')) };
+    if (format === 'json') {
+      const index = parseKBIndex(bytes, 'the uploaded index');
+      return { format, groups: jsonGroups(index), index };
+    }
     throw kbIndexError('the uploaded index is neither JSON nor a pickle');
   }
 
   /** Models the index says live in this KB must be here (upload them first). */
   private async checkModels(groups: readonly GroupRow[]): Promise<void> {
-    for (const group of groups) {
+    const named = groups.flatMap((group) => {
       const name = kbFileOf(group.modelUrl);
-      if (name === undefined) continue;
-      const there = await fsp.stat(path.join(this.dir, name)).then(
-        (s) => s.isFile(),
-        () => false,
-      );
-      if (!there) {
+      return name === undefined ? [] : [{ group, name }];
+    });
+    if (named.length === 0) return;
+    // One listing of the folder, not a stat per group (an index may name thousands of models).
+    const files = new Set(
+      (await fsp.readdir(this.dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name),
+    );
+    for (const { group, name } of named) {
+      if (!files.has(name)) {
         throw kbIndexError(
           `task group "${group.entry}" references the model "${name}", which the knowledge base does not hold`,
           {
@@ -451,16 +461,18 @@ export class KBServer {
    */
   private publishable(
     format: 'json' | 'pickle',
-    uploaded: Uint8Array,
+    uploaded: Uint8Array | KBIndex,
     deployed: ReadonlyMap<string, boolean>,
   ): Uint8Array {
     if (format === 'json') {
-      const index = parseKBIndex(uploaded);
+      // A freshly parsed index is ours to change; stored bytes are parsed here.
+      const index = uploaded instanceof Uint8Array ? parseKBIndex(uploaded) : uploaded;
       for (const part of [index.seen_task, index.unseen_task]) {
         for (const group of part.task_groups) group.deploy = deployed.get(group.entry) ?? group.deploy;
       }
       return serializeKBIndex(index);
     }
+    if (!(uploaded instanceof Uint8Array)) throw kbIndexError('a Python index is kept as its bytes');
     const root = readPickle(uploaded, { allowedClasses: SEDNA_PICKLE_CLASSES });
     if (!(root instanceof PyDict)) throw kbIndexError('a Python index must be a dict');
     for (const list of pythonGroupLists(root)) {
