@@ -57,6 +57,8 @@ export interface SednaConfig {
   readonly modelHotUpdate: boolean;
   readonly modelHotUpdateConfig: string | undefined;
   readonly modelPollPeriodSeconds: number;
+  /** The same variable as Sedna's lifelong-learning edge reads it: default 30, not 60. */
+  readonly indexPollPeriodSeconds: number;
   readonly heSavedUrl: string | undefined;
   readonly parameters: string | undefined;
   // Storage.
@@ -512,6 +514,14 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'IncrementalLearning: model hot update',
     pollPeriod(60),
   ),
+  indexPollPeriodSeconds: row(
+    'MODEL_POLL_PERIOD_SECONDS',
+    'integer (seconds)',
+    '30 (values < 1 → 30)',
+    `${USER} (the controller sets none for LL)`,
+    "LifelongLearning.inference: index hot update (Sedna's LL edge default)",
+    pollPeriod(30),
+  ),
   heSavedUrl: row(
     'HE_SAVED_URL',
     'path',
@@ -660,16 +670,16 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'http(s) URL',
     'unset',
     `${GM}: LL train/eval`,
-    'to come: LifelongLearning KB client',
+    'LifelongLearning KB client',
     optionalHttpUrl,
   ),
-  outputUrl: row('OUTPUT_URL', 'path or URL', '/tmp', `${GM}: LL`, 'to come: LifelongLearning', stringOr('/tmp')),
+  outputUrl: row('OUTPUT_URL', 'path or URL', '/tmp', `${GM}: LL`, 'LifelongLearning', stringOr('/tmp')),
   hasCompletedInitialTraining: row(
     'HAS_COMPLETED_INITIAL_TRAINING',
     'boolean',
     'false',
     `${GM}: LL train`,
-    'to come: LifelongLearning.train',
+    'LifelongLearning.train',
     bool(false),
   ),
   cloudKbIndex: row(
@@ -677,7 +687,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path or URL',
     'unset',
     `${GM}: LL train (update)`,
-    'to come: LifelongLearning.update',
+    'LifelongLearning.train (update)',
     optionalString,
   ),
   operator: row(
@@ -685,7 +695,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     '> < = >= <=',
     '>',
     USER,
-    'to come: LifelongLearning.evaluate drop rule',
+    'LifelongLearning.evaluate drop rule',
     oneOf<ComparisonOperator>('>', ['>', '<', '=', '>=', '<=']),
   ),
   modelThreshold: row(
@@ -693,7 +703,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'number',
     '0.1',
     USER,
-    'to come: LifelongLearning.evaluate drop rule',
+    'LifelongLearning.evaluate drop rule',
     finiteNumber(0.1),
   ),
   minTrainSample: row(
@@ -701,7 +711,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'integer ≥ 0',
     '10',
     USER,
-    'to come: multi-task learning, smallest task trained',
+    'LifelongLearning.train: smallest task trained',
     intIn(10, 0),
   ),
   edgeOutputUrl: row(
@@ -709,7 +719,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '/var/lib/sedna/kb',
     USER,
-    'to come: LifelongLearning edge knowledge base',
+    'LifelongLearning edge knowledge base',
     stringOr('/var/lib/sedna/kb'),
   ),
   unseenSaveUrl: row(
@@ -717,7 +727,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '<DATA_PATH_PREFIX>/unseen_samples',
     USER,
-    'to come: LifelongLearning edge, unseen samples',
+    'LifelongLearning edge, unseen samples',
     () => (raw, c) => raw ?? `${c.dataPathPrefix ?? '/home/data'}/unseen_samples`,
   ),
   kbUrl: row(
@@ -725,7 +735,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'sqlite URL',
     'sqlite:///lifelong_kb.sqlite3',
     'KB deployment',
-    'to come: knowledge-base server',
+    'KBServer: its SQLite database',
     stringOr('sqlite:///lifelong_kb.sqlite3'),
   ),
   knowledgeBaseServer: row(
@@ -733,7 +743,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'http(s)://<ipv4>:<port>',
     'unset (0.0.0.0:9020)',
     'KB deployment',
-    'to come: knowledge-base server bind',
+    'KBServer: bind address',
     optionalString,
   ),
   knowledgeBasePath: row(
@@ -741,7 +751,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '"" (current directory)',
     'KB deployment',
-    'to come: knowledge-base server save dir',
+    'KBServer: save folder',
     stringOr(''),
   ),
   statusIp: row(

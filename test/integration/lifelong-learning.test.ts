@@ -180,6 +180,79 @@ it('trains, evaluates, drops the weak task, infers with unseen-task detection, a
   await edge.close();
 });
 
+it('updates: stored samples join the new data, touched groups retrain, the others keep model and deploy flag', async () => {
+  const trainer = await job('train-worker-abcde');
+  const first = await trainer.train(dataset(1, 120));
+  await trainer.close();
+  expect(first.action).toBe('initial');
+  // Each task's samples are in the KB, named by Sedna's pattern, and the index points at them.
+  const summerTask = first.index.seen_task.task_groups.find((g) => g.entry === 'summer_AC')!.tasks[0]!;
+  expect(summerTask.samples.data_url).toBe(
+    `${kb.url}/knowledgebase/file/download?files=train_summer_AC.sample.json&name=train_summer_AC.sample.json`,
+  );
+  expect(kb.db.rows('ll_samples').map((r) => r.data_url)).toContain(summerTask.samples.data_url);
+  const evaluator = await job('eval-worker-fghij', { operator: '<', model_threshold: '0.65' });
+  expect((await evaluator.evaluate(dataset(2, 60))).dropped).toEqual(['spring_MM']);
+  await evaluator.close();
+  const winterModel = path.join(tmp, 'kb', 'winter_NV.model');
+  const winterWritten = (await fsp.stat(winterModel)).mtimeMs;
+
+  // New samples: summer_AC only, three more of the rare autumn_AC, and a new task autumn_NV.
+  const fresh = dataset(4, 40);
+  const summer = fresh.rows.flatMap((r, i) => (r[0] === 'summer' ? [i] : []));
+  const autumn = fresh.rows.flatMap((r, i) => (r[0] === 'autumn' ? [i] : [])).slice(0, 3);
+  const picked = [...summer, ...autumn];
+  const update = {
+    columns,
+    rows: [...picked.map((i) => fresh.rows[i]!), ...Array.from({ length: 30 }, (_, i) => ['autumn', 'NV', 20, 30 + i])],
+    y: [...picked.map((i) => fresh.y[i]!), ...Array.from({ length: 30 }, (_, i) => (i >= 15 ? 1 : 0))],
+  };
+  const updater = await job('train-worker-uvwxy', { HAS_COMPLETED_INITIAL_TRAINING: 'true' });
+  const second = await updater.train(update);
+  await updater.close();
+  expect(second.action).toBe('update');
+  expect(second.retrained).toEqual(['autumn_NV', 'summer_AC']);
+  expect(second.kept).toEqual(['spring_MM', 'winter_NV']);
+  const groups = new Map(second.index.seen_task.task_groups.map((g) => [g.entry, g]));
+  expect([...groups].map(([e, g]) => [e, g.sample_num, g.model.entry, g.deploy])).toEqual([
+    ['autumn_AC', 8, 'global', true],
+    ['autumn_NV', 30, 'autumn_NV', true],
+    ['spring_MM', 120, 'spring_MM', false],
+    ['summer_AC', 160, 'summer_AC', true],
+    ['winter_NV', 120, 'winter_NV', true],
+  ]);
+  const before = first.index.seen_task.task_groups.find((g) => g.entry === 'winter_NV')!;
+  // The same model file and training result; only its position in the index moved (a new group sorts before it).
+  expect(groups.get('winter_NV')!.model).toEqual({ ...before.model, index: 4 });
+  expect((await fsp.stat(winterModel)).mtimeMs).toBe(winterWritten);
+  // The drop survives the update in the KB too; the retrained group is deployed.
+  expect(kb.db.rows('ll_task_grp').map((r) => [r.name, r.deploy, r.sample_num])).toEqual([
+    ['autumn_AC', 1, 8],
+    ['spring_MM', 0, 120],
+    ['summer_AC', 1, 160],
+    ['winter_NV', 1, 120],
+    ['autumn_NV', 1, 30],
+  ]);
+  const stored = JSON.parse(await fsp.readFile(path.join(tmp, 'kb', 'train_summer_AC.sample.json'), 'utf8')) as {
+    rows: unknown[];
+    columns: string[];
+  };
+  expect(stored.rows).toHaveLength(160);
+  expect(stored.columns).toEqual(['t', 'h']);
+
+  // An update in other columns, or without an index to build on, is refused and reported failed.
+  const wrong = await job('train-worker-z', {}, {});
+  const err = await rejectionOf(
+    wrong.train({ columns: ['season', 'strategy', 't'], rows: [['summer', 'AC', 1]], y: [0] }, { action: 'update' }),
+  );
+  expect(err.code).toBe('SEDNA_ERR_TASK_DATA');
+  expect(err.message).toContain('"h"');
+  await fsp.rm(path.join(tmp, 'output', 'index.pkl'));
+  expect((await rejectionOf(wrong.train(update, { action: 'update' }))).code).toBe('SEDNA_ERR_KB_NO_INDEX');
+  expect((lc.reports.at(-1)!.body as { status: string }).status).toBe('failed');
+  await wrong.close();
+});
+
 it('reports a failed train when the data lacks the attribute columns, and refuses a Python index at the edge', async () => {
   const trainer = await job('train-worker-abcde');
   const err = await rejectionOf(trainer.train({ columns: ['t', 'h'], rows: [[1, 2]], y: [0] }));

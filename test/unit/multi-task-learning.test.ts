@@ -244,6 +244,30 @@ describe('the engine', () => {
     ).toEqual([0, 1]);
   });
 
+  it('keeps the models keepModel names (never a rare group), and trains the rest', async () => {
+    const mtl = new MultiTaskLearning({
+      taskDefinition: new TaskDefinitionByDataAttr({ attribute: ['season', 'strategy'] }),
+      minTrainSample: 10,
+    });
+    const asked: string[] = [];
+    const trainedModels: string[] = [];
+    const out = await mtl.train(table, {
+      createEstimator: classical,
+      keepModel: (g) => {
+        asked.push(`${g.entry}:${g.tasks.join('+')}`);
+        return g.entry === 'winter_NV' || g.entry === 'spring_MM';
+      },
+      onModel: (entry) => trainedModels.push(entry),
+    });
+    expect(asked).toEqual(['summer_AC:summer_AC', 'winter_NV:winter_NV']);
+    expect(out.groups.map((g) => [g.entry, g.rare, g.kept, g.estimator === undefined])).toEqual([
+      ['spring_MM', true, false, true],
+      ['summer_AC', false, false, false],
+      ['winter_NV', false, true, true],
+    ]);
+    expect(trainedModels).toEqual(['summer_AC', 'global']);
+  });
+
   it('trains no global model when no group is rare (globalModel auto), and one when asked', async () => {
     const mtl = new MultiTaskLearning({
       taskDefinition: new TaskDefinitionByDataAttr({ attribute: ['season', 'strategy'] }),

@@ -100,6 +100,8 @@ export interface TrainedGroup<Y = unknown> {
   readonly estimator: Estimator | undefined;
   readonly metrics: Metrics | null;
   readonly rare: boolean;
+  /** Not retrained: `keepModel` said its existing model stays (an update that brought it no new samples). */
+  readonly kept: boolean;
 }
 
 export interface TrainOutcome<Y = unknown> {
@@ -119,6 +121,11 @@ export interface EngineTrainOptions {
   readonly globalModel?: 'auto' | 'always' | 'never';
   /** Called after each model is trained (entry, index, of how many). */
   readonly onModel?: (entry: string, done: number, total: number) => void;
+  /**
+   * Whether a group keeps the model it already has (an update: its tasks got no new samples). Only
+   * groups big enough for a model of their own are asked; rare groups follow the global model.
+   */
+  readonly keepModel?: (group: { readonly entry: string; readonly tasks: readonly string[] }) => boolean;
 }
 
 /** The models that answer, as the job holds them after loading an index. */
@@ -219,9 +226,13 @@ export class MultiTaskLearning {
     const defined = await this.definition.define(data);
     const groups: readonly TaskGroup<Y>[] = this.relation.discover(defined.tasks);
     const rare = groups.map((g) => g.samples.rows.length <= this.minTrainSample);
+    const kept = groups.map(
+      (g, i) =>
+        rare[i] === false && options.keepModel?.({ entry: g.entry, tasks: g.tasks.map((t) => t.entry) }) === true,
+    );
     const wantGlobal = options.globalModel ?? 'auto';
     const needGlobal = wantGlobal === 'always' || (wantGlobal === 'auto' && rare.some(Boolean));
-    const total = rare.filter((r) => !r).length + (needGlobal ? 1 : 0);
+    const total = rare.filter((r, i) => !r && kept[i] !== true).length + (needGlobal ? 1 : 0);
     let done = 0;
     const fit = async (entry: string, samples: TaskTable<Y>): Promise<{ estimator: Estimator; metrics: Metrics }> => {
       const estimator = await options.createEstimator();
@@ -247,8 +258,10 @@ export class MultiTaskLearning {
       for (let i = 0; i < groups.length; i++) {
         const g = groups[i] as TaskGroup<Y>;
         const base = { index: i, entry: g.entry, tasks: g.tasks, sampleCount: g.samples.rows.length };
-        if (rare[i] === true) trained.push({ ...base, estimator: undefined, metrics: null, rare: true });
-        else trained.push({ ...base, ...(await fit(g.entry, g.samples)), rare: false });
+        if (rare[i] === true) trained.push({ ...base, estimator: undefined, metrics: null, rare: true, kept: false });
+        else if (kept[i] === true)
+          trained.push({ ...base, estimator: undefined, metrics: null, rare: false, kept: true });
+        else trained.push({ ...base, ...(await fit(g.entry, g.samples)), rare: false, kept: false });
       }
       const global = needGlobal ? await fit('global', defined.samples) : undefined;
       return { extractor: defined.extractor, mining: this.miningFor(defined.extractor), groups: trained, global };

@@ -23,6 +23,7 @@ import {
   toTaskTable,
   type MultiTaskLearningOptions,
   type TaskPrediction,
+  type TaskTable,
   type TaskTableInput,
   type TrainOutcome,
 } from '../../algorithms/multi-task-learning/index.js';
@@ -43,6 +44,7 @@ import {
   serializeKBIndex,
   type KBIndex,
   type KBModelRecord,
+  type KBTaskGroupRecord,
 } from '../../datasources/kb-index.js';
 import { makeTempDir, removeQuietly } from '../../datasources/local-fs.js';
 import { KBClient } from '../../service/client/kb-client.js';
@@ -51,6 +53,13 @@ import { HotUpdatePoller, hotUpdateError, type HotUpdateConfig, type PollOutcome
 import { JobBase, OwnedResources, type ReportOutcome } from '../job-base.js';
 import { ModelSlot } from '../model-slot.js';
 import { indexVersion, loadDeployment, readIndex, type Deployment } from './deployment.js';
+import {
+  readStoredSamples,
+  safeName,
+  serializeTaskSamples,
+  taskSamplesFileName,
+  withStoredSamples,
+} from './knowledge.js';
 
 export type LLDataInput<Y = unknown> = TaskTableInput<Y> | (() => Promise<TaskTableInput<Y>>);
 
@@ -74,13 +83,17 @@ export interface LifelongLearningOptions extends MultiTaskLearningOptions {
   unseenSaveDir?: string | false;
   /** Poll the index for updates at inference (default true). */
   hotUpdate?: boolean;
-  /** Default MODEL_POLL_PERIOD_SECONDS × 1000. */
+  /** Default MODEL_POLL_PERIOD_SECONDS × 1000, else 30 s (Sedna's LL edge). */
   pollPeriodMs?: number;
 }
 
 export interface LLTrainOptions {
   validData?: LLDataInput;
-  /** `initial` or `update` (Sedna records it; both train on the data given). */
+  /**
+   * `initial`: the tasks of the data given, from scratch. `update`: the previous index's stored
+   * samples join the data, touched groups are retrained, the others keep their models. Default:
+   * `update` when HAS_COMPLETED_INITIAL_TRAINING is true (the controller sets it), else `initial`.
+   */
   action?: 'initial' | 'update';
   trainOptions?: TrainOptions;
   /** A global model: `auto` (when a group is rare, Sedna's rule), `always`, `never`. */
@@ -95,8 +108,13 @@ export interface LLTrainResult {
   readonly kbIndexUrl: string | undefined;
   readonly results: readonly ReportResult[];
   readonly report: ReportOutcome;
-  /** Training metrics per task group (and `global`). */
+  /** Training metrics per task group trained in this call (and `global`). */
   readonly taskMetrics: Readonly<Record<string, Metrics | null>>;
+  readonly action: 'initial' | 'update';
+  /** Groups that got a model of their own in this call. */
+  readonly retrained: readonly string[];
+  /** Groups whose previous model stays (an update that brought them no samples). */
+  readonly kept: readonly string[];
 }
 
 export interface LLEvaluateOptions {
@@ -158,6 +176,17 @@ const COMPARE: Readonly<Record<ComparisonOperator, (a: number, b: number) => boo
 export function shouldDrop(scores: Metrics, operator: ComparisonOperator, threshold: number): boolean {
   const compare = COMPARE[operator];
   return Object.values(scores).some((v) => (typeof v === 'number' ? [v] : v).some((x) => compare(x, threshold)));
+}
+
+/** A group keeps its model when it had one of its own for the same tasks, none of which got new samples. */
+function keepsModel(
+  before: KBTaskGroupRecord | undefined,
+  tasks: readonly string[],
+  touched: ReadonlySet<string>,
+): boolean {
+  if (before === undefined || before.model.entry !== before.entry) return false;
+  const had = before.tasks.map((t) => t.entry);
+  return had.length === tasks.length && tasks.every((t) => had.includes(t) && !touched.has(t));
 }
 
 function metricFunctions(
@@ -240,7 +269,7 @@ export class LifelongLearning extends JobBase<LifelongLearningEvents> {
     const unseen = options.unseenSaveDir ?? config.utSavedUrl ?? config.utdSavedUrl ?? config.unseenSaveUrl;
     this.unseenDir = unseen === false || unseen === '' ? undefined : unseen;
     this.hotUpdate = options.hotUpdate ?? true;
-    this.pollPeriodMs = options.pollPeriodMs ?? config.modelPollPeriodSeconds * 1000;
+    this.pollPeriodMs = options.pollPeriodMs ?? config.indexPollPeriodSeconds * 1000;
   }
 
   /** Builds the job; unknown step or detector names and bad parameters throw here. */
@@ -265,30 +294,53 @@ export class LifelongLearning extends JobBase<LifelongLearningEvents> {
   }
 
   /**
-   * Trains the task models and publishes the index: models and samples to OUTPUT_URL and the
-   * knowledge base, the index to the KB (`update`) and to `<OUTPUT_URL>/index.pkl`. Reports
-   * `kind: train`; a failure is reported (`failed`) and rethrown.
+   * Trains the task models and publishes the index: models and each task's samples to OUTPUT_URL
+   * and the knowledge base, the index to the KB (`update`) and to `<OUTPUT_URL>/index.pkl`.
+   * Reports `kind: train`; a failure is reported (`failed`) and rethrown.
+   *
+   * `action: 'update'` (default when the controller says HAS_COMPLETED_INITIAL_TRAINING=true)
+   * builds on the previous index (CLOUD_KB_INDEX, else `<OUTPUT_URL>/index.pkl`): its stored
+   * samples join the new data, the groups the new data touches are retrained on both, new tasks
+   * get models, and the groups it does not touch keep their models (and their deploy flags).
    */
   async train<Y>(trainData: LLDataInput<Y>, options: LLTrainOptions = {}): Promise<LLTrainResult> {
     this.assertOpen();
     let outcome: TrainOutcome<Y> | undefined;
     const scratch = await makeTempDir('sedna-ll-train-');
     try {
-      const data = toTaskTable(await resolveData(trainData));
+      const action: unknown = options.action ?? (this.config.hasCompletedInitialTraining ? 'update' : 'initial');
+      // JavaScript callers may pass anything.
+      if (action !== 'initial' && action !== 'update') throw invalidArgument('action', action, '"initial" or "update"');
+      const fresh = toTaskTable(await resolveData(trainData));
+      const previous = action === 'update' ? await this.previousKnowledge() : undefined;
+      const data = previous === undefined ? fresh : withStoredSamples(previous.index, previous.samples, fresh);
+      const touched = previous === undefined ? undefined : await this.touchedTasks(fresh, previous.index);
+      const previousGroups = new Map(previous?.index.seen_task.task_groups.map((g) => [g.entry, g]));
       outcome = await this.engine.train(data, {
         createEstimator: this.createEstimator,
         ...(options.trainOptions === undefined ? {} : { trainOptions: options.trainOptions }),
         ...(options.globalModel === undefined ? {} : { globalModel: options.globalModel }),
+        ...(touched === undefined
+          ? {}
+          : { keepModel: (group) => keepsModel(previousGroups.get(group.entry), group.tasks, touched) }),
         onModel: (entry, done, total) => {
           this.log.info({ entry, done, total }, 'task model trained');
         },
       });
-      const store = async (entry: string, estimator: Estimator): Promise<string> => {
-        const name = `${entry.replace(/[^A-Za-z0-9._-]/g, '_')}.model`;
-        const local = await estimator.save(path.join(scratch, name));
+      const put = async (name: string, local: string): Promise<string> => {
         const output = joinUrl(this.outputUrl, name);
         await this.fileOps.upload(local, output);
         return this.kb === undefined ? output : this.kb.uploadFile(local, name);
+      };
+      const store = async (entry: string, estimator: Estimator): Promise<string> => {
+        const name = `${safeName(entry)}.model`;
+        return put(name, await estimator.save(path.join(scratch, name)));
+      };
+      const storeSamples = async (entry: string, samples: TaskTable): Promise<string> => {
+        const name = taskSamplesFileName(entry);
+        const local = path.join(scratch, name);
+        await writeFileAtomic(local, serializeTaskSamples(entry, samples));
+        return put(name, local);
       };
       const record = (
         index: number,
@@ -311,21 +363,28 @@ export class LifelongLearning extends JobBase<LifelongLearningEvents> {
       const groups = [];
       for (const g of outcome.groups) {
         const meta = g.tasks.map((t) => t.metaAttr);
+        const before = previousGroups.get(g.entry);
+        if (g.kept && before !== undefined) {
+          groups.push({ ...before, model: { ...before.model, index: g.index } });
+          continue;
+        }
         const model =
           g.estimator === undefined
             ? record(g.index, 'global', (globalModel as KBModelRecord).model, outcome.global?.metrics ?? null, meta)
             : record(g.index, g.entry, await store(g.entry, g.estimator), g.metrics, meta);
-        groups.push({
-          entry: g.entry,
-          tasks: g.tasks.map((t) => ({
+        const tasks = [];
+        for (const t of g.tasks) {
+          tasks.push({
             entry: t.entry,
             meta_attr: t.metaAttr,
-            samples: { data_type: 'train', data_url: '', sample_num: t.rows.length },
-          })),
-          sample_num: g.sampleCount,
-          model,
-          deploy: true,
-        });
+            samples: {
+              data_type: 'train',
+              data_url: await storeSamples(t.entry, t.samples),
+              sample_num: t.rows.length,
+            },
+          });
+        }
+        groups.push({ entry: g.entry, tasks, sample_num: g.sampleCount, model, deploy: true });
       }
       const index: KBIndex = {
         format: KB_INDEX_FORMAT,
@@ -335,16 +394,21 @@ export class LifelongLearning extends JobBase<LifelongLearningEvents> {
         unseen_task: { extractor: null, task_groups: [] },
       };
       const kbIndexUrl = this.kb === undefined ? undefined : await this.kb.updateDb(index);
+      // The KB publishes an update with every group deployed; groups kept as they were keep their flag.
+      const undeployed = groups.filter((g) => !g.deploy).map((g) => g.entry);
+      if (undeployed.length > 0 && this.kb !== undefined) await this.kb.updateTaskStatus(undeployed, 0);
       const indexUrl = await this.writeIndex(index, scratch);
       const results: ReportResult[] = [
         { format: 'pkl', url: removePathPrefix(indexUrl, this.config.dataPathPrefix), metrics: null },
       ];
       const report = await this.report('train', 'completed', results);
       const taskMetrics: Record<string, Metrics | null> = Object.fromEntries(
-        outcome.groups.map((g) => [g.entry, g.metrics]),
+        outcome.groups.filter((g) => !g.kept).map((g) => [g.entry, g.metrics]),
       );
       if (outcome.global !== undefined) taskMetrics.global = outcome.global.metrics;
-      return { index, indexUrl, kbIndexUrl, results, report, taskMetrics };
+      const retrained = outcome.groups.filter((g) => !g.kept && !g.rare).map((g) => g.entry);
+      const kept = outcome.groups.filter((g) => g.kept).map((g) => g.entry);
+      return { index, indexUrl, kbIndexUrl, results, report, taskMetrics, action, retrained, kept };
     } catch (err) {
       await this.report('train', 'failed');
       throw err;
@@ -353,6 +417,30 @@ export class LifelongLearning extends JobBase<LifelongLearningEvents> {
       await outcome?.global?.estimator.close().catch(() => undefined);
       await removeQuietly(scratch);
     }
+  }
+
+  /** The index an update builds on, with the stored samples of its tasks. */
+  private async previousKnowledge(): Promise<{ index: KBIndex; samples: Map<string, TaskTable> }> {
+    const configured = this.config.cloudKbIndex;
+    // The controller names a host path; the pod sees it under DATA_PATH_PREFIX (spec §5.4).
+    const location =
+      configured === undefined || configured === ''
+        ? joinUrl(this.outputUrl, KB_INDEX_NAME)
+        : schemeOf(configured) === 'file' && !configured.startsWith(`${this.config.dataPathPrefix}/`)
+          ? path.join(this.config.dataPathPrefix, configured)
+          : configured;
+    const { index } = await readIndex(location, this.fileOps);
+    return { index, samples: await readStoredSamples(index, this.fileOps) };
+  }
+
+  /** The tasks the new data holds samples of (by the definition the index was built with). */
+  private async touchedTasks(data: TaskTable, index: KBIndex): Promise<ReadonlySet<string>> {
+    const method = index.seen_task.extractor?.method;
+    // A clustering definition redraws every task from all samples: nothing is kept.
+    if (method !== 'TaskDefinitionByDataAttr')
+      return new Set<string>(index.seen_task.task_groups.flatMap((g) => g.tasks.map((t) => t.entry)));
+    const defined = await this.engine.definition.define(data);
+    return new Set(defined.tasks.map((t) => t.entry));
   }
 
   /**
