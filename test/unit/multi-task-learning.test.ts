@@ -17,6 +17,7 @@ import {
   attributeEntry,
   createStep,
   evaluateTasks,
+  toTaskTable,
   type DeployedModels,
   type TaskAllocation,
 } from '../../src/algorithms/multi-task-learning/index.js';
@@ -26,6 +27,7 @@ import { classificationMetric } from '../../src/backend/classification-metrics.j
 import { asEstimator } from '../../src/backend/registry.js';
 import type { Estimator } from '../../src/backend/estimator.js';
 import { ClassFactory, ClassType } from '../../src/common/class-factory.js';
+import { CSVDataParse } from '../../src/datasources/csv.js';
 import { errorOf, rejectionOf } from '../helpers/errors.js';
 
 const columns = ['season', 'strategy', 't', 'h'];
@@ -58,6 +60,22 @@ function named(name: string): Estimator {
 describe('TaskDefinitionByDataAttr', () => {
   it('builds entries as Sedna does: values as strings, "_" → "-", joined by "_", spaces removed', () => {
     expect(attributeEntry(['a_b c', 3, 'x'])).toBe('a-bc_3_x');
+  });
+
+  it('reads a parsed CSVDataParse: its columns, its samples and labels', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'mtl-csv-'));
+    try {
+      const file = path.join(dir, 'data.csv');
+      await fsp.writeFile(file, 'season,t,label\nsummer,30,1\nwinter,10,0\n');
+      const parsed = await new CSVDataParse('train', { label: 'label' }).parse(file);
+      const out = new TaskDefinitionByDataAttr({ attribute: ['season'] }).define(toTaskTable(parsed));
+      expect(out.tasks.map((t) => [t.entry, t.samples.columns, t.samples.rows, t.samples.y])).toEqual([
+        ['summer', ['t'], [[30]], [1]],
+        ['winter', ['t'], [[10]], [0]],
+      ]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('splits by attribute values, drops the attribute columns, and records the extractor', () => {

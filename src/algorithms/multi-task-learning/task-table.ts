@@ -39,14 +39,15 @@ export function toTaskTable<Y>(input: TaskTableInput<Y>): TaskTable<Y> {
   if (checked.has(input)) return input as TaskTable<Y>;
   const source = input as {
     columns?: readonly string[];
-    rows?: readonly Row[];
+    rows?: readonly Row[] | (() => unknown);
     x?: readonly unknown[];
     y?: readonly Y[];
     table?: { columns?: readonly string[] };
   };
   const y = source.y ?? undefined;
   let columns = source.columns ?? source.table?.columns;
-  let rows = source.rows ?? (source.x as readonly Row[] | undefined);
+  // A CSVDataParse has a `rows()` method, not a list: its samples are `x`.
+  let rows = Array.isArray(source.rows) ? source.rows : (source.x as readonly Row[] | undefined);
   if (rows === undefined) throw taskDataError('the data has neither `rows` nor `x`');
   const first = rows[0] as unknown;
   if (columns === undefined && typeof first === 'object' && first !== null && !isRow(first)) {
