@@ -47,7 +47,8 @@ export function toTaskTable<Y>(input: TaskTableInput<Y>): TaskTable<Y> {
   const y = source.y ?? undefined;
   let columns = source.columns ?? source.table?.columns;
   // A CSVDataParse has a `rows()` method, not a list: its samples are `x`.
-  let rows = Array.isArray(source.rows) ? source.rows : (source.x as readonly Row[] | undefined);
+  let rows: readonly Row[] | undefined =
+    typeof source.rows === 'object' ? source.rows : (source.x as readonly Row[] | undefined);
   if (rows === undefined) throw taskDataError('the data has neither `rows` nor `x`');
   const first = rows[0] as unknown;
   if (columns === undefined && typeof first === 'object' && first !== null && !isRow(first)) {
