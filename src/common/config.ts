@@ -735,7 +735,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'sqlite URL',
     'sqlite:///lifelong_kb.sqlite3',
     'KB deployment',
-    'KBServer: its SQLite database',
+    'KBServer: its database file',
     stringOr('sqlite:///lifelong_kb.sqlite3'),
   ),
   knowledgeBaseServer: row(
