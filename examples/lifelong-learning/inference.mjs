@@ -18,14 +18,14 @@
 // Prints a JSON line `{answered, unseen}` after each batch of new rows.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { LifelongLearning, getLogger, getParameter, loadConfig } from 'sedna-sdk';
+import { LifelongLearning, getIntegerParameter, getLogger, getParameter, loadConfig } from 'sedna-sdk';
 import { LABEL, createEstimator, readPenguins } from './penguins.mjs';
 
 const log = getLogger('inference');
 const config = loadConfig();
 const source = getParameter('infer_dataset_url', '/data/testData.csv');
 const output = `${source}_out.csv`;
-const pollMs = Number(getParameter('infer_poll_ms', '1000'));
+const pollMs = getIntegerParameter('infer_poll_ms', 1000, { min: 1 });
 const ll = await LifelongLearning.create({ createEstimator, config });
 ll.on('indexUpdate', (update) => log.info(update, 'a new index serves'));
 ll.on('indexUpdateFailed', (err) => log.warn({ err }, 'a new index was refused; the old one serves'));

@@ -7,12 +7,12 @@
 // `bind_port` overrides the port (0 picks a free one, for runs on one machine).
 //
 // Prints one JSON line `{url, dir, database}` once it listens; stops on SIGTERM/SIGINT.
-import { KBServer, getLogger, getParameter, kbServerOptionsFromConfig, loadConfig } from 'sedna-sdk';
+import { KBServer, getIntegerParameter, getLogger, kbServerOptionsFromConfig, loadConfig } from 'sedna-sdk';
 
 const log = getLogger('kb');
 const options = kbServerOptionsFromConfig(loadConfig());
-const port = getParameter('bind_port');
-const kb = await KBServer.create({ ...options, ...(port === undefined ? {} : { port: Number(port) }) });
+const port = getIntegerParameter('bind_port', undefined, { min: 0, max: 65535 });
+const kb = await KBServer.create({ ...options, ...(port === undefined ? {} : { port }) });
 const url = await kb.listen();
 log.info({ url, dir: kb.dir }, 'knowledge base serving');
 process.stdout.write(`${JSON.stringify({ url, dir: kb.dir, database: kb.db.file })}\n`);
