@@ -53,7 +53,68 @@ const json = z.custom<JsonValue>((value) => isJsonValue(value), {
 const name = z.string().min(1).max(512);
 const metrics = z.record(z.string(), z.union([z.number(), z.array(z.number())]));
 
-const modelRecord = z.object({
+/** A model in the index: a task group's, or the global one. */
+export interface KBModelRecord {
+  /** Position of the group the model was trained for (Sedna's `Model.index`). */
+  index: number;
+  /** The group's entry, or `global` for the model shared by rare groups. */
+  entry: string;
+  /** Where the model file is (a KB download URL, a path, s3://...). */
+  model: string;
+  /** The model file's format (`json` for the classical estimator, `onnx`, ...), when known. */
+  format?: string | undefined;
+  /** The training result (metrics). */
+  result: Record<string, number | number[]> | null;
+  /** The attribute values of the tasks the model serves. */
+  meta_attr: JsonValue[];
+}
+
+/** Where a task's samples are stored. */
+export interface KBSampleRecord {
+  data_type: string;
+  /** Where the task's samples were stored ('' when they were not). */
+  data_url: string;
+  sample_num: number;
+}
+
+export interface KBTaskRecord {
+  entry: string;
+  meta_attr: JsonValue;
+  samples: KBSampleRecord;
+}
+
+export interface KBTaskGroupRecord {
+  entry: string;
+  tasks: KBTaskRecord[];
+  sample_num: number;
+  /** The group's model; rare groups point at the global model. */
+  model: KBModelRecord;
+  /** False once evaluation dropped the group: its samples go to the global (fallback) model. */
+  deploy: boolean;
+}
+
+/** How a sample is allocated to a task: the task-mining method and its state. */
+export interface KBExtractorRecord {
+  method: string;
+  [state: string]: JsonValue;
+}
+
+export interface KBKnowledge {
+  extractor: KBExtractorRecord | null;
+  task_groups: KBTaskGroupRecord[];
+  /** The model for samples whose group has no deployed model (and for unseen tasks). */
+  global_model?: KBModelRecord | null | undefined;
+}
+
+export interface KBIndex {
+  format: typeof KB_INDEX_FORMAT;
+  version: 1;
+  create_time: string;
+  seen_task: KBKnowledge;
+  unseen_task: KBKnowledge;
+}
+
+const modelRecord: z.ZodType<KBModelRecord> = z.object({
   /** Position of the group the model was trained for (Sedna's `Model.index`). */
   index: z.number().int().min(0),
   /** The group's entry, or `global` for the model shared by rare groups. */
@@ -68,20 +129,20 @@ const modelRecord = z.object({
   meta_attr: z.array(json),
 });
 
-const sampleRecord = z.object({
+const sampleRecord: z.ZodType<KBSampleRecord> = z.object({
   data_type: z.string().max(64),
   /** Where the task's samples were stored ('' when they were not). */
   data_url: z.string().max(4096),
   sample_num: z.number().int().min(0),
 });
 
-const taskRecord = z.object({
+const taskRecord: z.ZodType<KBTaskRecord> = z.object({
   entry: name,
   meta_attr: json,
   samples: sampleRecord,
 });
 
-const groupRecord = z.object({
+const groupRecord: z.ZodType<KBTaskGroupRecord> = z.object({
   entry: name,
   tasks: z.array(taskRecord).min(1),
   sample_num: z.number().int().min(0),
@@ -91,33 +152,25 @@ const groupRecord = z.object({
   deploy: z.boolean(),
 });
 
-const extractor = z
+const extractor: z.ZodType<KBExtractorRecord | null> = z
   .object({ method: z.string().min(1).max(256) })
   .catchall(json)
   .nullable();
 
-const knowledge = z.object({
+const knowledge: z.ZodType<KBKnowledge> = z.object({
   extractor,
   task_groups: z.array(groupRecord),
   /** The model for samples whose group has no deployed model (and for unseen tasks). */
   global_model: modelRecord.nullable().optional(),
 });
 
-export const kbIndexSchema = z.object({
+export const kbIndexSchema: z.ZodType<KBIndex> = z.object({
   format: z.literal(KB_INDEX_FORMAT),
   version: z.literal(1),
   create_time: z.string().max(64),
   seen_task: knowledge,
   unseen_task: knowledge,
 });
-
-export type KBModelRecord = z.infer<typeof modelRecord>;
-export type KBSampleRecord = z.infer<typeof sampleRecord>;
-export type KBTaskRecord = z.infer<typeof taskRecord>;
-export type KBTaskGroupRecord = z.infer<typeof groupRecord>;
-export type KBExtractorRecord = NonNullable<z.infer<typeof extractor>>;
-export type KBKnowledge = z.infer<typeof knowledge>;
-export type KBIndex = z.infer<typeof kbIndexSchema>;
 
 export function kbIndexError(problem: string, details: Readonly<Record<string, unknown>> = {}, cause?: unknown) {
   return new SednaError('SEDNA_ERR_KB_INDEX', `invalid lifelong-learning index: ${problem}`, {

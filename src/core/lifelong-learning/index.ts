@@ -10,5 +10,6 @@ export {
   type LLEvaluateResult,
   type LLInferenceResult,
   type IndexUpdate,
+  type IndexFileConfig,
 } from './lifelong-learning.js';
 export { indexVersion, loadDeployment, readIndex, type Deployment } from './deployment.js';

@@ -160,7 +160,8 @@ export interface LifelongLearningEvents {
   indexUpdateFailed: [error: SednaError];
 }
 
-interface IndexFileConfig extends HotUpdateConfig {
+/** A polled index file: its version (`modelUpdateTime`), where it is, and its bytes. */
+export interface IndexFileConfig extends HotUpdateConfig {
   readonly bytes: Uint8Array;
 }
 

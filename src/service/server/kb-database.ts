@@ -14,9 +14,6 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { SednaError, invalidConfig, messageOf, missingDependency } from '../../common/errors.js';
 import type { JsonValue, PyGroupView } from '../../datasources/kb-index.js';
 
-/** One task group as the tables record it (from our JSON index or a Python pickle). */
-export type GroupRow = PyGroupView;
-
 export interface GroupSummary {
   readonly name: string;
   readonly deploy: boolean;
@@ -150,7 +147,7 @@ export class KBDatabase {
    * also runs `commitFile` (the rename that publishes the index file), so the tables and the file
    * change together or not at all.
    */
-  applyIndex(groups: readonly GroupRow[], commitFile: () => void): void {
+  applyIndex(groups: readonly PyGroupView[], commitFile: () => void): void {
     const sql = this.statements();
     this.write(() => {
       for (const group of groups) {

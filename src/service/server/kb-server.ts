@@ -36,6 +36,7 @@ import {
   kbIndexError,
   SEDNA_PICKLE_CLASSES,
   type KBIndex,
+  type PyGroupView,
 } from '../../datasources/kb-index.js';
 import { Semaphore } from '../../datasources/limit.js';
 import { readAll, removeQuietly, tempSibling, writeStreamAtomic } from '../../datasources/local-fs.js';
@@ -43,7 +44,7 @@ import { writePickle } from '../../datasources/pickle-writer.js';
 import { PyDict, PyObject } from '../../datasources/pickle-values.js';
 import { readPickle } from '../../datasources/pickle-reader.js';
 import { createServer, type SednaServer, type TlsOptions } from './base.js';
-import { KBDatabase, sqlitePathOf, type GroupRow, type GroupSummary } from './kb-database.js';
+import { KBDatabase, sqlitePathOf, type GroupSummary } from './kb-database.js';
 
 export interface KBServerOptions {
   /** The folder that holds uploaded files and the index (KnowledgeBasePath). Created when missing. */
@@ -141,7 +142,8 @@ function multipartError(err: unknown, limit: number): SednaError {
   });
 }
 
-interface StoredIndex {
+/** The stored index as the KB serves it: its bytes and whether they are JSON or a Python pickle. */
+export interface StoredIndex {
   readonly format: 'json' | 'pickle';
   readonly bytes: Uint8Array;
 }
@@ -420,7 +422,7 @@ export class KBServer {
     reply.type('application/json').send(JSON.stringify(downloadPath(KB_INDEX_NAME)));
   }
 
-  private parseIndex(bytes: Uint8Array): { format: 'json' | 'pickle'; groups: GroupRow[]; index?: KBIndex } {
+  private parseIndex(bytes: Uint8Array): { format: 'json' | 'pickle'; groups: PyGroupView[]; index?: KBIndex } {
     const format = indexFormatOf(bytes);
     if (format === 'pickle')
       return { format, groups: readPythonIndex(bytes, 'the uploaded index').groups.map((g) => ({ ...g })) };
@@ -432,7 +434,7 @@ export class KBServer {
   }
 
   /** Models the index says live in this KB must be here (upload them first). */
-  private async checkModels(groups: readonly GroupRow[]): Promise<void> {
+  private async checkModels(groups: readonly PyGroupView[]): Promise<void> {
     const named = groups.flatMap((group) => {
       const name = kbFileOf(group.modelUrl);
       return name === undefined ? [] : [{ group, name }];
@@ -486,7 +488,7 @@ export class KBServer {
   }
 }
 
-function jsonGroups(index: KBIndex): GroupRow[] {
+function jsonGroups(index: KBIndex): PyGroupView[] {
   return [...index.seen_task.task_groups, ...index.unseen_task.task_groups].map((g) => ({
     entry: g.entry,
     sampleNum: g.sample_num,
