@@ -193,7 +193,7 @@ async function fuzz(name: string): Promise<Figures> {
   return f;
 }
 
-describe.each(['big-model-service', 'inference-server', 'create-server', 'lc-emulator', 'aggregation'])(
+describe.each(['big-model-service', 'inference-server', 'create-server', 'lc-emulator', 'kb-server', 'aggregation'])(
   'fuzzing %s',
   (name) => {
     test(`${INPUTS} inputs: no crash, no hang, coded 4xx, no 500, good traffic served, RSS bounded`, async () => {

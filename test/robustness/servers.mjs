@@ -15,10 +15,14 @@
 import { createServer } from '../../dist/service/server/base.js';
 import { InferenceServer } from '../../dist/service/server/inference-server.js';
 import { AggregationServer } from '../../dist/service/server/aggregation-server.js';
+import { KBServer } from '../../dist/service/server/kb-server.js';
 import { BigModelService } from '../../dist/core/joint-inference/big-model-service.js';
 import { OnnxEstimator } from '../../dist/backend/onnx.js';
 import { loadConfig } from '../../dist/common/config.js';
 import { configureLogger } from '../../dist/common/logger.js';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { LCEmulator } from '../../dist/testing/index.js';
 
 configureLogger({ level: 'fatal', name: 'robustness' });
@@ -151,6 +155,46 @@ export const SERVERS = {
       // its 64-128 KiB over-limit bodies alone would hold ~100 MiB, by design rather than by leak.
       const lc = await LCEmulator.start({ maxRecorded: 100 });
       return { url: lc.url, close: () => lc.close() };
+    },
+  },
+
+  /**
+   * The lifelong-learning knowledge base: its JSON routes, downloads by name, and the multipart
+   * routes (the fuzzer's bodies are JSON or mutations of it: wrong types, missing boundaries).
+   */
+  'kb-server': {
+    spec: {
+      kind: 'http',
+      errorShapes: 'coded',
+      seeds: [
+        { method: 'POST', path: '/knowledgebase/query', body: {} },
+        { method: 'POST', path: '/knowledgebase/update/status', body: { tasks: 'g1,g2', status: 1 } },
+        { method: 'GET', path: '/knowledgebase/file/download?files=model.json&name=model.json' },
+        { method: 'POST', path: '/knowledgebase/file/upload', body: { file: 'x' } },
+        { method: 'POST', path: '/knowledgebase/update', body: { task: 'x' } },
+      ],
+      good: { method: 'POST', path: '/knowledgebase/query', body: {}, expect: /"tasks":\[/ },
+    },
+    async start() {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sedna-fuzz-kb-'));
+      const { bodyLimitBytes, ...limits } = LIMITS;
+      const kb = await KBServer.create({
+        dir,
+        dbUrl: `sqlite:///${path.join(dir, 'kb.sqlite3')}`,
+        host: '127.0.0.1',
+        port: 0,
+        maxUploadBytes: bodyLimitBytes,
+        ...limits,
+      });
+      await fs.writeFile(path.join(dir, 'model.json'), '{}');
+      const url = await kb.listen();
+      return {
+        url,
+        close: async () => {
+          await kb.close();
+          await fs.rm(dir, { recursive: true, force: true });
+        },
+      };
     },
   },
 

@@ -60,6 +60,12 @@ export interface KBServerOptions {
   readonly maxIndexBytes?: number;
   /** Deadline of one request (default 10 minutes: model uploads are large). */
   readonly requestTimeoutMs?: number;
+  /** How long a client may take to send its request headers (default 30 s). */
+  readonly headersTimeoutMs?: number;
+  /** Connections open at once (default 1024). */
+  readonly maxConnections?: number;
+  /** How long `close()` waits for requests in flight (default 10 s). */
+  readonly closeGraceMs?: number;
   readonly tls?: TlsOptions;
 }
 
@@ -179,6 +185,9 @@ export class KBServer {
         port: options.port ?? DEFAULT_KB_PORT,
         bodyLimitBytes: MIB,
         requestTimeoutMs: options.requestTimeoutMs ?? 600_000,
+        ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+        ...(options.closeGraceMs === undefined ? {} : { closeGraceMs: options.closeGraceMs }),
         ...(options.tls === undefined ? {} : { tls: options.tls }),
       });
       const kb = new KBServer(server, db, dir, {
