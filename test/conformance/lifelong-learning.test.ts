@@ -3,6 +3,7 @@
  * cluster): what reaches the GlobalManager for train and eval, with a real knowledge base, and
  * that it equals what the LC emulator says it would forward.
  */
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { loadConfig } from '../../src/common/config.js';
 import { LifelongLearning } from '../../src/core/lifelong-learning/index.js';
 import { KBServer } from '../../src/service/server/kb-server.js';
 import { LCEmulator } from '../../src/testing/lc-emulator.js';
+import { seasonDataset as dataset } from '../helpers/lifelong.js';
 import { RealLC, type GmMessage } from './real-lc.js';
 
 const JOB = 'atcii-ll';
@@ -39,31 +41,33 @@ const insert = {
   },
 };
 
-/** Two tasks whose label follows a different feature each (seeded). */
-function dataset(seed: number, n: number): { columns: string[]; rows: (string | number)[][]; y: number[] } {
-  let s = seed;
-  const rand = (): number => {
-    s = (s * 16807) % 2147483647;
-    return s / 2147483647;
-  };
-  const rows: (string | number)[][] = [];
-  const y: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = 15 + rand() * 20;
-    const h = 20 + rand() * 60;
-    rows.push(['summer', t, h], ['winter', t, h]);
-    y.push(t > 25 ? 1 : 0, h > 50 ? 1 : 0);
-  }
-  return { columns: ['season', 't', 'h'], rows, y };
-}
-
 let lc: RealLC;
 let emulator: LCEmulator;
 let kb: KBServer;
 let tmp: string;
 
+/** Resolves once the real LC's log says it started the inserted job (it forwards reports only then). */
+function jobStarted(logFile: string, timeoutMs = 15_000): Promise<void> {
+  const line = `lifelong learning job(default/lifelonglearningjob/${JOB}) is started`;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!fs.readFileSync(logFile, 'utf8').includes(line)) return;
+      clearInterval(poll);
+      clearTimeout(timer);
+      resolve();
+    };
+    const poll = setInterval(check, 50);
+    const timer = setTimeout(() => {
+      clearInterval(poll);
+      reject(new Error(`the real LC did not start the inserted job within ${timeoutMs} ms (see ${logFile})`));
+    }, timeoutMs);
+    check();
+  });
+}
+
 beforeAll(async () => {
   lc = await RealLC.start({ inserts: [insert] });
+  await jobStarted(lc.lcLog);
   emulator = await LCEmulator.start({ knownJobs: [{ kind: 'lifelonglearningjob', namespace: 'default', name: JOB }] });
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'll-conformance-'));
   kb = await KBServer.create({
@@ -99,7 +103,7 @@ async function cycle(lcServer: string, label: string): Promise<void> {
   const trainer = await LifelongLearning.create({
     createEstimator,
     config: config('train-worker-abcde'),
-    taskDefinition: { method: 'TaskDefinitionByDataAttr', param: { attribute: ['season'] } },
+    taskDefinition: { method: 'TaskDefinitionByDataAttr', param: { attribute: ['season', 'strategy'] } },
   });
   await trainer.train(dataset(1, 60));
   await trainer.close();
