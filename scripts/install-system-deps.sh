@@ -10,6 +10,8 @@ packages=(
   libsqlite3-0 # the real Sedna LocalController (test/conformance) links against it
   # The S3 server of the tests and benchmarks (scripts/s3-server.mjs): OpenStack Swift + s3api.
   swift swift-proxy swift-account swift-container swift-object memcached
+  # Multi-edge inference: video decoding and the test streams (ffmpeg), the Kafka mock cluster (kcat).
+  ffmpeg kcat
 )
 
 missing=()

@@ -502,3 +502,108 @@ export {
 } from './service/server/kb-server.js';
 export { KBDatabase, type GroupSummary as KBGroupRow } from './service/server/kb-database.js';
 export { KBClient, type KBClientOptions, type KBGroupSummary } from './service/client/kb-client.js';
+// -----------------------------------------------------------------------------------------------
+// Multi-edge inference (issue 16): records, the model contract and the three components (detection
+// with its optical-flow gate, feature extraction, ReID), video sources (ffmpeg), ReID matching, the
+// REST server and client, the Kafka producer and consumer. Record frames, topics and defaults are
+// in `sedna-sdk/protocol`. kafkajs, @techstark/opencv-js and sharp are optional peers loaded on
+// first use: nothing here imports them.
+export {
+  OP_MODE,
+  DetTrackResult,
+  Target,
+  TargetImages,
+  parseDetectionTime,
+  formatDetectionTime,
+  type OpMode,
+  type BoxCoord,
+  type DetTrackResultInit,
+  type TargetInit,
+} from './datasources/multi-edge/records.js';
+export { encodeJpeg, decodeImage, cropImage, checkRgbImage, type RgbImage } from './datasources/multi-edge/image.js';
+export {
+  PLUGIN,
+  pluginEndpoint,
+  pluginClient,
+  type PluginName,
+  type PluginEndpoint,
+  type PluginEndpointConfig,
+} from './core/multi-edge-inference/plugins.js';
+export { loadModels, type PluggableModel } from './core/multi-edge-inference/pluggable-model.js';
+export {
+  BaseService,
+  type BaseServiceOptions,
+  type BaseServiceStats,
+  type OverflowPolicy,
+} from './core/multi-edge-inference/base-service.js';
+export {
+  Component,
+  type ComponentOptions,
+  type ComponentStats,
+  type ComponentServerOptions,
+  type KafkaSettings,
+} from './core/multi-edge-inference/component.js';
+export { Outbox, type OutboxOptions, type OutboxStats } from './core/multi-edge-inference/outbox.js';
+export {
+  ObjectDetector,
+  type ObjectDetectorOptions,
+  type ObjectDetectorStats,
+  type DetectorModel,
+} from './core/multi-edge-inference/object-detector.js';
+export { FEService, type FEServiceOptions, type FeatureModel } from './core/multi-edge-inference/fe-service.js';
+export {
+  ReID,
+  TargetMatcher,
+  type ReIDOptions,
+  type ReIDModel,
+  type TargetMatch,
+  type TargetMatcherOptions,
+} from './core/multi-edge-inference/reid.js';
+export {
+  VideoSource,
+  videoSourceKind,
+  type VideoFrame,
+  type VideoSourceKind,
+  type VideoSourceOptions,
+  type VideoSourceStats,
+} from './datasources/video.js';
+export {
+  KafkaProducer,
+  KafkaConsumer,
+  type KafkaConnection,
+  type KafkaProducerOptions,
+  type KafkaProducerStats,
+  type KafkaConsumerOptions,
+  type KafkaConsumerStats,
+} from './datasources/kafka.js';
+export {
+  LukasKanade,
+  type MotionGate,
+  type GateFrame,
+  type LukasKanadeParams,
+  type LukasKanadeStats,
+} from './algorithms/optical-flow/lukas-kanade.js';
+export {
+  cosineSimilarityScore,
+  matchQueryToTargets,
+  stackFeatures,
+  normalize,
+  type Features,
+  type FeatureMatrix,
+  type QueryMatch,
+} from './algorithms/reid/matching.js';
+export { meanRow } from './algorithms/reid/features.js';
+export { FeatureIndex, type FeatureIndexOptions, type MatchingBackend } from './algorithms/reid/feature-index.js';
+export { packFeatures, similarityTopK, type PackedFeatures, type TopK } from './algorithms/reid/similarity-kernel.js';
+export {
+  MultiEdgeServer,
+  MULTI_EDGE_SERVICES,
+  type MultiEdgeHandler,
+  type MultiEdgeServerOptions,
+  type MultiEdgeServiceName,
+} from './service/server/multi-edge-server.js';
+export {
+  MultiEdgeClient,
+  type MultiEdgeClientOptions,
+  type MultiEdgeStatus,
+} from './service/client/multi-edge-client.js';

@@ -122,3 +122,22 @@ export {
   readIndex,
   type Deployment,
 } from './core/lifelong-learning/index.js';
+// Multi-edge inference: record frames (REST bodies and Kafka messages), Kafka topics and brokers,
+// the plugins' variables and defaults.
+export {
+  encodeResults,
+  encodeTargets,
+  decodeRecords,
+  decodeResults,
+  decodeTargets,
+  isRecordFrame,
+  RECORD_FRAME_MAGIC,
+  RECORD_FRAME_VERSION,
+  RECORD_CONTENT_TYPE,
+  type RecordFrame,
+} from './datasources/multi-edge/codec.js';
+export { KAFKA_TOPICS, kafkaBrokers } from './datasources/kafka.js';
+export { REGISTERED_PLUGINS, type PluginSpec } from './core/multi-edge-inference/plugins.js';
+export { DEFAULT_MULTI_EDGE_BODY_LIMIT } from './service/server/multi-edge-server.js';
+export { MAX_DECODED_PIXELS } from './datasources/multi-edge/image.js';
+export { LUKAS_KANADE_DEFAULTS } from './algorithms/optical-flow/lukas-kanade.js';

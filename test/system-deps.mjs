@@ -1,9 +1,9 @@
 /**
  * Brings up the Debian packages the tests need (OpenStack Swift + memcached for the S3 server,
- * libsqlite3 for Sedna's real LocalController) when they are missing, so `npm test` works on a
- * fresh machine with nothing else typed: it runs scripts/install-system-deps.sh, which checks each
- * package with dpkg (a fraction of a second when all are present) and installs the missing ones
- * with apt-get (root, or sudo). Plain JavaScript: Jest loads global setup files untransformed.
+ * libsqlite3 for Sedna's real LocalController, ffmpeg and kcat for multi-edge inference) when they
+ * are missing, so `npm test` works on a fresh machine with nothing else typed: it runs
+ * scripts/install-system-deps.sh, which checks each package with dpkg (a fraction of a second when
+ * all are present) and installs the missing ones with apt-get (root, or sudo). Plain JavaScript: Jest loads global setup files untransformed.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';

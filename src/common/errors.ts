@@ -278,6 +278,30 @@ export const ERROR_CATALOG = {
     fix: 'Give the columns named in the message (the CRD/`task_definition` parameters list them) and one label per sample.',
     httpStatus: 400,
   },
+  // Multi-edge inference: records, images, video, Kafka
+  SEDNA_ERR_RECORD_FORMAT: {
+    meaning:
+      'A multi-edge record frame (a REST body or a Kafka message) is not one of ours: wrong magic or version, truncated, or its header does not match its data.',
+    fix: 'Send frames written by `encodeRecords()` (sedna-sdk); a Python Sedna peer sends pickles, which sedna-sdk never reads (see docs/multi-edge-inference.md).',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_IMAGE_DECODE: {
+    meaning:
+      'An image (a frame, a scene, a crop or a query image) is not an image the codec can decode, e.g. a truncated JPEG, or it declares more than 4096 × 4096 pixels.',
+    fix: 'Send JPEG or PNG bytes of at most 4096 × 4096 pixels; check the producer that encoded the image named in the message.',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_VIDEO_SOURCE: {
+    meaning:
+      'A video source failed: the file or URL cannot be opened or decoded, or a stream stopped and did not come back.',
+    fix: 'Check the video address in the message (and that ffmpeg can play it: `ffmpeg -i URL -f null -`); streams reconnect with backoff until `maxReconnects`.',
+    httpStatus: 502,
+  },
+  SEDNA_ERR_KAFKA: {
+    meaning: 'The Kafka brokers could not be reached, or refused to take or give messages.',
+    fix: 'Check KAFKA_BIND_IPS / KAFKA_BIND_PORTS and that the brokers run; results not yet acknowledged stay queued and are retried.',
+    httpStatus: 502,
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type SednaErrorCode = keyof typeof ERROR_CATALOG;

@@ -43,6 +43,11 @@ export interface HttpClientOptions {
   ca?: string | Buffer;
   /** Random source for jitter (tests pin it). */
   random?: () => number;
+  /**
+   * Redirects followed (default 5). 0 for internal routes that never redirect: axios then skips
+   * follow-redirects, which copies every request body to be able to replay it.
+   */
+  maxRedirects?: number;
 }
 
 export interface HttpRequest {
@@ -171,7 +176,7 @@ export class HttpClient {
       httpsAgent: this.agents.https,
       maxContentLength: positive('maxResponseBytes', options.maxResponseBytes, DEFAULT_HTTP_OPTIONS.maxResponseBytes),
       maxBodyLength: positive('maxRequestBytes', options.maxRequestBytes, DEFAULT_HTTP_OPTIONS.maxRequestBytes),
-      maxRedirects: 5,
+      maxRedirects: options.maxRedirects ?? 5,
       validateStatus: () => true, // statuses are ours to judge
       headers: { 'user-agent': 'sedna-sdk', ...options.headers },
       transitional: { clarifyTimeoutError: true },

@@ -4,7 +4,11 @@
  * binary), a client's `update_weight` as the server reads it, an aggregate (`recv_weight`) as the
  * server writes it once per encoding and as a client reads it.
  */
-import type { RawData } from 'ws';
+/**
+ * A received WebSocket message as `ws` delivers it (its `RawData`), spelt out so that the public
+ * declarations do not import `ws`'s types.
+ */
+type RawData = Buffer | ArrayBuffer | Buffer[];
 import { SednaError, messageOf } from '../common/errors.js';
 import {
   findNonFinite,

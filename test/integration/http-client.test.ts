@@ -239,6 +239,30 @@ describe('HttpClient', () => {
     }
   });
 
+  it('follows redirects by default, and not with maxRedirects: 0 (the redirect is the answer)', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/old') {
+        res.statusCode = 307;
+        res.setHeader('location', '/new');
+        res.end();
+        return;
+      }
+      res.end(JSON.stringify({ url: req.url }));
+    });
+    const following = createHttpClient();
+    const direct = createHttpClient({ maxRedirects: 0 });
+    try {
+      expect((await following.post(`${server.url}/old`, {})).data).toEqual({ url: '/new' });
+      const err = await rejectionOf(direct.post(`${server.url}/old`, {}), HttpRequestError);
+      expect([err.code, err.status]).toEqual(['SEDNA_ERR_HTTP_STATUS', 307]);
+      expect(server.hits()).toBe(3);
+    } finally {
+      following.close();
+      direct.close();
+      await server.close();
+    }
+  });
+
   it('rejects bad options and relative URLs without a base', () => {
     expect(() => createHttpClient({ timeoutMs: 0 })).toThrow(
       expect.objectContaining({ code: 'SEDNA_ERR_INVALID_ARGUMENT' }) as Error,

@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SednaError } from '../../src/common/errors.js';
 import { createHttpClient, HttpRequestError } from '../../src/common/http-client.js';
 import { createServer, toErrorReply, type SednaServer } from '../../src/service/server/base.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 
 async function post(
   url: string,
@@ -193,31 +193,11 @@ describe('createServer', () => {
 
 describe('createServer with TLS', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sedna-tls-'));
-  const keyPath = path.join(dir, 'key.pem');
-  const certPath = path.join(dir, 'cert.pem');
+  let keyPath = '';
+  let certPath = '';
 
   beforeAll(() => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath,
-      ],
-      { stdio: 'ignore' },
-    );
+    ({ keyPath, certPath } = selfSignedCertificate(dir));
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

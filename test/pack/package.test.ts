@@ -6,7 +6,9 @@
  *   (b) a TypeScript worker with the decorator compiles with `tsc --strict --module nodenext` against
  *       the installed types, and runs;
  *   (c) `npx sedna demo` runs from the installed package;
- *   (d) a worker bundled with esbuild still finds the built-in Threshold and FedAvg.
+ *   (d) a worker bundled with esbuild still finds the built-in Threshold and FedAvg;
+ *   (e) a multi-edge worker without the optional peers (sharp, @techstark/opencv-js, kafkajs):
+ *       records travel over REST, and what needs a missing peer says which one.
  * Nothing here reaches into the repository's sources: only the installed package is used.
  */
 import { execFile } from 'node:child_process';
@@ -250,4 +252,49 @@ console.log(JSON.stringify({ jobs, threshold: threshold.isHard([[0, 0, 1, 1, 0.4
   expect(bundled).not.toContain("from 'sedna-sdk'");
   const result = await runJson(path.join(project, 'bundle-d.mjs'));
   expect(result).toEqual({ jobs: ['function', 'function'], threshold: true, fedavg: 'FedAvg' });
+}, 120_000);
+
+it('(e) a multi-edge worker without the optional peers: records over REST, coded errors naming the missing peers', async () => {
+  const file = write(
+    'worker-e.mjs',
+    `
+import { DetTrackResult, KafkaProducer, LukasKanade, MultiEdgeClient, MultiEdgeServer, encodeJpeg } from 'sedna-sdk';
+import { decodeResults, encodeResults } from 'sedna-sdk/protocol';
+
+const received = [];
+const server = await MultiEdgeServer.create({
+  service: 'reid',
+  host: '127.0.0.1',
+  port: 0,
+  handler: { put: (records) => void received.push(...records), stats: () => ({ received: received.length }) },
+});
+await server.start();
+const client = new MultiEdgeClient({ service: 'reid', host: '127.0.0.1', port: server.port });
+const record = new DetTrackResult({ frameIndex: 4, camera: 1, bboxCoord: [[1, 2, 3, 4]], features: [Float32Array.of(0.5, -1)] });
+const accepted = await client.transmit([record]);
+const status = await client.status();
+client.close();
+await server.close();
+const codeOf = (promise) => promise.then(() => 'resolved', (err) => \`\${err.code} \${/sharp|opencv|kafkajs/.exec(err.message)?.[0]}\`);
+console.log(JSON.stringify({
+  accepted,
+  received: received.map((r) => [r.frameIndex, r.camera, Array.from(r.features[0])]),
+  roundTrip: decodeResults(encodeResults([record]))[0].bboxCoord,
+  status: status.status,
+  jpeg: await codeOf(encodeJpeg({ width: 1, height: 1, channels: 3, data: new Uint8Array(3) })),
+  gate: await codeOf(LukasKanade.create()),
+  kafka: await codeOf(KafkaProducer.create({ brokers: ['127.0.0.1:1'] })),
+}));
+`,
+  );
+  const result = await runJson(file);
+  expect(result).toEqual({
+    accepted: 1,
+    received: [[4, 1, [0.5, -1]]],
+    roundTrip: [[1, 2, 3, 4]],
+    status: 'OK',
+    jpeg: 'SEDNA_ERR_MISSING_DEPENDENCY sharp',
+    gate: 'SEDNA_ERR_MISSING_DEPENDENCY opencv',
+    kafka: 'SEDNA_ERR_MISSING_DEPENDENCY kafkajs',
+  });
 }, 120_000);

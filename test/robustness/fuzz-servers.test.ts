@@ -193,23 +193,29 @@ async function fuzz(name: string): Promise<Figures> {
   return f;
 }
 
-describe.each(['big-model-service', 'inference-server', 'create-server', 'lc-emulator', 'kb-server', 'aggregation'])(
-  'fuzzing %s',
-  (name) => {
-    test(`${INPUTS} inputs: no crash, no hang, coded 4xx, no 500, good traffic served, RSS bounded`, async () => {
-      const f = await fuzz(name);
-      expect(f.samples.filter((s) => !/upgrade refused 503/.test(s))).toEqual([]);
-      expect(f.crashed).toBe(false);
-      expect(f.hung).toBe(0);
-      expect(f.coded4xx).toBe(f.client4xx);
-      expect(f.internal500).toBe(0);
-      expect(f.wsErrorFramesCoded).toBe(f.wsErrorFrames);
-      expect(f.badCloseCodes).toEqual([]);
-      expect(f.goodFailures).toEqual([]);
-      expect((f.rssAfterMiB - f.rssBeforeMiB) * MIB).toBeLessThan(RSS_GROWTH_LIMIT);
-      expect((f.rssAfterMiB - f.rssHalfwayMiB) * MIB).toBeLessThan(RSS_SECOND_HALF_LIMIT);
-      // The fuzzer must have reached the error paths, not only the happy ones.
-      expect(f.client4xx + f.wsErrorFrames).toBeGreaterThan(INPUTS / 10);
-    });
-  },
-);
+describe.each([
+  'big-model-service',
+  'inference-server',
+  'create-server',
+  'lc-emulator',
+  'kb-server',
+  'multi-edge-fe',
+  'multi-edge-detection',
+  'aggregation',
+])('fuzzing %s', (name) => {
+  test(`${INPUTS} inputs: no crash, no hang, coded 4xx, no 500, good traffic served, RSS bounded`, async () => {
+    const f = await fuzz(name);
+    expect(f.samples.filter((s) => !/upgrade refused 503/.test(s))).toEqual([]);
+    expect(f.crashed).toBe(false);
+    expect(f.hung).toBe(0);
+    expect(f.coded4xx).toBe(f.client4xx);
+    expect(f.internal500).toBe(0);
+    expect(f.wsErrorFramesCoded).toBe(f.wsErrorFrames);
+    expect(f.badCloseCodes).toEqual([]);
+    expect(f.goodFailures).toEqual([]);
+    expect((f.rssAfterMiB - f.rssBeforeMiB) * MIB).toBeLessThan(RSS_GROWTH_LIMIT);
+    expect((f.rssAfterMiB - f.rssHalfwayMiB) * MIB).toBeLessThan(RSS_SECOND_HALF_LIMIT);
+    // The fuzzer must have reached the error paths, not only the happy ones.
+    expect(f.client4xx + f.wsErrorFrames).toBeGreaterThan(INPUTS / 10);
+  });
+});

@@ -111,6 +111,35 @@ export interface Seed {
   method: string;
   path: string;
   body?: unknown;
+  /** A binary body instead of JSON, base64 (specs travel over IPC), sent as `contentType`. */
+  rawBase64?: string;
+  contentType?: string;
+}
+
+/** A damaged copy of a binary body: bytes flipped, cut, extended, or a length-sized field forced. */
+function mutateBytes(rng: Rng, bytes: Buffer): Buffer {
+  const copy = Buffer.from(bytes);
+  switch (rng.int(6)) {
+    case 0:
+      for (let i = 1 + rng.int(8); i > 0 && copy.length > 0; i--) copy[rng.int(copy.length)] = rng.int(256);
+      return copy;
+    case 1:
+      return copy.subarray(0, rng.int(copy.length));
+    case 2:
+      return Buffer.concat([copy, rng.bytes(1 + rng.int(64))]);
+    case 3: {
+      // Length and count fields: 0, the largest, just past the end.
+      if (copy.length >= 4)
+        copy.writeUInt32LE(rng.pick([0, 0xffffffff, 0x7fffffff, copy.length + 1]), rng.int(copy.length - 3));
+      return copy;
+    }
+    case 4: {
+      const at = rng.int(copy.length + 1);
+      return Buffer.concat([copy.subarray(0, at), copy.subarray(rng.int(copy.length + 1))]);
+    }
+    default:
+      return copy;
+  }
 }
 
 function request(method: string, target: string, headers: readonly string[], body: Buffer | string = ''): Buffer {
@@ -202,6 +231,13 @@ export function httpInput(rng: Rng, seeds: readonly Seed[], bodyLimit: number): 
   }
   // Well-formed HTTP whose method, type or body is wrong, or right.
   const method = rng.chance(0.8) ? seed.method : rng.pick(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD']);
+  if (seed.rawBase64 !== undefined && method !== 'GET' && method !== 'HEAD' && rng.chance(0.7)) {
+    const type = rng.chance(0.85) ? (seed.contentType ?? '') : rng.pick(['application/json', 'text/plain', '']);
+    return {
+      kind: 'mutated binary request',
+      bytes: withBody(method, seed.path, mutateBytes(rng, Buffer.from(seed.rawBase64, 'base64')), type),
+    };
+  }
   const contentType = rng.pick([
     'application/json',
     'application/json',
@@ -498,9 +534,11 @@ export async function goodRequest(server: ServerProcess): Promise<string | undef
   const good = server.spec.good;
   if (good === undefined) return undefined;
   const bytes =
-    good.body === undefined
-      ? request(good.method, good.path, ['Host: fuzz'])
-      : withBody(good.method, good.path, JSON.stringify(good.body));
+    good.rawBase64 !== undefined
+      ? withBody(good.method, good.path, Buffer.from(good.rawBase64, 'base64'), good.contentType)
+      : good.body === undefined
+        ? request(good.method, good.path, ['Host: fuzz'])
+        : withBody(good.method, good.path, JSON.stringify(good.body));
   const answer = await sendRaw(server.port, bytes, 10_000);
   if (answer.status === 200 && good.expect.test(dechunk(answer.headers, answer.body))) return undefined;
   return `good request answered ${answer.status}${answer.hung ? ' (hung)' : ''}: ${answer.body.slice(0, 200)}`;

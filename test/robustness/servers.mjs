@@ -12,18 +12,26 @@
  *               answers, which the emulator reproduces byte for byte, are accepted too)
  *   wsPath      for 'ws': the WebSocket path
  */
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { createServer } from '../../dist/service/server/base.js';
 import { InferenceServer } from '../../dist/service/server/inference-server.js';
 import { AggregationServer } from '../../dist/service/server/aggregation-server.js';
-import { KBServer } from '../../dist/service/server/kb-server.js';
 import { BigModelService } from '../../dist/core/joint-inference/big-model-service.js';
 import { OnnxEstimator } from '../../dist/backend/onnx.js';
 import { loadConfig } from '../../dist/common/config.js';
 import { configureLogger } from '../../dist/common/logger.js';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { LCEmulator } from '../../dist/testing/index.js';
+import { KBServer } from '../../dist/service/server/kb-server.js';
+import { FEService } from '../../dist/core/multi-edge-inference/fe-service.js';
+import { ObjectDetector } from '../../dist/core/multi-edge-inference/object-detector.js';
+import { encodeResults, RECORD_CONTENT_TYPE } from '../../dist/datasources/multi-edge/codec.js';
+import { encodeJpeg } from '../../dist/datasources/multi-edge/image.js';
+import { DetTrackResult } from '../../dist/datasources/multi-edge/records.js';
+import { MultiEdgeClient } from '../../dist/service/client/multi-edge-client.js';
+import { ColorBlobDetector, ColorHistogramExtractor } from '../../examples/multi-edge-inference/models.mjs';
 
 configureLogger({ level: 'fatal', name: 'robustness' });
 
@@ -31,6 +39,49 @@ const MODELS = new URL('../fixtures/models/', import.meta.url).pathname;
 /** Limits small enough that the fuzzer reaches them cheaply. */
 const LIMITS = { bodyLimitBytes: 64 * 1024, requestTimeoutMs: 2_000, headersTimeoutMs: 1_000, closeGraceMs: 200 };
 const row = Array.from({ length: 64 }, (_, i) => (i % 16) / 16);
+
+// Multi-edge record frames: one detection on a small JPEG scene, and one query image.
+const image = { width: 48, height: 32, channels: 3, data: new Uint8Array(48 * 32 * 3).map((_, i) => (i * 37) % 256) };
+const jpeg = await encodeJpeg(image, 80);
+const base64 = (bytes) => Buffer.from(bytes).toString('base64');
+const detection = base64(
+  encodeResults([
+    new DetTrackResult({
+      frameIndex: 3,
+      camera: 1,
+      scene: jpeg,
+      bboxCoord: [[4, 4, 20, 28]],
+      confidence: [0.9],
+      tracklets: [7],
+      detectionTime: 'Sun, 06 December 2026 10:00:00.000000',
+    }),
+  ]),
+);
+const enriched = base64(
+  encodeResults([
+    new DetTrackResult({
+      frameIndex: 3,
+      camera: 1,
+      bboxCoord: [[4, 4, 20, 28]],
+      features: [new Float32Array(8).fill(0.5)],
+    }),
+  ]),
+);
+const query = base64(encodeResults([new DetTrackResult({ userID: 'u1', bbox: [jpeg] })]));
+const records = (path, rawBase64) => ({ method: 'POST', path, rawBase64, contentType: RECORD_CONTENT_TYPE });
+/** A client to a port nothing listens on: the components' results go nowhere, quickly. */
+async function nowhere(service) {
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free));
+    });
+  });
+  return new MultiEdgeClient({ service, host: '127.0.0.1', port, maxAttempts: 1, timeoutMs: 500 });
+}
+// A component's own closeGraceMs is its queue's; the server's goes in `server`.
+const { bodyLimitBytes, ...serverLimits } = LIMITS;
+const componentLimits = { bodyLimitBytes, server: serverLimits };
 
 export const SERVERS = {
   /** BigModelService: the real joint-inference cloud, ONNX model and all. */
@@ -158,10 +209,64 @@ export const SERVERS = {
     },
   },
 
-  /**
-   * The lifelong-learning knowledge base: its JSON routes, downloads by name, and the multipart
-   * routes (the fuzzer's bodies are JSON or mutations of it: wrong types, missing boundaries).
-   */
+  /** Multi-edge feature extraction (FEService with the example's colour-histogram model, asynchronous). */
+  'multi-edge-fe': {
+    spec: {
+      kind: 'http',
+      errorShapes: 'coded',
+      seeds: [
+        records('/feature_extraction/feature_extraction', detection),
+        records('/feature_extraction/get_target_features', query),
+        { method: 'POST', path: '/feature_extraction/update_service', body: { op_mode: 'detection' } },
+        { method: 'GET', path: '/feature_extraction/status' },
+      ],
+      good: { ...records('/feature_extraction/feature_extraction', detection), expect: /"accepted":1/ },
+    },
+    async start() {
+      const fe = await FEService.create({
+        models: [new ColorHistogramExtractor()],
+        config: loadConfig({}),
+        detection: await nowhere('video_analytics'),
+        // Live video: the route only queues (the fuzzer's clients half-close, and node's server
+        // drops an answer that is not ready by then); the model runs behind a bounded queue.
+        asynchronous: true,
+        overflow: 'drop-oldest',
+        host: '127.0.0.1',
+        port: 0,
+        ...componentLimits,
+      });
+      await fe.start();
+      return { url: fe.url, close: () => fe.close() };
+    },
+  },
+
+  /** Multi-edge detection: the route where enriched results come back from feature extraction. */
+  'multi-edge-detection': {
+    spec: {
+      kind: 'http',
+      errorShapes: 'coded',
+      seeds: [
+        records('/video_analytics/video_analytics', enriched),
+        { method: 'POST', path: '/video_analytics/update_service', body: { op_mode: 'tracking' } },
+        { method: 'GET', path: '/video_analytics' },
+      ],
+      good: { ...records('/video_analytics/video_analytics', enriched), expect: /"accepted":1/ },
+    },
+    async start() {
+      const detector = await ObjectDetector.create({
+        models: [new ColorBlobDetector()],
+        config: loadConfig({}),
+        gate: false,
+        featureExtraction: await nowhere('feature_extraction'),
+        host: '127.0.0.1',
+        port: 0,
+        ...componentLimits,
+      });
+      await detector.start();
+      return { url: detector.url, close: () => detector.close() };
+    },
+  },
+
   'kb-server': {
     spec: {
       kind: 'http',

@@ -46,7 +46,7 @@ import {
 import { RoundWatchdog, describeStall, type RoundBound, type RoundDiagnostic } from './round-watchdog.js';
 
 export type { AggregationServerOptions, AggregationSettings } from './aggregation-settings.js';
-export type { AggregationClientInfo, ClientTrace } from './aggregation-sessions.js';
+export type { AggregationClientInfo, ClientTrace } from './aggregation-client-info.js';
 export type { RoundBound, RoundDiagnostic } from './round-watchdog.js';
 
 export interface RoundEvent {

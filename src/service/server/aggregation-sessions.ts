@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { SednaError } from '../../common/errors.js';
 import type { WireEncoding } from '../aggregation-protocol.js';
+import type { AggregationClientInfo, ClientTrace } from './aggregation-client-info.js';
 
 export interface Session {
   readonly id: string;
@@ -29,31 +30,7 @@ export interface Connection {
   subscribeTimer: NodeJS.Timeout | undefined;
 }
 
-/** A client as `GET /{aggregation}` shows it (Sedna's `{client_id, connected_at, info}`). */
-export interface AggregationClientInfo {
-  readonly client_id: string;
-  /** Unix time in seconds, as Sedna's `time.time()`. */
-  readonly connected_at: number;
-  readonly info: {
-    readonly encoding: WireEncoding;
-    readonly connected: boolean;
-    readonly rounds_contributed: number;
-  };
-}
-
-/** One client as the server last saw it, for the diagnostic of a stalled round. */
-export interface ClientTrace {
-  readonly client: string;
-  /** `gone`: dropped, or not back within `reconnectGraceMs`. */
-  readonly state: 'connected' | 'disconnected' | 'gone';
-  /** Since when it has been in that state. */
-  readonly forMs: number;
-  /** Whether the round in progress holds its update. */
-  readonly contributed: boolean;
-  /** The type of the last frame it sent, and how long ago. */
-  readonly lastMessage: string | undefined;
-  readonly lastMessageAgoMs: number | undefined;
-}
+export type { AggregationClientInfo, ClientTrace } from './aggregation-client-info.js';
 
 /** Clients remembered for diagnostics after they are gone (bounded: ids come from peers). */
 const MAX_TRACED_CLIENTS = 256;

@@ -13,7 +13,7 @@
  * owns the timers and calls `expired` with the bound that passed. What the round waited for is
  * then said by a `RoundDiagnostic`.
  */
-import type { ClientTrace } from './aggregation-sessions.js';
+import type { ClientTrace } from './aggregation-client-info.js';
 
 export type RoundBound = 'stallTimeoutMs' | 'roundDeadlineMs';
 
