@@ -221,6 +221,7 @@ export {
 export {
   AggregationClient,
   type AggregationClientOptions,
+  type AggregationClientTls,
   type AggregationClientEvents,
   type AggregateMessage,
 } from './service/client/aggregation-client.js';

@@ -81,6 +81,9 @@ export interface SednaConfig {
   readonly connectTimeout: number;
   readonly participantsCount: number;
   readonly exitRound: number;
+  readonly aggMaxNumSamples: number;
+  readonly aggToken: string | undefined;
+  readonly aggTokenFile: string | undefined;
   readonly aggregationAlgorithm: string;
   readonly transmitter: 'ws' | 's3';
   readonly aggDataPath: string;
@@ -641,6 +644,30 @@ export const CONFIG_VARIABLES: ConfigTable = {
     intIn(1, 1),
   ),
   exitRound: row('exit_round', 'integer ≥ 1', '3', USER, 'AggregationServer: rounds before exit', intIn(3, 1)),
+  aggMaxNumSamples: row(
+    'AGG_MAX_NUM_SAMPLES',
+    'integer ≥ 1',
+    '10000000',
+    USER,
+    'AggregationServer: largest num_samples an update may claim (larger: refused, SEDNA_ERR_INVALID_UPDATE)',
+    intIn(10_000_000, 1),
+  ),
+  aggToken: row(
+    'AGG_TOKEN',
+    'string',
+    'unset (no token)',
+    'user (pod template env, from a Secret)',
+    'AggregationServer and FederatedLearning client: shared token of the federated round (docs/security.md)',
+    optionalString,
+  ),
+  aggTokenFile: row(
+    'AGG_TOKEN_FILE',
+    'path',
+    'unset',
+    'user (a mounted Secret)',
+    'AggregationServer and FederatedLearning client: file holding the shared token (instead of AGG_TOKEN)',
+    optionalString,
+  ),
   aggregationAlgorithm: row(
     'aggregation_algorithm',
     'string',

@@ -209,6 +209,12 @@ export const ERROR_CATALOG = {
     fix: 'Give each worker its own id (WORKER_NAME), or let the old connection close before reconnecting.',
     httpStatus: 409,
   },
+  SEDNA_ERR_UNAUTHORIZED: {
+    meaning:
+      "A peer did not prove it may use the service: no or a wrong shared token (the aggregator's AGG_TOKEN / AGG_TOKEN_FILE). The aggregator closes with 4010; its HTTP routes answer 401.",
+    fix: 'Give every trainer and the aggregator the same token (AGG_TOKEN or a mounted AGG_TOKEN_FILE); see docs/security.md.',
+    httpStatus: 401,
+  },
   SEDNA_ERR_INVALID_UPDATE: {
     meaning: 'A model update carries invalid values: NaN or Infinity weights, a negative or non-integer sample count.',
     fix: 'Check the local training (diverged loss) and the sample count sent with the weights.',

@@ -14,10 +14,11 @@ import {
   findNonFinite,
   isFramedInPlace,
   weightsFromNestedLists,
-  weightsToNestedLists,
+  weightsToJsonTensors,
   type WeightRecord,
 } from '../backend/weights.js';
 import { checkNumSamples } from '../algorithms/aggregation/base.js';
+import { toPythonJson } from '../common/python-json.js';
 import {
   decodeBinaryMessage,
   encodeBinaryMessage,
@@ -40,7 +41,7 @@ export interface ReceivedMessage {
   readonly frame: Frame;
   /** Weights carried by a binary frame (views on its bytes). */
   readonly weights: WeightRecord[] | undefined;
-  /** A text frame as received (the server re-broadcasts frames it does not know unchanged). */
+  /** A text frame as received. */
   readonly text: string | undefined;
 }
 
@@ -67,12 +68,25 @@ export interface ReadUpdate {
 
 /**
  * Reads an `update_weight` frame from `client`: the weights of the binary frame, or Sedna's
- * nested lists in `data.weights`; then the sample count.
+ * nested lists in `data.weights`; then the sample count, at most `maxNumSamples`
+ * (SEDNA_ERR_INVALID_UPDATE above it: one client must not set a weighted mean alone).
  */
-export function readUpdate(frame: Frame, binaryWeights: WeightRecord[] | undefined, client: string): ReadUpdate {
+export function readUpdate(
+  frame: Frame,
+  binaryWeights: WeightRecord[] | undefined,
+  client: string,
+  maxNumSamples: number = Number.MAX_SAFE_INTEGER,
+): ReadUpdate {
   const data = updateData(frame);
-  const weights = binaryWeights ?? weightsFromNestedLists(data.weights, undefined, `update from "${client}"`);
   const numSamples = checkNumSamples(data.numSamples, `num_samples of "${client}"`);
+  if (numSamples > maxNumSamples) {
+    throw new SednaError(
+      'SEDNA_ERR_INVALID_UPDATE',
+      `num_samples of "${client}" is ${numSamples}, more than the server accepts (${maxNumSamples}, option maxNumSamples / AGG_MAX_NUM_SAMPLES)`,
+      { details: { value: numSamples, limit: maxNumSamples } },
+    );
+  }
+  const weights = binaryWeights ?? weightsFromNestedLists(data.weights, undefined, `update from "${client}"`);
   const encoding: WireEncoding = binaryWeights === undefined ? 'json' : 'binary';
   const roundField = frame.round_number;
   return {
@@ -126,12 +140,13 @@ export class AggregateFrames {
     if (this.json === undefined) {
       const { round, result, exitFlag } = this.closed;
       const env = this.envelope();
-      this.json = JSON.stringify({
+      // Floats as Python writes them (`4.0`, not `4`): a Python trainer's np.asarray gets float64.
+      this.json = toPythonJson({
         ...env,
         data: {
           total_sample: result.totalSamples,
           round_number: round,
-          weights: weightsToNestedLists(result.weights),
+          weights: weightsToJsonTensors(result.weights),
           exit_flag: exitFlag,
         },
       });

@@ -9,13 +9,18 @@
  *   → {"type":"update_weight","client":ID,"data":{"num_samples":N,"weights":[nested lists]},"job_name":J}
  *   ← {"type":"recv_weight","client":SENDER,"data":{"total_sample":ΣN,"round_number":R,
  *      "weights":[nested lists],"exit_flag":"ok"|"continue"},"job_name":J,"round_number":R}
- *   ↔ any other frame is re-broadcast unchanged to every client
+ *   → any other frame: Sedna re-broadcasts it unchanged to every client; a sedna-sdk server ignores it
  *
  * Binary mode: the subscribe frame carries `"encoding":"binary"`; a sedna-sdk server adds a
  * `"server"` object to the reply it sends that client (a Python server just echoes the frame, so
  * the client stays in JSON mode). Control frames stay JSON text; `update_weight` and `recv_weight`
  * travel as one binary frame each: the weights codec of `backend/weights.ts`, whose header `meta`
  * is the JSON envelope above without `data.weights`.
+ *
+ * A sedna-sdk client also puts `"session_secret"` (random, its own) in every subscribe: a sedna-sdk
+ * server gives a disconnected client's kept place back only to a subscribe with the same secret.
+ * With a shared token configured (AGG_TOKEN), the subscribe frame carries it as `"token"`.
+ * Neither is passed on to other clients.
  *
  * Errors: the server sends `{"type":"error","code":"SEDNA_ERR_…","message":"…"}` and closes with
  * the code's WebSocket close code (4000-range, {@link CLOSE_CODES}). See docs/federated-learning.md.
@@ -47,6 +52,8 @@ export const CLOSE_CODES = Object.freeze({
   SEDNA_ERR_TIMEOUT: 4008,
   /** The server gave up on the job: a round could not complete within its bounds. */
   SEDNA_ERR_ROUND_STALLED: 4009,
+  /** The subscribe frame lacked the server's shared token. */
+  SEDNA_ERR_UNAUTHORIZED: 4010,
 } as const);
 
 /**
@@ -63,7 +70,8 @@ export type DropCode =
   | 'SEDNA_ERR_WEIGHTS_MISMATCH'
   | 'SEDNA_ERR_INVALID_UPDATE'
   | 'SEDNA_ERR_TIMEOUT'
-  | 'SEDNA_ERR_ROUND_STALLED';
+  | 'SEDNA_ERR_ROUND_STALLED'
+  | 'SEDNA_ERR_UNAUTHORIZED';
 
 export function closeCodeOf(code: DropCode): number {
   return CLOSE_CODES[code];
@@ -77,6 +85,7 @@ const DROP_CODES = new Set<string>([
   'SEDNA_ERR_INVALID_UPDATE',
   'SEDNA_ERR_TIMEOUT',
   'SEDNA_ERR_ROUND_STALLED',
+  'SEDNA_ERR_UNAUTHORIZED',
 ]);
 
 export function isDropCode(code: unknown): code is DropCode {

@@ -132,19 +132,20 @@ describe('AggregationServer: routes, re-broadcast and a mixed JSON/binary round'
     await a.close();
   });
 
-  it('re-broadcasts any other frame unchanged to every client, sender included', async () => {
+  it('relays no other frame (Sedna re-broadcast them to every client; issue 13 item 4d): the sender keeps its place', async () => {
     const a = await RawClient.connect(server.wsUrl);
     const b = await RawClient.connect(server.wsUrl);
     await a.subscribe('a');
     await b.subscribe('b');
-    const text = JSON.stringify({ type: 'message', client: 'a', data: { hello: [1, 2] }, job_name: 'j' });
-    a.sendText(text);
+    a.sendText(JSON.stringify({ type: 'message', client: 'a', data: { hello: [1, 2] }, job_name: 'j' }));
+    a.sendJson({ type: 'update_weight', client: 'a', data: { num_samples: 1, weights: [[1]] }, job_name: 'j' });
+    b.sendJson({ type: 'update_weight', client: 'b', data: { num_samples: 1, weights: [[3]] }, job_name: 'j' });
     const [atA, atB] = await Promise.all([
-      a.waitFor((f) => f.json.type === 'message'),
-      b.waitFor((f) => f.json.type === 'message'),
+      a.waitFor((f) => f.json.type === 'recv_weight'),
+      b.waitFor((f) => f.json.type === 'recv_weight'),
     ]);
-    expect(atA.text).toBe(text);
-    expect(atB.text).toBe(text);
+    expect([atA.json.data, atB.json.data]).toMatchObject([{ weights: [[2]] }, { weights: [[2]] }]);
+    expect([a.ofType('message'), b.ofType('message')]).toEqual([[], []]);
     await Promise.all([a.close(), b.close()]);
   });
 
@@ -193,6 +194,8 @@ describe('AggregationServer: routes, re-broadcast and a mixed JSON/binary round'
       job_name: 'j',
       round_number: 1,
     });
+    // Floats as Python writes them: a Python trainer's np.asarray gets float64, not int64 (issue 13).
+    expect(atJson.text).toContain('"weights":[[4.0,5.0],25.0]');
     await Promise.all([bin.close(), json.close()]);
   });
 });

@@ -94,7 +94,10 @@ describe('HttpClient', () => {
 
   it('gives up on a server that accepts and never answers, within the deadline', async () => {
     const server = await serve(() => undefined); // never answers
-    const client = createHttpClient({ timeoutMs: 150, totalTimeoutMs: 600, retry: fastRetry });
+    // The total deadline is far away, so that on a loaded machine (slow timers) it never clips the
+    // last attempt: this test is about the per-attempt deadline and the retries; the next one
+    // about the total cap.
+    const client = createHttpClient({ timeoutMs: 150, totalTimeoutMs: 10_000, retry: fastRetry });
     try {
       const started = Date.now();
       const err = await rejectionOf(client.get(`${server.url}/hang`), HttpRequestError);
@@ -103,7 +106,7 @@ describe('HttpClient', () => {
       expect(err.message).toContain('150 ms');
       expect(err.attempts).toBe(3);
       expect(elapsed).toBeGreaterThanOrEqual(3 * 150 - 20);
-      expect(elapsed).toBeLessThan(600 + 300);
+      expect(elapsed).toBeLessThan(10_000);
     } finally {
       client.close();
       await server.close();
@@ -117,7 +120,8 @@ describe('HttpClient', () => {
       const started = Date.now();
       const err = await rejectionOf(client.get(`${server.url}/hang`), HttpRequestError);
       expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
-      expect(Date.now() - started).toBeLessThan(300 + 300);
+      // Far below the 5 s a single attempt could take; the slack is for a loaded machine's timers.
+      expect(Date.now() - started).toBeLessThan(300 + 2_000);
     } finally {
       client.close();
       await server.close();

@@ -341,9 +341,8 @@ export function isLcShape(answer: Answer): boolean {
 // ---------------------------------------------------------------------------------------------
 // WebSocket inputs
 
-// Not 'error': the server relays any other frame type to every client (Sedna's protocol), so a
-// forged error frame would reach the other lanes looking like the server's (issue 13 item 4d).
-const WS_TYPES = ['subscribe', 'update_weight', 'recv_weight', 'message', 'CLIENT_JOIN', '', 'x'];
+// 'error' too: the server relays no client's frame (issue 13 item 4d), so a forged one reaches no other lane.
+const WS_TYPES = ['subscribe', 'update_weight', 'recv_weight', 'message', 'CLIENT_JOIN', 'error', '', 'x'];
 
 function weightsFrame(rng: Rng): Buffer {
   const n = 1 + rng.int(4);
@@ -446,7 +445,7 @@ export function sendWs(
         const frame = JSON.parse(data.toString('utf8')) as { type?: unknown };
         if (frame.type === 'error') outcome.errorFrames.push(frame);
       } catch {
-        // not ours to judge: the server relays what clients send
+        // not ours to judge
       }
     });
     socket.on('close', (code) => {

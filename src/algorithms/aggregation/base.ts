@@ -90,6 +90,17 @@ export class RoundLayout {
   private shapes: readonly (readonly number[])[] | undefined;
   private dtypes: readonly WeightDtype[] | undefined;
 
+  /**
+   * A layout known before any update (the model's, or the last round's aggregate): shapes, and
+   * the dtypes binary updates must have when given (else the first binary update fixes them).
+   */
+  static known(shapes: readonly (readonly number[])[], dtypes?: readonly WeightDtype[]): RoundLayout {
+    const layout = new RoundLayout();
+    layout.shapes = shapes.map((shape) => [...shape]);
+    if (dtypes !== undefined) layout.dtypes = [...dtypes];
+    return layout;
+  }
+
   /** The layout so far (undefined before the first update). */
   get layout(): WeightLayout | undefined {
     const shapes = this.shapes;

@@ -29,6 +29,7 @@ import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import type { SednaConfig } from '../../common/config.js';
 import { K8sResourceKind, type ReportStatus } from '../../common/constants.js';
 import { SednaError, isSednaError, messageOf } from '../../common/errors.js';
+import { tokenOption } from '../../common/shared-token.js';
 import { JobBase, OwnedResources } from '../job-base.js';
 import { toMetricLists } from '../metric-lists.js';
 
@@ -156,6 +157,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> extends Jo
       livenessTimeoutMs: this.config.connectTimeout * 1000,
       sendTimeoutMs: this.config.connectTimeout * 1000,
       jobName: this.config.jobName,
+      ...tokenOption(this.config),
       ...this.options.client,
       url: this.url,
       clientId: this.clientId,

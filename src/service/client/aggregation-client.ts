@@ -11,6 +11,7 @@
  * send, each wait for an aggregate or a frame) and a bound that passes is logged at error level
  * with what the client was waiting for.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { WebSocket, type RawData } from 'ws';
 import { SednaError, closedError, invalidArgument, isSednaError, messageOf } from '../../common/errors.js';
@@ -75,6 +76,19 @@ export interface AggregationClientOptions {
   maxQueuedMessages?: number;
   /** Random source for the backoff jitter (tests pin it). */
   random?: () => number;
+  /** The aggregator's shared token (AGG_TOKEN / AGG_TOKEN_FILE), sent in the subscribe frame. Default none. */
+  token?: string;
+  /** TLS for `wss://`: a private CA, and a client certificate and key for mutual TLS (PEM). */
+  tls?: AggregationClientTls;
+}
+
+/** TLS material of an {@link AggregationClient} (PEM text or bytes). */
+export interface AggregationClientTls {
+  /** CA(s) that signed the server's certificate. */
+  readonly ca?: string | Buffer;
+  /** This client's certificate, for a server that asks for one (mutual TLS). */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
 }
 
 export interface AggregationClientEvents {
@@ -139,10 +153,19 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
   readonly url: string;
   readonly clientId: string;
   readonly jobName: string;
-  private readonly options: Required<Omit<AggregationClientOptions, 'retry' | 'jobName' | 'waitTimeoutMs'>> & {
+  private readonly options: Required<
+    Omit<AggregationClientOptions, 'retry' | 'jobName' | 'waitTimeoutMs' | 'token' | 'tls'>
+  > & {
     retry: Omit<RetryPolicy, 'maxAttempts'>;
     waitTimeoutMs: number | undefined;
+    token: string | undefined;
+    tls: AggregationClientTls | undefined;
   };
+  /**
+   * Chosen here and sent with every subscribe: a sedna-sdk server gives this client's kept place
+   * back only to a reconnect that sends it again (so nobody else takes the id over meanwhile).
+   */
+  private readonly sessionSecret = randomBytes(24).toString('base64url');
   private socket: WebSocket | undefined;
   private wireEncoding: WireEncoding = 'json';
   private hello: ServerHello | undefined;
@@ -190,6 +213,8 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
       reconnect: options.reconnect ?? true,
       maxQueuedMessages: positive('maxQueuedMessages', options.maxQueuedMessages, 256),
       random: options.random ?? Math.random,
+      token: options.token,
+      tls: options.tls,
     };
   }
 
@@ -286,6 +311,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
         maxPayload: this.options.maxMessageBytes,
         perMessageDeflate: false,
         handshakeTimeout: this.options.attemptTimeoutMs,
+        ...this.options.tls,
       });
       let settled = false;
       let subscribeSent = false;
@@ -325,6 +351,8 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
       socket.once('open', () => {
         const subscribe: Record<string, unknown> = { type: 'subscribe', client_id: this.clientId };
         subscribe.encoding = this.options.encoding;
+        if (this.options.token !== undefined) subscribe.token = this.options.token;
+        subscribe.session_secret = this.sessionSecret;
         socket.send(JSON.stringify(subscribe));
         subscribeSent = true;
       });
@@ -767,7 +795,10 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     });
   }
 
-  /** Sends any other frame, `{"type", "client", "data", "job_name"}` (Sedna's `send(data, msg_type)`); the server re-broadcasts it. */
+  /**
+   * Sends any other frame, `{"type", "client", "data", "job_name"}` (Sedna's `send(data, msg_type)`):
+   * a Python server re-broadcasts it to every client; a sedna-sdk server ignores it (issue 13).
+   */
   send(data: unknown, type = 'message'): Promise<void> {
     if (type === 'update_weight' || type === 'subscribe') {
       throw invalidArgument('type', type, 'a message type other than update_weight/subscribe (use sendUpdate)');

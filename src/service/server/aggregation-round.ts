@@ -9,7 +9,7 @@
  * `exit_flag: "ok"` and ends the job.
  */
 import { SednaError, isSednaError, messageOf } from '../../common/errors.js';
-import type { WeightRecord } from '../../backend/weights.js';
+import type { WeightDtype, WeightLayout, WeightRecord } from '../../backend/weights.js';
 import {
   RoundLayout,
   UpdateQueue,
@@ -26,6 +26,12 @@ export interface RoundSettings {
   /** 0: no timeout (Sedna's behaviour: wait for every participant). */
   readonly roundTimeoutMs: number;
   readonly exitRound: number;
+  /**
+   * The model's layout, when known: every update is held to it from round 1 on. Without it,
+   * round 1's first update sets round 1's layout; each later round is held to the layout of the
+   * last completed round's aggregate. An update that does not fit is refused alone.
+   */
+  readonly layout?: WeightLayout | undefined;
 }
 
 /** A closed round, as the server broadcasts it. */
@@ -65,6 +71,8 @@ export class RoundCoordinator {
   private queue = new UpdateQueue();
   private result: Promise<AggregateResult> = Promise.resolve({ weights: [], totalSamples: 0, clients: [] });
   private layout = new RoundLayout();
+  /** What the next round's updates are held to (see RoundSettings.layout). */
+  private reference: { shapes: (readonly number[])[]; dtypes: readonly WeightDtype[] | undefined } | undefined;
   private readonly contributors = new Set<string>();
   private firstUpdateAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -79,7 +87,12 @@ export class RoundCoordinator {
     private readonly algorithm: AggregationAlgorithm,
     private readonly settings: RoundSettings,
     private readonly callbacks: RoundCallbacks,
-  ) {}
+  ) {
+    const model = settings.layout;
+    if (model !== undefined && algorithm.variableLayout !== true) {
+      this.reference = { shapes: model.map((t) => [...t.shape]), dtypes: model.map((t) => t.dtype) };
+    }
+  }
 
   /** The round in progress (1-based); after the exit round, that round. */
   get round(): number {
@@ -154,7 +167,8 @@ export class RoundCoordinator {
   private open(round: number, globalWeights: readonly WeightRecord[] | undefined): void {
     this.roundNumber = round;
     this.contributors.clear();
-    this.layout = new RoundLayout();
+    const reference = this.reference;
+    this.layout = reference === undefined ? new RoundLayout() : RoundLayout.known(reference.shapes, reference.dtypes);
     this.firstUpdateAt = 0;
     this.timedOut = false;
     const queue = new UpdateQueue((update, error) => {
@@ -195,13 +209,16 @@ export class RoundCoordinator {
       return settle('rejected');
     }
     if (this.contributors.has(update.client)) return settle('duplicate');
-    try {
-      this.layout.check(update);
-    } catch (err) {
-      this.callbacks.rejected(update, err as SednaError);
-      return settle('rejected');
+    // An algorithm whose updates differ in shape between clients (MistNet) checks them itself.
+    if (this.algorithm.variableLayout !== true) {
+      try {
+        this.layout.check(update);
+      } catch (err) {
+        this.callbacks.rejected(update, err as SednaError);
+        return settle('rejected');
+      }
+      this.layout.record(update);
     }
-    this.layout.record(update);
     this.contributors.add(update.client);
     // Resolves once the algorithm asks for the next update, i.e. has finished with this one; it
     // may have rejected it by then (the reject callback removed it from `contributors`).
@@ -265,6 +282,13 @@ export class RoundCoordinator {
       return;
     }
     this.closingFlag = false;
+    if (this.algorithm.variableLayout !== true && result.weights.length > 0) {
+      // The next round is held to this aggregate's layout, not to whichever update comes first.
+      this.reference = {
+        shapes: result.weights.map((w) => [...w.shape]),
+        dtypes: this.layout.binaryDtypes ?? this.reference?.dtypes,
+      };
+    }
     const exitFlag: ExitFlag = round >= this.settings.exitRound ? 'ok' : 'continue';
     if (exitFlag === 'ok') this.finishedFlag = true;
     await this.callbacks.closed({

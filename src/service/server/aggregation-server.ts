@@ -20,6 +20,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { SednaConfig } from '../../common/config.js';
 import { SednaError, isSednaError, messageOf } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
+import { tokensMatch } from '../../common/shared-token.js';
 import type { AggregationAlgorithm, ClientUpdate, RoundConfig } from '../../algorithms/aggregation/base.js';
 import {
   CLOSE_CODES,
@@ -33,7 +34,7 @@ import {
   type WireEncoding,
 } from '../aggregation-protocol.js';
 import { AggregateFrames, readMessage, readUpdate, type ReadUpdate } from '../aggregation-frames.js';
-import { createServer, type SednaServer } from './base.js';
+import { createServer, type SednaServer, type ServerOptions } from './base.js';
 import { RoundCoordinator, type ClosedRound, type SubmitOutcome } from './aggregation-round.js';
 import { Sessions, type Connection, type Session } from './aggregation-sessions.js';
 import {
@@ -83,6 +84,26 @@ export interface AggregationSummary {
   readonly lastRound: RoundEvent | undefined;
 }
 
+/** Options passed on to the server factory (its bind, TLS, timeouts and connection cap). */
+const SERVER_OPTION_KEYS = [
+  'host',
+  'port',
+  'requestTimeoutMs',
+  'headersTimeoutMs',
+  'keepAliveTimeoutMs',
+  'connectionTimeoutMs',
+  'maxConnections',
+  'closeGraceMs',
+  'healthPath',
+  'tls',
+] as const satisfies readonly (keyof AggregationServerOptions & keyof ServerOptions)[];
+
+/** The token of an `Authorization: Bearer <token>` header. */
+function bearerOf(header: string | undefined): string | undefined {
+  const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  return match?.[1];
+}
+
 /** A GET request's JSON body (up to 64 KiB), or undefined when there is none or it is not JSON. */
 async function readSmallJson(raw: IncomingMessage): Promise<unknown> {
   const length = Number(raw.headers['content-length'] ?? 0);
@@ -115,6 +136,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private readonly rounds: RoundCoordinator;
   private readonly watchdog: RoundWatchdog;
   private readonly sessions = new Sessions();
+  /** The shared token (option `token`), kept apart from `settings` so that it is never logged. */
+  private readonly token: string | undefined;
   /** The last aggregate, kept while a disconnected client is owed it (ids in `owed`). */
   private retained: AggregateFrames | undefined;
   private readonly owed = new Set<string>();
@@ -127,8 +150,14 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private resolveDone: (summary: AggregationSummary) => void = () => undefined;
   private rejectDone: (error: SednaError) => void = () => undefined;
 
-  private constructor(http: SednaServer, algorithm: AggregationAlgorithm, settings: AggregationSettings) {
+  private constructor(
+    http: SednaServer,
+    algorithm: AggregationAlgorithm,
+    settings: AggregationSettings,
+    token: string | undefined,
+  ) {
     super();
+    this.token = token;
     this.http = http;
     this.algorithm = algorithm;
     this.aggregation = algorithm.name;
@@ -178,21 +207,21 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   static async create(options: AggregationServerOptions = {}): Promise<AggregationServer> {
     const algorithm = resolveAlgorithm(options.aggregation);
     const settings = resolveSettings(options);
-    const { host, port, requestTimeoutMs, keepAliveTimeoutMs, closeGraceMs, healthPath, tls, logger } = options;
+    // The factory's own options (bind, TLS, timeouts, connection cap), those the caller set.
+    const serverOptions = Object.fromEntries(
+      SERVER_OPTION_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
+    ) as Partial<ServerOptions>;
     const http = await createServer({
+      ...serverOptions,
       name: 'aggregation',
-      ...(host === undefined ? {} : { host }),
-      ...(port === undefined ? {} : { port }),
-      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
-      ...(keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs }),
-      ...(closeGraceMs === undefined ? {} : { closeGraceMs }),
-      ...(healthPath === undefined ? {} : { healthPath }),
-      ...(tls === undefined ? {} : { tls }),
       // The HTTP routes take small JSON bodies; weights travel over the WebSocket.
       bodyLimitBytes: 64 * 1024,
-      logger: logger ?? getLogger('fl.server'),
+      logger: options.logger ?? getLogger('fl.server'),
     });
-    const server = new AggregationServer(http, algorithm, settings);
+    if (options.token !== undefined && options.token.trim() === '') {
+      throw new SednaError('SEDNA_ERR_INVALID_ARGUMENT', 'token must not be empty');
+    }
+    const server = new AggregationServer(http, algorithm, settings, options.token);
     server.routes();
     return server;
   }
@@ -269,6 +298,13 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private routes(): void {
     const path = `/${this.aggregation}`;
     this.http.app.get(path, async (request, reply) => {
+      // Client ids are for the job's own parties: with a token, only its holders see them.
+      if (this.token !== undefined && !tokensMatch(this.token, bearerOf(request.headers.authorization))) {
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer')
+          .send({ code: 'SEDNA_ERR_UNAUTHORIZED', message: 'this route needs Authorization: Bearer <token>' });
+      }
       const query = request.query as { client_id?: unknown } | undefined;
       // Sedna's client sends a JSON body with its GET; fastify does not parse GET bodies.
       const body = (await readSmallJson(request.raw)) as { client_id?: unknown } | undefined;
@@ -297,16 +333,17 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      this.onConnection(ws);
+      this.onConnection(ws, socket, head.length);
     });
   }
 
   // -------------------------------------------------------------------------------------------
   // Connections
 
-  private onConnection(socket: WebSocket): void {
+  private onConnection(socket: WebSocket, raw: Duplex, headBytes: number): void {
     const connection = this.sessions.open(socket);
     this.hookOversize(connection);
+    this.limitBeforeSubscribe(connection, raw, headBytes);
     connection.subscribeTimer = setTimeout(() => {
       if (connection.session === undefined)
         this.drop(connection, protocolError(`no subscribe frame within ${this.settings.subscribeTimeoutMs} ms`));
@@ -350,6 +387,38 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     });
   }
 
+  /**
+   * Until it has subscribed, a connection may send `maxBytesBeforeSubscribe` bytes in all (frame
+   * headers, fragments and pings included): counted as they arrive on the socket, so a stranger
+   * cannot make the server buffer a large message (ws's maxPayload is one value for every
+   * connection, sized for weights). Over it: SEDNA_ERR_PAYLOAD_TOO_LARGE, and no more is read.
+   */
+  private limitBeforeSubscribe(connection: Connection, raw: Duplex, headBytes: number): void {
+    const limit = this.settings.maxBytesBeforeSubscribe;
+    let received = headBytes;
+    const count = (chunk: Buffer): void => {
+      if (connection.session !== undefined || connection.dropped) {
+        raw.off('data', count);
+        return;
+      }
+      received += chunk.length;
+      if (received <= limit) return;
+      raw.off('data', count);
+      raw.pause();
+      this.drop(
+        connection,
+        new SednaError(
+          'SEDNA_ERR_PAYLOAD_TOO_LARGE',
+          `more than ${limit} bytes before subscribe (option maxBytesBeforeSubscribe)`,
+          { details: { limit } },
+        ),
+      );
+      // The error and close frames are queued: flush them, then cut (the peer's close is not read).
+      raw.end(() => raw.destroy());
+    };
+    raw.prependListener('data', count);
+  }
+
   private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
     if (connection.dropped) return;
     try {
@@ -363,11 +432,12 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       if (text === undefined && frame.type !== 'update_weight')
         throw protocolError(`binary frames carry update_weight only, got "${frame.type}"`);
       if (frame.type === 'update_weight') {
-        this.onUpdate(session, readUpdate(frame, weights, session.id));
+        this.onUpdate(session, readUpdate(frame, weights, session.id, this.settings.maxNumSamples));
         return;
       }
-      // Anything else is re-broadcast unchanged to every client, sender included (Sedna).
-      this.broadcastText(text as string);
+      // Sedna re-broadcasts any other frame to every client: a stranger's forged error frame, or
+      // megabytes copied to every socket. Only the server's own frames go out; this one is noted.
+      this.log.debug({ client: session.id, type: frame.type }, 'ignoring a frame the protocol does not define');
     } catch (err) {
       this.drop(connection, err);
     }
@@ -382,7 +452,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     if (connection.session !== undefined) throw protocolError('subscribe sent twice on one connection');
     const raw = frame.client_id;
     if (raw !== undefined && raw !== null && typeof raw !== 'string') throw protocolError('client_id must be a string');
-    const claimed = this.sessions.claim(typeof raw === 'string' ? raw : undefined);
+    if (this.token !== undefined && !tokensMatch(this.token, frame.token)) {
+      throw new SednaError('SEDNA_ERR_UNAUTHORIZED', 'subscribe without the shared token of this aggregation server');
+    }
+    const claimed = this.sessions.claim(typeof raw === 'string' ? raw : undefined, frame.session_secret);
     const { id, existing } = claimed;
     const negotiated = typeof frame.encoding === 'string';
     const encoding: WireEncoding =
@@ -393,8 +466,11 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       encoding,
       negotiated,
       deliveredRound: this.roundsDone,
+      secret: frame.session_secret,
     });
-    const echo = JSON.stringify({ ...frame, client_id: id });
+    // The echo holds what Sedna's holds (a Python client's frame is exactly this), nothing else a
+    // peer put in its frame (a token, say) reaches the others.
+    const echo = JSON.stringify({ type: 'subscribe', client_id: id });
     for (const other of this.sessions.connections) {
       if (other.session !== undefined && other !== connection) this.sendText(other, echo);
     }
@@ -409,7 +485,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
         participants_count: this.settings.participantsCount,
         round_deadline_ms: this.settings.roundDeadlineMs,
       };
-      this.sendText(connection, JSON.stringify({ ...frame, client_id: id, server: hello }));
+      this.sendText(
+        connection,
+        JSON.stringify({ type: 'subscribe', client_id: id, encoding: frame.encoding, server: hello }),
+      );
     } else {
       this.sendText(connection, echo);
     }

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { SednaError } from '../../common/errors.js';
+import { tokensMatch } from '../../common/shared-token.js';
 import type { WireEncoding } from '../aggregation-protocol.js';
 import type { AggregationClientInfo, ClientTrace } from './aggregation-client-info.js';
 
@@ -20,6 +21,11 @@ export interface Session {
   roundsContributed: number;
   deliveredRound: number;
   graceTimer: NodeJS.Timeout | undefined;
+  /**
+   * The `session_secret` of the subscribe that opened the session (sedna-sdk clients choose one):
+   * a reconnect claiming the id must send the same. Sedna's Python client sends none.
+   */
+  readonly secret: string | undefined;
 }
 
 export interface Connection {
@@ -88,13 +94,22 @@ export class Sessions {
    * The id a subscribe asks for (Sedna: an empty one gets a random id), and the place it takes: a
    * kept one of that id, or none yet. Throws SEDNA_ERR_DUPLICATE_CLIENT while that id is connected.
    */
-  claim(requested: string | undefined): { id: string; existing: Session | undefined } {
+  claim(requested: string | undefined, secret?: unknown): { id: string; existing: Session | undefined } {
     const id = requested !== undefined && requested !== '' ? requested : randomUUID().replace(/-/g, '');
     const existing = this.byId.get(id);
     if (existing?.connection !== undefined) {
       throw new SednaError('SEDNA_ERR_DUPLICATE_CLIENT', `client id ${JSON.stringify(id)} is already connected`, {
         details: { client: id },
       });
+    }
+    // A kept place goes back only to the client that holds its secret (sedna-sdk clients; Sedna's
+    // Python client sends none, and reconnects as before).
+    if (existing?.secret !== undefined && !tokensMatch(existing.secret, secret)) {
+      throw new SednaError(
+        'SEDNA_ERR_DUPLICATE_CLIENT',
+        `client id ${JSON.stringify(id)} is held for its client's reconnect (no matching session_secret)`,
+        { details: { client: id } },
+      );
     }
     return { id, existing };
   }
@@ -103,7 +118,7 @@ export class Sessions {
   join(
     connection: Connection,
     claimed: { id: string; existing: Session | undefined },
-    wire: { encoding: WireEncoding; negotiated: boolean; deliveredRound: number },
+    wire: { encoding: WireEncoding; negotiated: boolean; deliveredRound: number; secret: unknown },
   ): Session {
     if (connection.subscribeTimer !== undefined) clearTimeout(connection.subscribeTimer);
     const { id, existing } = claimed;
@@ -116,6 +131,8 @@ export class Sessions {
       roundsContributed: 0,
       deliveredRound: wire.deliveredRound,
       graceTimer: undefined,
+      secret:
+        typeof wire.secret === 'string' && wire.secret !== '' && wire.secret.length <= 256 ? wire.secret : undefined,
     };
     if (existing?.graceTimer !== undefined) clearTimeout(existing.graceTimer);
     session.graceTimer = undefined;

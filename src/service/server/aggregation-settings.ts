@@ -5,9 +5,11 @@
 import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import type { SednaConfig } from '../../common/config.js';
 import { invalidArgument } from '../../common/errors.js';
+import { tokenOption } from '../../common/shared-token.js';
 import { timerDelay } from '../../common/timers.js';
 import '../../algorithms/aggregation/index.js'; // registers the built-in algorithms
 import type { AggregationAlgorithm } from '../../algorithms/aggregation/base.js';
+import type { WeightLayout } from '../../backend/weights.js';
 import { DEFAULT_ROUND_DEADLINE_MS } from '../aggregation-protocol.js';
 import type { ServerOptions } from './base.js';
 
@@ -37,6 +39,11 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
   reconnectGraceMs?: number;
   /** How long a connection may take to send `subscribe`. Default 30 s. */
   subscribeTimeoutMs?: number;
+  /**
+   * Bytes a connection may send before it has subscribed (a subscribe frame is well under 1 KiB).
+   * More is refused with SEDNA_ERR_PAYLOAD_TOO_LARGE (4002). Default 16 KiB.
+   */
+  maxBytesBeforeSubscribe?: number;
   /** After the exit round, how long to wait for clients to leave before closing them. Default 10 s. */
   exitGraceMs?: number;
   /**
@@ -49,7 +56,30 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
   roundDeadlineMs?: number;
   /** Offer the binary mode to clients that ask for it. Default true. */
   allowBinary?: boolean;
+  /**
+   * The largest `num_samples` an update may claim ({@link DEFAULT_MAX_NUM_SAMPLES} by default):
+   * FedAvg weighs each update by its count, so one client claiming 2^53 would set the average
+   * alone. An update over it is refused with SEDNA_ERR_INVALID_UPDATE; the round goes on.
+   */
+  maxNumSamples?: number;
+  /**
+   * The model's tensor layout (shapes; dtypes that binary updates must have), when the aggregator
+   * knows it: every update is held to it from round 1 on. Without it, round 1's first update sets
+   * round 1's layout, and each later round is held to the last aggregate's. Either way an update
+   * that does not fit is refused alone (SEDNA_ERR_WEIGHTS_MISMATCH) and the round goes on.
+   */
+  layout?: WeightLayout;
+  /**
+   * A shared token (AGG_TOKEN / AGG_TOKEN_FILE): a subscribe frame must carry it as `token`
+   * (else SEDNA_ERR_UNAUTHORIZED, close 4010), and `GET /{aggregation}` answers only to
+   * `Authorization: Bearer <token>`. Default none: Sedna's protocol, open to whoever connects.
+   * Never part of `settings`, never logged.
+   */
+  token?: string;
 }
+
+/** Default cap on an update's `num_samples`: ten million samples per client and round. */
+export const DEFAULT_MAX_NUM_SAMPLES = 10_000_000;
 
 /** The settings in effect: every option with its default applied. */
 export type AggregationSettings = Readonly<{
@@ -62,10 +92,13 @@ export type AggregationSettings = Readonly<{
   livenessTimeoutMs: number;
   reconnectGraceMs: number;
   subscribeTimeoutMs: number;
+  maxBytesBeforeSubscribe: number;
   exitGraceMs: number;
   stallTimeoutMs: number;
   roundDeadlineMs: number;
   allowBinary: boolean;
+  maxNumSamples: number;
+  layout: WeightLayout | undefined;
 }>;
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -96,10 +129,13 @@ export function resolveSettings(options: AggregationServerOptions): AggregationS
     livenessTimeoutMs: timerDelay(positiveInt('livenessTimeoutMs', options.livenessTimeoutMs, 300_000)),
     reconnectGraceMs: timerDelay(nonNegative('reconnectGraceMs', options.reconnectGraceMs, 300_000)),
     subscribeTimeoutMs: timerDelay(positiveInt('subscribeTimeoutMs', options.subscribeTimeoutMs, 30_000)),
+    maxBytesBeforeSubscribe: positiveInt('maxBytesBeforeSubscribe', options.maxBytesBeforeSubscribe, 16 * 1024),
     exitGraceMs: timerDelay(nonNegative('exitGraceMs', options.exitGraceMs, 10_000)),
     stallTimeoutMs: timerDelay(positiveInt('stallTimeoutMs', options.stallTimeoutMs, 300_000)),
     roundDeadlineMs: timerDelay(positiveInt('roundDeadlineMs', options.roundDeadlineMs, DEFAULT_ROUND_DEADLINE_MS)),
     allowBinary: options.allowBinary ?? true,
+    maxNumSamples: positiveInt('maxNumSamples', options.maxNumSamples, DEFAULT_MAX_NUM_SAMPLES),
+    layout: options.layout === undefined ? undefined : checkLayout(options.layout),
   });
   if (settings.maxMessageBytes >= 2 ** 31) {
     throw invalidArgument('maxMessageBytes', settings.maxMessageBytes, 'less than 2 GiB (the ws limit)');
@@ -109,7 +145,7 @@ export function resolveSettings(options: AggregationServerOptions): AggregationS
 
 /**
  * Options from Sedna's variables: aggregation_algorithm, AGG_BIND_IP/PORT, PARTICIPANTS_COUNT,
- * exit_round, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
+ * exit_round, AGG_MAX_NUM_SAMPLES, AGG_TOKEN / AGG_TOKEN_FILE, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
  */
 export function optionsFromConfig(config: SednaConfig): AggregationServerOptions {
   return {
@@ -118,10 +154,28 @@ export function optionsFromConfig(config: SednaConfig): AggregationServerOptions
     port: config.aggBindPort,
     participantsCount: config.participantsCount,
     exitRound: config.exitRound,
+    maxNumSamples: config.aggMaxNumSamples,
+    ...tokenOption(config),
     livenessTimeoutMs: Math.round(config.connectTimeout * 1000),
     reconnectGraceMs: Math.round(config.connectTimeout * 1000),
     stallTimeoutMs: Math.max(1, Math.round(config.connectTimeout * 1000)),
   };
+}
+
+function checkLayout(layout: WeightLayout): WeightLayout {
+  const tensors: readonly unknown[] = Array.isArray(layout) ? layout : [];
+  const shapeOf = (t: unknown): unknown =>
+    typeof t === 'object' && t !== null ? (t as { shape?: unknown }).shape : undefined;
+  const valid =
+    tensors.length > 0 &&
+    tensors.every((t) => {
+      const shape = shapeOf(t);
+      return (
+        Array.isArray(shape) && shape.every((d: unknown) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)
+      );
+    });
+  if (!valid) throw invalidArgument('layout', layout, 'a non-empty list of {name, dtype, shape}');
+  return layout.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape] }));
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._~-]*$/;

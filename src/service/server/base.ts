@@ -26,6 +26,10 @@ import { getLogger, type Logger } from '../../common/logger.js';
 export interface TlsOptions {
   keyPath: string;
   certPath: string;
+  /** CA bundle (PEM) that client certificates must chain to; with `requestCert`, mutual TLS. */
+  caPath?: string;
+  /** Ask every client for a certificate signed by `caPath` and refuse connections without one. */
+  requestCert?: boolean;
 }
 
 export interface ServerOptions {
@@ -197,6 +201,8 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
       : {
           key: await readTlsFile(options.tls.keyPath, 'key'),
           cert: await readTlsFile(options.tls.certPath, 'certificate'),
+          ...(options.tls.caPath === undefined ? {} : { ca: await readTlsFile(options.tls.caPath, 'CA') }),
+          ...(options.tls.requestCert === true ? { requestCert: true, rejectUnauthorized: true } : {}),
         };
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_SERVER_OPTIONS.requestTimeoutMs;
   const timeouts = socketTimeouts(options, requestTimeout);
