@@ -138,7 +138,8 @@ const specs: StartSpecs = {
         TMPDIR: '/edge',
       },
       volumes: [
-        { host: penguins(ctx), container: '/data' },
+        // Writable: the answers go beside the samples (`<infer_dataset_url>_out.csv`, as in Sedna).
+        { host: penguins(ctx), container: '/data', writable: true },
         { host: ctx.dir('ll-output', true), container: '/output' },
         { host: ctx.dir('ll-edge', true), container: '/edge', writable: true },
       ],
