@@ -84,6 +84,8 @@ export interface SednaConfig {
   readonly aggMaxNumSamples: number;
   readonly aggToken: string | undefined;
   readonly aggTokenFile: string | undefined;
+  readonly serviceToken: string | undefined;
+  readonly serviceTokenFile: string | undefined;
   readonly aggregationAlgorithm: string;
   readonly transmitter: 'ws' | 's3';
   readonly aggDataPath: string;
@@ -666,6 +668,22 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'unset',
     'user (a mounted Secret)',
     'AggregationServer and FederatedLearning client: file holding the shared token (instead of AGG_TOKEN)',
+    optionalString,
+  ),
+  serviceToken: row(
+    'SERVICE_TOKEN',
+    'string',
+    'unset (no token)',
+    'user (pod template env, from a Secret)',
+    'BigModelService and JointInference, multi-edge servers and clients: shared token of the REST services (docs/security.md)',
+    optionalString,
+  ),
+  serviceTokenFile: row(
+    'SERVICE_TOKEN_FILE',
+    'path',
+    'unset',
+    'user (a mounted Secret)',
+    'BigModelService and JointInference, multi-edge servers and clients: file holding the shared token (instead of SERVICE_TOKEN)',
     optionalString,
   ),
   aggregationAlgorithm: row(

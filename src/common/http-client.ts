@@ -41,6 +41,10 @@ export interface HttpClientOptions {
   headers?: Readonly<Record<string, string>>;
   /** Extra CA certificates, for servers with private TLS certificates. */
   ca?: string | Buffer;
+  /** Client certificate (PEM), for servers that ask for one (mutual TLS); with `key`. */
+  cert?: string | Buffer;
+  /** The client certificate's private key (PEM). */
+  key?: string | Buffer;
   /** Random source for jitter (tests pin it). */
   random?: () => number;
   /**
@@ -169,7 +173,7 @@ export class HttpClient {
     this.baseUrl = options.baseUrl?.replace(/\/+$/, '');
     this.agents = {
       http: new http.Agent({ keepAlive: true }),
-      https: new https.Agent({ keepAlive: true, ...(options.ca === undefined ? {} : { ca: options.ca }) }),
+      https: new https.Agent({ keepAlive: true, ...clientTls(options) }),
     };
     this.axios = axios.create({
       httpAgent: this.agents.http,
@@ -407,6 +411,17 @@ function transportError(
 function isRetryable(err: HttpRequestError): boolean {
   if (err.code === 'SEDNA_ERR_NETWORK' || err.code === 'SEDNA_ERR_TIMEOUT') return true;
   return err.code === 'SEDNA_ERR_HTTP_STATUS' && err.status !== undefined && RETRYABLE_STATUS.has(err.status);
+}
+
+/** The https agent's TLS options: extra CAs, and a client certificate for mutual TLS. */
+function clientTls(options: HttpClientOptions): https.AgentOptions {
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new SednaError('SEDNA_ERR_INVALID_ARGUMENT', 'a client certificate needs both cert and key');
+  }
+  return {
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
+    ...(options.cert === undefined ? {} : { cert: options.cert, key: options.key }),
+  };
 }
 
 function flatHeaders(headers: AxiosResponse['headers']): Record<string, string> {

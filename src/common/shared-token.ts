@@ -44,8 +44,52 @@ export function tokensMatch(expected: string, offered: unknown): boolean {
   return typeof offered === 'string' && timingSafeEqual(digest(expected), digest(offered));
 }
 
+/** The token of an `Authorization: Bearer <token>` header. */
+export function bearerOf(header: string | undefined): string | undefined {
+  const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+/** `{ token }` from SERVICE_TOKEN or the file SERVICE_TOKEN_FILE names, or `{}` (REST servers and their clients). */
+export function serviceTokenOption(config: Pick<SednaConfig, 'serviceToken' | 'serviceTokenFile'>): { token?: string } {
+  const token = readSharedToken(config.serviceToken, config.serviceTokenFile, {
+    value: 'SERVICE_TOKEN',
+    file: 'SERVICE_TOKEN_FILE',
+  });
+  return token === undefined ? {} : { token };
+}
+
 /** `{ token }` from AGG_TOKEN or the file AGG_TOKEN_FILE names, or `{}` (the aggregator and its clients). */
 export function tokenOption(config: Pick<SednaConfig, 'aggToken' | 'aggTokenFile'>): { token?: string } {
   const token = readSharedToken(config.aggToken, config.aggTokenFile, { value: 'AGG_TOKEN', file: 'AGG_TOKEN_FILE' });
   return token === undefined ? {} : { token };
+}
+
+/** What a client of a token/TLS-protected server may hold. */
+export interface ClientCredentialOptions {
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  readonly token?: string;
+}
+
+/**
+ * The HTTP client options that carry a client's credentials: CA, client certificate and key, and
+ * the token as an `Authorization: Bearer` header. An empty token is refused (it would match nothing).
+ */
+export function clientCredentials(options: ClientCredentialOptions): {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  headers?: Record<string, string>;
+} {
+  if (options.token !== undefined && options.token.trim() === '') {
+    throw new SednaError('SEDNA_ERR_INVALID_ARGUMENT', 'token must not be empty');
+  }
+  return {
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
+    ...(options.cert === undefined ? {} : { cert: options.cert }),
+    ...(options.key === undefined ? {} : { key: options.key }),
+    ...(options.token === undefined ? {} : { headers: { authorization: `Bearer ${options.token}` } }),
+  };
 }

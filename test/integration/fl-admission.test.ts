@@ -303,78 +303,25 @@ describe('a shared token and session secrets (issue 13 item 4b)', () => {
 
 describe('mutual TLS (issue 13 item 4b)', () => {
   it('accepts a client whose certificate the CA signed, refuses one without', async () => {
-    const { execFileSync } = await import('node:child_process');
     const fs = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
+    const { mutualTlsFiles } = await import('../helpers/tls.js');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agg-mtls-'));
-    const at = (name: string): string => path.join(dir, name);
-    const openssl = (...args: string[]): void => {
-      execFileSync('openssl', args, { stdio: 'ignore' });
-    };
     try {
-      openssl(
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=test-ca',
-        '-keyout',
-        at('ca.key'),
-        '-out',
-        at('ca.pem'),
-      );
-      for (const [name, cn, ext] of [
-        ['server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1'],
-        ['client', 'trainer', 'extendedKeyUsage=clientAuth'],
-      ] as const) {
-        openssl(
-          'req',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-subj',
-          `/CN=${cn}`,
-          '-keyout',
-          at(`${name}.key`),
-          '-out',
-          at(`${name}.csr`),
-        );
-        fs.writeFileSync(at(`${name}.ext`), `${ext}\n`);
-        openssl(
-          'x509',
-          '-req',
-          '-in',
-          at(`${name}.csr`),
-          '-CA',
-          at('ca.pem'),
-          '-CAkey',
-          at('ca.key'),
-          '-CAcreateserial',
-          '-days',
-          '1',
-          '-extfile',
-          at(`${name}.ext`),
-          '-out',
-          at(`${name}.pem`),
-        );
-      }
+      const files = mutualTlsFiles(dir);
       const server = await startServer({
         participantsCount: 1,
-        tls: { keyPath: at('server.key'), certPath: at('server.pem'), caPath: at('ca.pem'), requestCert: true },
+        tls: { keyPath: files.serverKeyPath, certPath: files.serverCertPath, caPath: files.caPath, requestCert: true },
       });
       expect(server.wsUrl).toMatch(/^wss:/);
-      const ca = fs.readFileSync(at('ca.pem'));
+      const ca = fs.readFileSync(files.caPath);
       await expect(RawClient.connect(server.wsUrl, { ca })).rejects.toThrow();
       const { AggregationClient } = await import('../../src/service/client/aggregation-client.js');
       const client = await AggregationClient.create({
         url: server.wsUrl,
         clientId: 'trainer',
-        tls: { ca, cert: fs.readFileSync(at('client.pem')), key: fs.readFileSync(at('client.key')) },
+        tls: { ca, cert: fs.readFileSync(files.clientCertPath), key: fs.readFileSync(files.clientKeyPath) },
       });
       try {
         await client.sendUpdate([{ name: 'w', dtype: 'float32', shape: [1], data: Float32Array.from([5]) }], 1);

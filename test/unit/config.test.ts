@@ -64,6 +64,8 @@ describe('loadConfig defaults', () => {
     aggMaxNumSamples: 10_000_000,
     aggToken: undefined,
     aggTokenFile: undefined,
+    serviceToken: undefined,
+    serviceTokenFile: undefined,
     aggregationAlgorithm: 'FedAvg',
     transmitter: 'ws',
     aggDataPath: './',

@@ -15,6 +15,7 @@ import { resolvePostProcess } from '../callbacks.js';
 import type { SednaConfig } from '../../common/config.js';
 import { K8sResourceKind } from '../../common/constants.js';
 import { SednaError } from '../../common/errors.js';
+import { serviceTokenOption } from '../../common/shared-token.js';
 import { JobBase, OwnedResources } from '../job-base.js';
 import { MicroBatcher, type MicroBatchOptions } from './micro-batcher.js';
 
@@ -36,6 +37,11 @@ export interface BigModelServiceOptions<X = unknown, P = unknown> {
   requestTimeoutMs?: number;
   bodyLimitBytes?: number;
   tls?: ServerOptions['tls'];
+  /**
+   * Shared token every request must carry (`Authorization: Bearer`); default SERVICE_TOKEN or the
+   * file SERVICE_TOKEN_FILE names, none when unset. `false`: no token even when those are set.
+   */
+  token?: string | false;
   /**
    * Run concurrent requests as one model batch. Each request's `data` must then be a list of
    * samples, and the model must return one output row per sample.
@@ -100,6 +106,11 @@ export class BigModelService<X = unknown, P = unknown> extends JobBase {
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
       ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.token === false
+        ? {}
+        : options.token === undefined
+          ? serviceTokenOption(config)
+          : { token: options.token }),
     });
     // Released last acquired first: the server (in-flight requests finish), then the model.
     const resources = new OwnedResources();

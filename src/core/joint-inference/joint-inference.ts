@@ -31,6 +31,7 @@ import {
   type SednaConfig,
 } from '../../common/config.js';
 import { K8sResourceKind } from '../../common/constants.js';
+import { serviceTokenOption } from '../../common/shared-token.js';
 import { SednaError, invalidConfig, messageOf } from '../../common/errors.js';
 import { createHemFilter, type HemChoice } from '../hem.js';
 import { JobBase, OwnedResources } from '../job-base.js';
@@ -44,7 +45,11 @@ export interface JointInferenceOptions<X = unknown, P = unknown> {
   modelUrl?: string | false;
   /** The HEM filter, a `{method, param}` spec, or `null` for none; default HEM_NAME/HEM_PARAMETERS. */
   hardExampleMining?: HemChoice;
-  /** Client of the cloud BigModelService; default from BIG_MODEL_IP, BIG_MODEL_PORT and JOB_NAME. */
+  /**
+   * Client of the cloud BigModelService; default from BIG_MODEL_IP, BIG_MODEL_PORT and JOB_NAME,
+   * with the shared token of SERVICE_TOKEN / SERVICE_TOKEN_FILE when set. Pass your own
+   * `ModelClient` for https or mutual TLS (`ca`, `cert`, `key`).
+   */
   cloud?: ModelClient;
   /**
    * Deadline of an inference that goes to the cloud (default 2000 ms): the cloud call gets what is
@@ -184,6 +189,7 @@ export class JointInference<X = unknown, P = unknown> extends JobBase {
           host: config.bigModelIp,
           port: config.bigModelPort,
           timeoutMs: timeout,
+          ...serviceTokenOption(config),
         }),
       );
     const owner = jointInferenceOwner(config);

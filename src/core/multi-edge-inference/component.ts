@@ -2,6 +2,7 @@
  * What the three multi-edge components share on top of the queue: their server (Sedna's server
  * plugin), Kafka when KAFKA_ENABLED, the resources they own and close, and the models' lifecycle.
  */
+import { serviceTokenOption } from '../../common/shared-token.js';
 import type { SednaConfig } from '../../common/config.js';
 import type { ResourceKind } from '../../common/constants.js';
 import { invalidArgument } from '../../common/errors.js';
@@ -40,7 +41,10 @@ export interface ComponentOptions<M> extends BaseServiceOptions {
   serve?: boolean;
   /** Largest request body of the server (default 64 MiB). */
   bodyLimitBytes?: number;
-  /** The rest of the server's options: deadlines, connection cap, TLS (defaults: createServer's, 30 s requests). */
+  /**
+   * The rest of the server's options: deadlines, connection cap, TLS, token (defaults: createServer's,
+   * 30 s requests, the token of SERVICE_TOKEN / SERVICE_TOKEN_FILE when set).
+   */
   server?: ComponentServerOptions;
   /** Use Kafka instead of REST between components; default KAFKA_ENABLED. */
   kafka?: KafkaSettings | boolean;
@@ -145,6 +149,7 @@ export abstract class Component<In, M extends PluggableModel<never, unknown>> ex
     };
     const endpoint = pluginEndpoint(this.config, plugin);
     this.server = await MultiEdgeServer.create({
+      ...(options.server?.token === undefined ? serviceTokenOption(this.config) : {}),
       ...options.server,
       service,
       handler,

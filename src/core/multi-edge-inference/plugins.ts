@@ -7,6 +7,7 @@
  */
 import type { SednaConfig } from '../../common/config.js';
 import { primaryHostIp } from '../../common/host-ip.js';
+import { serviceTokenOption } from '../../common/shared-token.js';
 import { MULTI_EDGE_SERVICES, type MultiEdgeServiceName } from '../../service/server/multi-edge-server.js';
 import { MultiEdgeClient } from '../../service/client/multi-edge-client.js';
 
@@ -120,13 +121,22 @@ export function pluginEndpoint(config: PluginEndpointConfig, plugin: PluginName)
   return { host: host === undefined ? fallback : host.replace(/^https?:\/\//, '').replace(/[:/].*$/, ''), port };
 }
 
-/** A client for a `*_I` plugin from the configuration (Sedna's `Detection`, `FE`, `ReID_Endpoint`). */
+/**
+ * A client for a `*_I` plugin from the configuration (Sedna's `Detection`, `FE`, `ReID_Endpoint`),
+ * with the shared token of SERVICE_TOKEN / SERVICE_TOKEN_FILE when set.
+ */
 export function pluginClient(
-  config: PluginEndpointConfig,
+  config: PluginEndpointConfig & Partial<Pick<SednaConfig, 'serviceToken' | 'serviceTokenFile'>>,
   plugin: typeof PLUGIN.REID_I | typeof PLUGIN.FEATURE_EXTRACTION_I | typeof PLUGIN.VIDEO_ANALYTICS_I,
   options: { timeoutMs?: number; maxAttempts?: number } = {},
 ): MultiEdgeClient {
   const found = REGISTERED_PLUGINS.find((p) => p.plugin === plugin) as PluginSpec;
   const endpoint = pluginEndpoint(config, plugin);
-  return new MultiEdgeClient({ service: found.service, host: endpoint.host, port: endpoint.port, ...options });
+  return new MultiEdgeClient({
+    service: found.service,
+    host: endpoint.host,
+    port: endpoint.port,
+    ...serviceTokenOption({ serviceToken: config.serviceToken, serviceTokenFile: config.serviceTokenFile }),
+    ...options,
+  });
 }

@@ -7,6 +7,7 @@
  */
 import { SednaError, invalidArgument } from '../../common/errors.js';
 import { createHttpClient, HttpRequestError, type HttpClient } from '../../common/http-client.js';
+import { clientCredentials } from '../../common/shared-token.js';
 import { toPythonJson, type JsonTensorData } from '../../common/python-json.js';
 
 export interface ModelClientOptions {
@@ -23,6 +24,11 @@ export interface ModelClientOptions {
   maxResponseBytes?: number;
   /** CA certificate for https servers with private certificates. */
   ca?: string | Buffer;
+  /** Client certificate and key (PEM) for servers that ask for one (mutual TLS). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** The server's shared token, sent as `Authorization: Bearer <token>` on every call. */
+  token?: string;
 }
 
 export interface InferenceCallOptions {
@@ -57,7 +63,7 @@ export class ModelClient {
       totalTimeoutMs: this.timeoutMs,
       retry: { maxAttempts: options.maxAttempts ?? 1, baseDelayMs: 50, maxDelayMs: 1_000 },
       maxResponseBytes: options.maxResponseBytes ?? 100 * 1024 * 1024,
-      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...clientCredentials(options),
     });
   }
 

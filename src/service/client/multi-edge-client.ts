@@ -6,6 +6,7 @@
  */
 import { SednaError, invalidArgument } from '../../common/errors.js';
 import { createHttpClient, HttpRequestError, type HttpClient } from '../../common/http-client.js';
+import { clientCredentials } from '../../common/shared-token.js';
 import { decodeTargets, encodeResults, RECORD_CONTENT_TYPE } from '../../datasources/multi-edge/codec.js';
 import type { DetTrackResult, Target } from '../../datasources/multi-edge/records.js';
 import type { MultiEdgeServiceName } from '../server/multi-edge-server.js';
@@ -19,7 +20,13 @@ export interface MultiEdgeClientOptions {
   timeoutMs?: number;
   /** Attempts per call (default 3). */
   maxAttempts?: number;
+  /** CA certificate for https servers with private certificates. */
   ca?: string | Buffer;
+  /** Client certificate and key (PEM) for servers that ask for one (mutual TLS). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** The server's shared token, sent as `Authorization: Bearer <token>` on every call. */
+  token?: string;
 }
 
 export interface MultiEdgeStatus {
@@ -48,7 +55,7 @@ export class MultiEdgeClient {
       totalTimeoutMs: timeoutMs,
       retry: { maxAttempts: options.maxAttempts ?? 3, baseDelayMs: 50, maxDelayMs: 1_000 },
       maxRedirects: 0, // Sedna's multi-edge routes never redirect
-      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...clientCredentials(options),
     });
   }
 

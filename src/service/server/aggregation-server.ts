@@ -20,7 +20,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { SednaConfig } from '../../common/config.js';
 import { SednaError, isSednaError, messageOf } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
-import { tokensMatch } from '../../common/shared-token.js';
+import { bearerOf, tokensMatch } from '../../common/shared-token.js';
 import type { AggregationAlgorithm, ClientUpdate, RoundConfig } from '../../algorithms/aggregation/base.js';
 import {
   CLOSE_CODES,
@@ -97,12 +97,6 @@ const SERVER_OPTION_KEYS = [
   'healthPath',
   'tls',
 ] as const satisfies readonly (keyof AggregationServerOptions & keyof ServerOptions)[];
-
-/** The token of an `Authorization: Bearer <token>` header. */
-function bearerOf(header: string | undefined): string | undefined {
-  const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
-  return match?.[1];
-}
 
 /** A GET request's JSON body (up to 64 KiB), or undefined when there is none or it is not JSON. */
 async function readSmallJson(raw: IncomingMessage): Promise<unknown> {

@@ -22,6 +22,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERROR_CATALOG, SednaError, invalidArgument, messageOf, type SednaErrorCode } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
+import { bearerOf, tokensMatch } from '../../common/shared-token.js';
 
 export interface TlsOptions {
   keyPath: string;
@@ -62,6 +63,11 @@ export interface ServerOptions {
   /** Path of the health route (default `/healthz`); `false` for none. */
   healthPath?: string | false;
   tls?: TlsOptions;
+  /**
+   * Shared token: every request but the health check must carry `Authorization: Bearer <token>`,
+   * or gets 401 `SEDNA_ERR_UNAUTHORIZED` before any route runs. Default none (docs/security.md).
+   */
+  token?: string;
   logger?: Logger;
   /**
    * Replaces the `{code, message}` 404 answer for requests no route matches (the LC emulator
@@ -211,6 +217,8 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
   const deadlines = new DeadlineWatch(requestTimeout);
   const healthPath = options.healthPath ?? DEFAULT_SERVER_OPTIONS.healthPath;
   const healthBody = JSON.stringify({ status: 'ok', name: options.name });
+  const token = options.token;
+  if (token !== undefined && token.trim() === '') throw invalidArgument('token', '(empty)', 'a non-empty token');
   const app = Fastify({
     // Our own node server in front of fastify's handler: the health check and the request deadline
     // watch live here, so neither adds a route or a hook to every request (each cost ~20 % of a
@@ -219,6 +227,10 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
       const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
         if (healthPath !== false && req.method === 'GET' && req.url === healthPath) {
           res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(healthBody);
+          return;
+        }
+        if (token !== undefined && !tokensMatch(token, bearerOf(req.headers.authorization))) {
+          refuseUnauthorized(res);
           return;
         }
         deadlines.watch(req, res);
@@ -294,6 +306,24 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
       return closing;
     },
   };
+}
+
+/**
+ * 401 for a request without the shared token. The body is not read: the connection is closed so
+ * that whatever the client still sends is dropped rather than parsed as a next request.
+ */
+function refuseUnauthorized(res: http.ServerResponse): void {
+  const body: ErrorBody = {
+    code: 'SEDNA_ERR_UNAUTHORIZED',
+    message: 'this server needs Authorization: Bearer <token> (the shared token of the service)',
+  };
+  res
+    .writeHead(401, {
+      'content-type': 'application/json; charset=utf-8',
+      'www-authenticate': 'Bearer',
+      connection: 'close',
+    })
+    .end(JSON.stringify(body));
 }
 
 // Per-request state lives in symbol properties of the node objects: a WeakMap entry, or an object
