@@ -22,6 +22,7 @@ const ENTRY_POINTS = [
   { subpath: './protocol', dts: 'dist/protocol.d.ts', report: 'sedna-sdk-protocol' },
   { subpath: './backend/onnx', dts: 'dist/backend/onnx.d.ts', report: 'sedna-sdk-backend-onnx' },
   { subpath: './backend/tfjs', dts: 'dist/backend/tfjs.d.ts', report: 'sedna-sdk-backend-tfjs' },
+  { subpath: './backend/classical', dts: 'dist/backend/classical.d.ts', report: 'sedna-sdk-backend-classical' },
   { subpath: './testing', dts: 'dist/testing/index.d.ts', report: 'sedna-sdk-testing' },
 ];
 

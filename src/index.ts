@@ -410,6 +410,99 @@ export {
   type SimulationRound,
 } from './core/fl-simulation/index.js';
 
+// Lifelong learning: the job, multi-task learning (registered under Sedna's names), unseen-task
+// detection, the knowledge base server and client. The classical-ML estimator is its own entry
+// point (sedna-sdk/backend/classical); the index codec and the pickle reader are in sedna-sdk/protocol.
+export {
+  LifelongLearning,
+  type LifelongLearningOptions,
+  type LifelongLearningEvents,
+  type LLDataInput,
+  type LLTrainOptions,
+  type LLTrainResult,
+  type LLEvaluateOptions,
+  type LLEvaluateResult,
+  type LLInferenceResult,
+  type IndexUpdate,
+  type IndexFileConfig,
+} from './core/lifelong-learning/index.js';
+export {
+  MultiTaskLearning,
+  TaskDefinitionByDataAttr,
+  TaskDefinitionBySVC,
+  TaskMiningByDataAttr,
+  TaskMiningBySVC,
+  TaskAllocationByDataAttr,
+  TaskAllocationBySVC,
+  DefaultTaskRelationDiscover,
+  DefaultTaskRemodeling,
+  DefaultInferenceIntegrate,
+  type Task,
+  type TaskGroup,
+  type ModelInfo,
+  type TaskDefinition,
+  type TaskDefinitionResult,
+  type TaskRelationDiscover,
+  type TaskAllocation,
+  type AllocationResult,
+  type TaskSubset,
+  type TaskRemodeling,
+  type InferenceIntegrate,
+  type TaskTable,
+  type TaskTableInput,
+  type Cell,
+  type Row,
+  type MtlParamsMap,
+  type TaskDefinitionByDataAttrParams,
+  type TaskDefinitionBySVCParams,
+  type TaskMiningParams,
+  type MultiTaskLearningOptions,
+  type StepChoice,
+  type TaskPrediction,
+  type DeployedModels,
+  type PredictOutcome,
+  type EngineTrainOptions,
+  type TrainOutcome,
+  type TrainedGroup,
+  type EvaluateOutcome,
+  type TaskScores,
+} from './algorithms/multi-task-learning/index.js';
+export {
+  TaskAttrFilter,
+  ModelProbeFilter,
+  type ModelProbeFilterParams,
+  type UnseenTaskDetector,
+  type UnseenTaskContext,
+  type UtdParamsMap,
+} from './algorithms/unseen-task-detect/index.js';
+export {
+  classificationMetric,
+  CLASSIFICATION_METRICS,
+  type Average,
+  type ClassLabel,
+} from './backend/classification-metrics.js';
+export {
+  KB_INDEX_NAME,
+  KB_INDEX_FORMAT,
+  type KBIndex,
+  type KBKnowledge,
+  type KBTaskGroupRecord,
+  type KBTaskRecord,
+  type KBModelRecord,
+  type KBSampleRecord,
+  type KBExtractorRecord,
+  type JsonValue,
+  type PyGroupView,
+} from './datasources/kb-index.js';
+export {
+  KBServer,
+  kbServerOptionsFromConfig,
+  DEFAULT_KB_PORT,
+  type KBServerOptions,
+  type StoredIndex as KBStoredIndex,
+} from './service/server/kb-server.js';
+export { KBDatabase, type GroupSummary as KBGroupRow } from './service/server/kb-database.js';
+export { KBClient, type KBClientOptions, type KBGroupSummary } from './service/client/kb-client.js';
 // -----------------------------------------------------------------------------------------------
 // Multi-edge inference (issue 16): records, the model contract and the three components (detection
 // with its optical-flow gate, feature extraction, ReID), video sources (ffmpeg), ReID matching, the

@@ -92,6 +92,36 @@ export { DEFAULT_INFERENCE_BODY_LIMIT } from './service/server/inference-server.
 export { DEFAULT_HEM_METHOD } from './core/hem.js';
 export { primaryHostIp } from './common/host-ip.js';
 
+// Lifelong learning's wire pieces: the knowledge-base index (typed JSON; Python pickles read by an
+// allowlist, nothing executed), the KB's SQLite tables and download paths, the built-in lists.
+export {
+  SEDNA_PICKLE_CLASSES,
+  parseKBIndex,
+  validateKBIndex,
+  serializeKBIndex,
+  readPythonIndex,
+  type PyIndexView,
+} from './datasources/kb-index.js';
+export { readPickle, type PickleReadOptions } from './datasources/pickle-reader.js';
+export { writePickle } from './datasources/pickle-writer.js';
+export { PyDict, PyObject, PySet, PyTuple, type PyKey, type PyValue } from './datasources/pickle-values.js';
+export { downloadPath as kbDownloadPath, kbBindAddress } from './service/server/kb-server.js';
+export { sqlitePathOf } from './service/server/kb-database.js';
+export {
+  BUILTIN_MTL_ALGORITHMS,
+  createStep,
+  evaluateTasks,
+  toTaskTable,
+  attributeEntry,
+} from './algorithms/multi-task-learning/index.js';
+export { BUILTIN_UTD_ALGORITHMS } from './algorithms/unseen-task-detect/index.js';
+export {
+  shouldDrop,
+  indexVersion,
+  loadDeployment,
+  readIndex,
+  type Deployment,
+} from './core/lifelong-learning/index.js';
 // Multi-edge inference: record frames (REST bodies and Kafka messages), Kafka topics and brokers,
 // the plugins' variables and defaults.
 export {

@@ -7,7 +7,7 @@
  * Resolving a type tries its candidates in priority order and, if none initialises, throws one
  * SEDNA_ERR_NO_BACKEND listing every candidate and why it failed.
  *
- * Built in: `onnx` (BACKEND_TYPE `ONNX`) and `tfjs` (`TENSORFLOW`, `KERAS`). Users register their
+ * Built in: `onnx` (BACKEND_TYPE `ONNX`), `tfjs` (`TENSORFLOW`, `KERAS`) and `classical` (`SKLEARN`). Users register their
  * own, e.g. `registerBackend('sklearn', init, 0, { types: ['SKLEARN'] })`, or hand a job their own
  * estimator object through {@link asEstimator} (Sedna's "Customize" estimator). The registry's
  * state lives under a global `Symbol.for` key, so two copies of the package share it.
@@ -237,6 +237,18 @@ registerBuiltin(
   },
   100,
   ['TENSORFLOW', 'KERAS', 'TFJS'],
+);
+
+registerBuiltin(
+  'classical',
+  async () => {
+    const classical = await import('./classical.js');
+    await classical.loadClassicalLibs();
+    return { create: (options) => classical.ClassicalEstimator.create(options) };
+  },
+  // Below the default priority: a user's own SKLEARN backend (registered at 0) serves SKLEARN.
+  -100,
+  ['SKLEARN', 'CLASSICAL'],
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { VERSION } from '../common/version.js';
 import { formatDemoTable, runJointInferenceDemo } from './demo/joint-inference.js';
 import { numberOption, progressBar } from './options.js';
 import { addSimulateCommand } from './simulate/command.js';
+import { KBServer, kbServerOptionsFromConfig } from '../service/server/kb-server.js';
 
 const SECRET_KEYS = new Set(['secretAccessKey', 'accessKeyId']);
 
@@ -69,5 +70,31 @@ export function buildProgram(io: CliIo): Command {
     });
 
   addSimulateCommand(program, io);
+  program
+    .command('kb')
+    .description(
+      "run Sedna's lifelong-learning knowledge base (KnowledgeBaseServer, KnowledgeBasePath, KB_URL), until SIGINT/SIGTERM",
+    )
+    .option(
+      '--port <port>',
+      'listen on this port instead of KnowledgeBaseServer / 9020',
+      numberOption('--port', 0, 65535, true),
+    )
+    .action(async (opts: { port?: number }) => {
+      const options = kbServerOptionsFromConfig(loadConfig(io.env));
+      const kb = await KBServer.create({ ...options, ...(opts.port === undefined ? {} : { port: opts.port }) });
+      const url = await kb.listen();
+      io.stdout(`${JSON.stringify({ url, dir: kb.dir, database: kb.db.file })}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void kb.close().then(resolve, resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
   return program;
 }

@@ -57,6 +57,8 @@ export interface SednaConfig {
   readonly modelHotUpdate: boolean;
   readonly modelHotUpdateConfig: string | undefined;
   readonly modelPollPeriodSeconds: number;
+  /** The same variable as Sedna's lifelong-learning edge reads it: default 30, not 60. */
+  readonly indexPollPeriodSeconds: number;
   readonly heSavedUrl: string | undefined;
   readonly parameters: string | undefined;
   // Storage.
@@ -102,6 +104,11 @@ export interface SednaConfig {
   readonly knowledgeBasePath: string;
   readonly statusIp: string;
   readonly imageTopicUrl: string;
+  readonly utd: AlgorithmSpec | undefined;
+  readonly utSavedUrl: string | undefined;
+  readonly utdSavedUrl: string | undefined;
+  readonly metrics: string | undefined;
+  readonly metricParam: string | undefined;
   // Multi-edge inference.
   readonly batchSize: number;
   readonly kafkaEnabled: boolean;
@@ -512,6 +519,14 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'IncrementalLearning: model hot update',
     pollPeriod(60),
   ),
+  indexPollPeriodSeconds: row(
+    'MODEL_POLL_PERIOD_SECONDS',
+    'integer (seconds)',
+    '30 (values < 1 → 30)',
+    `${USER} (the controller sets none for LL)`,
+    "LifelongLearning.inference: index hot update (Sedna's LL edge default)",
+    pollPeriod(30),
+  ),
   heSavedUrl: row(
     'HE_SAVED_URL',
     'path',
@@ -700,16 +715,16 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'http(s) URL',
     'unset',
     `${GM}: LL train/eval`,
-    'to come: LifelongLearning KB client',
+    'LifelongLearning KB client',
     optionalHttpUrl,
   ),
-  outputUrl: row('OUTPUT_URL', 'path or URL', '/tmp', `${GM}: LL`, 'to come: LifelongLearning', stringOr('/tmp')),
+  outputUrl: row('OUTPUT_URL', 'path or URL', '/tmp', `${GM}: LL`, 'LifelongLearning', stringOr('/tmp')),
   hasCompletedInitialTraining: row(
     'HAS_COMPLETED_INITIAL_TRAINING',
     'boolean',
     'false',
     `${GM}: LL train`,
-    'to come: LifelongLearning.train',
+    'LifelongLearning.train',
     bool(false),
   ),
   cloudKbIndex: row(
@@ -717,7 +732,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path or URL',
     'unset',
     `${GM}: LL train (update)`,
-    'to come: LifelongLearning.update',
+    'LifelongLearning.train (update)',
     optionalString,
   ),
   operator: row(
@@ -725,7 +740,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     '> < = >= <=',
     '>',
     USER,
-    'to come: LifelongLearning.evaluate drop rule',
+    'LifelongLearning.evaluate drop rule',
     oneOf<ComparisonOperator>('>', ['>', '<', '=', '>=', '<=']),
   ),
   modelThreshold: row(
@@ -733,7 +748,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'number',
     '0.1',
     USER,
-    'to come: LifelongLearning.evaluate drop rule',
+    'LifelongLearning.evaluate drop rule',
     finiteNumber(0.1),
   ),
   minTrainSample: row(
@@ -741,7 +756,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'integer ≥ 0',
     '10',
     USER,
-    'to come: multi-task learning, smallest task trained',
+    'LifelongLearning.train: smallest task trained',
     intIn(10, 0),
   ),
   edgeOutputUrl: row(
@@ -749,7 +764,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '/var/lib/sedna/kb',
     USER,
-    'to come: LifelongLearning edge knowledge base',
+    'LifelongLearning edge knowledge base',
     stringOr('/var/lib/sedna/kb'),
   ),
   unseenSaveUrl: row(
@@ -757,7 +772,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '<DATA_PATH_PREFIX>/unseen_samples',
     USER,
-    'to come: LifelongLearning edge, unseen samples',
+    'LifelongLearning edge, unseen samples',
     () => (raw, c) => raw ?? `${c.dataPathPrefix ?? '/home/data'}/unseen_samples`,
   ),
   kbUrl: row(
@@ -765,7 +780,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'sqlite URL',
     'sqlite:///lifelong_kb.sqlite3',
     'KB deployment',
-    'to come: knowledge-base server',
+    'KBServer: its database file',
     stringOr('sqlite:///lifelong_kb.sqlite3'),
   ),
   knowledgeBaseServer: row(
@@ -773,7 +788,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'http(s)://<ipv4>:<port>',
     'unset (0.0.0.0:9020)',
     'KB deployment',
-    'to come: knowledge-base server bind',
+    'KBServer: bind address',
     optionalString,
   ),
   knowledgeBasePath: row(
@@ -781,7 +796,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     '"" (current directory)',
     'KB deployment',
-    'to come: knowledge-base server save dir',
+    'KBServer: save folder',
     stringOr(''),
   ),
   statusIp: row(
@@ -799,6 +814,39 @@ export const CONFIG_VARIABLES: ConfigTable = {
     USER,
     'to come: LifelongLearning unseen-sample detection',
     stringOr('/tmp/'),
+  ),
+  utd: row(
+    'UTD_NAME + UTD_PARAMETERS',
+    'algorithm name + JSON list of {key,value}',
+    'unset (TaskAttrFilter)',
+    USER,
+    'LifelongLearning inference: unseen-task detection',
+    hemSpec,
+  ),
+  utSavedUrl: row('UT_SAVED_URL', 'path', 'unset', USER, 'LifelongLearning inference: unseen samples', optionalString),
+  utdSavedUrl: row(
+    'UTD_SAVED_URL',
+    'path',
+    'unset',
+    USER,
+    "LifelongLearning inference: unseen samples (the atcii script's spelling)",
+    optionalString,
+  ),
+  metrics: row(
+    'metrics',
+    'metric name(s), comma-separated',
+    'precision_score',
+    USER,
+    'LifelongLearning.evaluate',
+    optionalString,
+  ),
+  metricParam: row(
+    'metric_param',
+    'JSON object',
+    '{"average": "micro"}',
+    USER,
+    'LifelongLearning.evaluate',
+    optionalString,
   ),
   batchSize: row(
     'batch_size',
@@ -1037,6 +1085,7 @@ export function loadConfig(env: Env = process.env): SednaConfig {
     config[key] = variable.parse(lookup(env, variable.name), config as Partial<SednaConfig>);
   }
   config.hem = getAlgorithmFromConfig('HEM', {}, env);
+  config.utd = getAlgorithmFromConfig('UTD', {}, env);
   return Object.freeze(config) as SednaConfig;
 }
 

@@ -243,6 +243,47 @@ export const ERROR_CATALOG = {
     fix: 'The old model keeps serving; fix the config file or the model and the next poll retries.',
     httpStatus: 500,
   },
+  // Lifelong learning and the knowledge base
+  SEDNA_ERR_PICKLE_REJECTED: {
+    meaning:
+      'A pickle names a Python class or function outside the allowlist (anything but Sedna index classes and plain data), or uses a pickle feature that would run code; nothing in it was executed.',
+    fix: 'Keep samples in the index as plain lists (not numpy arrays or DataFrames), or send the JSON index format (docs/lifelong-learning.md).',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_KB_FILE_NAME: {
+    meaning:
+      'A knowledge-base file name is not a plain file name: it holds a path (`/`, `\\`, `..`), a NUL or control character, is empty or too long, or names a file the knowledge base keeps for itself.',
+    fix: 'Upload and download files by their base name only (e.g. `task-a.model`).',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_KB_INDEX: {
+    meaning:
+      'A lifelong-learning index is invalid: a required field is missing or of the wrong type, a task appears twice, or it references a model that is not there.',
+    fix: 'The message names the field or the model; upload the models first, then send the index with `update`.',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_KB_NO_INDEX: {
+    meaning: 'The knowledge base has no index yet, so there is nothing to change or read.',
+    fix: 'Send an index with `POST /knowledgebase/update` (the train worker does) first.',
+    httpStatus: 409,
+  },
+  SEDNA_ERR_KB_UNKNOWN_TASK: {
+    meaning: 'A status update names a task group the knowledge base does not hold.',
+    fix: 'Use the group entries of the current index (`POST /knowledgebase/query` lists them).',
+    httpStatus: 404,
+  },
+  SEDNA_ERR_KB_DATABASE: {
+    meaning:
+      'The knowledge-base database (KB_URL) cannot be opened or written: not a SQLite file, corrupt, or on a read-only or full disk. It was left as it is.',
+    fix: 'Restore or move the file the message names; a new file is created when none exists.',
+    httpStatus: 500,
+  },
+  SEDNA_ERR_TASK_DATA: {
+    meaning:
+      'Multi-task learning cannot use the data: the attribute columns a task definition needs are missing, a row is ragged, there are no samples, or a label is missing.',
+    fix: 'Give the columns named in the message (the CRD/`task_definition` parameters list them) and one label per sample.',
+    httpStatus: 400,
+  },
   // Multi-edge inference: records, images, video, Kafka
   SEDNA_ERR_RECORD_FORMAT: {
     meaning:

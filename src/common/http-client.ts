@@ -289,10 +289,14 @@ export class HttpClient {
         data = JSON.stringify(req.json);
       }
       const responseType = req.responseType ?? 'json';
+      const streamed = data !== undefined && typeof data !== 'string' && !Buffer.isBuffer(data);
       const response = await this.axios.request({
         method,
         url,
         data,
+        // A redirect-following transport keeps the whole request body to resend it (200 MB of
+        // model in memory); a streamed body goes through the plain transport, unbuffered.
+        ...(streamed ? { maxRedirects: 0 } : {}),
         params: req.query,
         headers,
         signal: controller.signal,

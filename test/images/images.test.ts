@@ -29,6 +29,14 @@ const examples = images.filter((i) => i.kind === 'example');
 const PEERS_OF: Record<string, readonly string[]> = {
   'sedna-sdk/backend/onnx': ['onnxruntime-node'],
   'sedna-sdk/backend/tfjs': ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm'],
+  'sedna-sdk/backend/classical': ['ml-cart', 'ml-random-forest'],
+};
+/** The package each base image's pinning `ARG` names (images/Dockerfile.*). */
+const PINNED_BY: Record<string, string> = {
+  ONNXRUNTIME_NODE: 'onnxruntime-node',
+  TFJS: '@tensorflow/tfjs',
+  ML_CART: 'ml-cart',
+  ML_RANDOM_FOREST: 'ml-random-forest',
 };
 interface Inspect {
   Size: number;
@@ -186,9 +194,10 @@ console.log(JSON.stringify({ uid: process.getuid(), onDisk, lock: require('./pac
     const text = fs.readFileSync(path.join(ROOT, 'images', `Dockerfile.${name.replace('sedna-sdk-', '')}`), 'utf8');
     expect(text).toContain(`ARG SEDNA_SDK=sedna-sdk@${pkg.version}`);
     expect(text).toContain(`ARG VERSION=${pkg.version}`);
-    const pins = [...text.matchAll(/^ARG (ONNXRUNTIME_NODE|TFJS)=(\S+)$/gm)];
+    const pins = [...text.matchAll(/^ARG (?!SEDNA_SDK=|VERSION=)(\w+)=(\S+)$/gm)];
     for (const [, arg, version] of pins) {
-      const locked = arg === 'TFJS' ? '@tensorflow/tfjs' : 'onnxruntime-node';
+      const locked = PINNED_BY[arg!];
+      expect([arg, locked]).toEqual([arg, expect.any(String)]); // a pin the test knows
       expect([arg, version]).toEqual([arg, lock.packages[`node_modules/${locked}`]!.version]);
     }
   });

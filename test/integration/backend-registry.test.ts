@@ -63,6 +63,7 @@ describe('built-in backends', () => {
     expect(listBackends()).toEqual([
       { name: 'onnx', priority: 100, types: ['ONNX'], state: 'registered' },
       { name: 'tfjs', priority: 100, types: ['TENSORFLOW', 'KERAS', 'TFJS'], state: 'registered' },
+      { name: 'classical', priority: -100, types: ['SKLEARN', 'CLASSICAL'], state: 'registered' },
     ]);
   });
 

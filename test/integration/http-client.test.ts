@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { backoffDelay, createHttpClient, HttpRequestError } from '../../src/common/http-client.js';
 import { deadPort, scriptedServer as serve } from '../helpers/scripted-server.js';
 import { rejectionOf } from '../helpers/errors.js';
@@ -191,6 +192,35 @@ describe('HttpClient', () => {
       expect(buffer.data.toString()).toBe('plain');
       const text = await client.get<string>(server.url, { responseType: 'text', acceptStatus: (s) => s === 404 });
       expect(text.data).toBe('plain');
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('sends a streamed body once and does not follow a redirect with it (nothing kept to resend)', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/moved') {
+        res.statusCode = 307;
+        res.setHeader('location', '/target');
+        res.end();
+      } else res.end(JSON.stringify({ at: req.url }));
+    });
+    const client = createHttpClient({ baseUrl: server.url });
+    try {
+      const chunks = [Buffer.from('model-'), Buffer.from('bytes')];
+      const sent = await client.request<{ at: string }>({ method: 'POST', url: '/up', body: Readable.from(chunks) });
+      expect(sent.data).toEqual({ at: '/up' });
+      // A buffered body still follows redirects.
+      const followed = await client.request<{ at: string }>({ method: 'POST', url: '/moved', body: 'small' });
+      expect(followed.data).toEqual({ at: '/target' });
+      const err = await rejectionOf(
+        client.request({ method: 'POST', url: '/moved', body: Readable.from(chunks) }),
+        HttpRequestError,
+      );
+      expect(err.status).toBe(307);
+      // 307 keeps the method and body: the buffered one reached /target; the streamed one stopped at /moved.
+      expect(server.bodies).toEqual(['model-bytes', 'small', 'small', 'model-bytes']);
     } finally {
       client.close();
       await server.close();

@@ -198,6 +198,7 @@ describe.each([
   'inference-server',
   'create-server',
   'lc-emulator',
+  'kb-server',
   'multi-edge-fe',
   'multi-edge-detection',
   'aggregation',

@@ -12,7 +12,10 @@
  *               answers, which the emulator reproduces byte for byte, are accepted too)
  *   wsPath      for 'ws': the WebSocket path
  */
+import fs from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { createServer } from '../../dist/service/server/base.js';
 import { InferenceServer } from '../../dist/service/server/inference-server.js';
 import { AggregationServer } from '../../dist/service/server/aggregation-server.js';
@@ -21,6 +24,7 @@ import { OnnxEstimator } from '../../dist/backend/onnx.js';
 import { loadConfig } from '../../dist/common/config.js';
 import { configureLogger } from '../../dist/common/logger.js';
 import { LCEmulator } from '../../dist/testing/index.js';
+import { KBServer } from '../../dist/service/server/kb-server.js';
 import { FEService } from '../../dist/core/multi-edge-inference/fe-service.js';
 import { ObjectDetector } from '../../dist/core/multi-edge-inference/object-detector.js';
 import { encodeResults, RECORD_CONTENT_TYPE } from '../../dist/datasources/multi-edge/codec.js';
@@ -260,6 +264,42 @@ export const SERVERS = {
       });
       await detector.start();
       return { url: detector.url, close: () => detector.close() };
+    },
+  },
+
+  'kb-server': {
+    spec: {
+      kind: 'http',
+      errorShapes: 'coded',
+      seeds: [
+        { method: 'POST', path: '/knowledgebase/query', body: {} },
+        { method: 'POST', path: '/knowledgebase/update/status', body: { tasks: 'g1,g2', status: 1 } },
+        { method: 'GET', path: '/knowledgebase/file/download?files=model.json&name=model.json' },
+        { method: 'POST', path: '/knowledgebase/file/upload', body: { file: 'x' } },
+        { method: 'POST', path: '/knowledgebase/update', body: { task: 'x' } },
+      ],
+      good: { method: 'POST', path: '/knowledgebase/query', body: {}, expect: /"tasks":\[/ },
+    },
+    async start() {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sedna-fuzz-kb-'));
+      const { bodyLimitBytes, ...limits } = LIMITS;
+      const kb = await KBServer.create({
+        dir,
+        dbUrl: `sqlite:///${path.join(dir, 'kb.sqlite3')}`,
+        host: '127.0.0.1',
+        port: 0,
+        maxUploadBytes: bodyLimitBytes,
+        ...limits,
+      });
+      await fs.writeFile(path.join(dir, 'model.json'), '{}');
+      const url = await kb.listen();
+      return {
+        url,
+        close: async () => {
+          await kb.close();
+          await fs.rm(dir, { recursive: true, force: true });
+        },
+      };
     },
   },
 

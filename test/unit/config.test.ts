@@ -41,6 +41,7 @@ describe('loadConfig defaults', () => {
     modelHotUpdate: false,
     modelHotUpdateConfig: undefined,
     modelPollPeriodSeconds: 60,
+    indexPollPeriodSeconds: 30,
     heSavedUrl: undefined,
     parameters: undefined,
     s3EndpointUrl: '',
@@ -82,6 +83,11 @@ describe('loadConfig defaults', () => {
     knowledgeBasePath: '',
     statusIp: '127.0.0.1',
     imageTopicUrl: '/tmp/',
+    utd: undefined,
+    utSavedUrl: undefined,
+    utdSavedUrl: undefined,
+    metrics: undefined,
+    metricParam: undefined,
     batchSize: 1,
     kafkaEnabled: false,
     kafkaBindIps: [],
@@ -192,6 +198,10 @@ describe('loadConfig values', () => {
     expect(loadConfig({ MODEL_POLL_PERIOD_SECONDS: '0' }).modelPollPeriodSeconds).toBe(60);
     expect(loadConfig({ MODEL_POLL_PERIOD_SECONDS: '-3' }).modelPollPeriodSeconds).toBe(60);
     expect(loadConfig({ MODEL_POLL_PERIOD_SECONDS: '5' }).modelPollPeriodSeconds).toBe(5);
+    // Sedna's lifelong-learning edge reads the same variable with 30 as its default and fallback.
+    expect(loadConfig({}).indexPollPeriodSeconds).toBe(30);
+    expect(loadConfig({ MODEL_POLL_PERIOD_SECONDS: '0' }).indexPollPeriodSeconds).toBe(30);
+    expect(loadConfig({ MODEL_POLL_PERIOD_SECONDS: '5' }).indexPollPeriodSeconds).toBe(5);
   });
 });
 

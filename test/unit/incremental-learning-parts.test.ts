@@ -11,7 +11,7 @@ import {
   parseHotUpdateConfig,
   type HotUpdateConfig,
   type PollOutcome,
-} from '../../src/core/incremental-learning/hot-update.js';
+} from '../../src/core/hot-update.js';
 import { inferenceModelLocation, trainOutputLocation } from '../../src/core/incremental-learning/model-files.js';
 
 describe('hot-update times', () => {

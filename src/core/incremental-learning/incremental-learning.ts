@@ -36,9 +36,9 @@ import { createHemFilter, type HemChoice } from '../hem.js';
 import { JobBase, OwnedResources, type ReportOutcome } from '../job-base.js';
 import { checkComparable, metricDeltas, toMetricLists, type MetricLists } from '../metric-lists.js';
 import { HardExampleStore, type HardExampleRecord } from './hard-example-store.js';
-import type { PollOutcome } from './hot-update.js';
+import type { PollOutcome } from '../hot-update.js';
 import { defaultModelName, inferenceModelLocation, saveModel, trainOutputLocation } from './model-files.js';
-import type { ModelVersion } from './model-slot.js';
+import type { ModelVersion } from '../model-slot.js';
 import { ServingModel } from './serving-model.js';
 
 /** A dataset, or a function that loads one (so loading failures are reported as the stage's failure). */

@@ -31,5 +31,5 @@ export {
   type HotUpdateFailure,
   type HotUpdatePollerOptions,
   type PollOutcome,
-} from './hot-update.js';
-export type { ModelVersion } from './model-slot.js';
+} from '../hot-update.js';
+export type { ModelVersion } from '../model-slot.js';

@@ -17,9 +17,9 @@ import {
   parseHotUpdateConfig,
   type HotUpdateConfig,
   type PollOutcome,
-} from './hot-update.js';
+} from '../hot-update.js';
 import { localModel, modelFingerprint } from './model-files.js';
-import { ModelSlot, type ModelVersion } from './model-slot.js';
+import { ModelSlot, type ModelVersion } from '../model-slot.js';
 
 export interface ServingModelOptions<X, Y, P> {
   readonly estimator: Estimator<X, Y, P>;

@@ -482,7 +482,8 @@ const DRAIN_MS = 10_000;
  */
 function restToDrain(request: FastifyRequest, bodyLimit: number): number {
   const raw = request.raw;
-  if (raw.complete || raw.destroyed) return 0;
+  // `readableEnded`: the body was read to its end (an injected request never sets `complete`).
+  if (raw.complete || raw.readableEnded || raw.destroyed) return 0;
   const announced = Number(raw.headers['content-length']);
   return Number.isSafeInteger(announced) && announced <= bodyLimit + Math.max(bodyLimit, MIB) ? announced : 0;
 }

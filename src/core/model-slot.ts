@@ -4,9 +4,8 @@
  * estimator is closed only after the last request that started on it has finished. So a hot update
  * never fails a request and never answers one with a mix of two models.
  */
-import type { Estimator } from '../../backend/estimator.js';
-import { closedError } from '../../common/errors.js';
-import { getLogger } from '../../common/logger.js';
+import { closedError } from '../common/errors.js';
+import { getLogger } from '../common/logger.js';
 
 /** Which model serves, as the job reports it. */
 export interface ModelVersion {
@@ -26,12 +25,22 @@ interface Handle<E> {
   retired: boolean;
 }
 
-export class ModelSlot<E extends Estimator = Estimator> {
+/** What a slot holds: an estimator, or a whole set of models (lifelong learning's deployment). */
+export interface SlotModel {
+  close(): unknown;
+}
+
+export class ModelSlot<E extends SlotModel> {
   private handle: Handle<E>;
   private closed = false;
   private readonly closing = new Set<Promise<void>>();
 
-  constructor(estimator: E, owned: boolean) {
+  /** `owner` names the job in SEDNA_ERR_CLOSED errors. */
+  constructor(
+    estimator: E,
+    owned: boolean,
+    private readonly owner = 'IncrementalLearning',
+  ) {
     this.handle = { estimator, owned, version: undefined, url: undefined, inflight: 0, retired: false };
   }
 
@@ -50,7 +59,7 @@ export class ModelSlot<E extends Estimator = Estimator> {
 
   /** Runs `fn` on the current model, which stays open until `fn` settles even if a swap happens. */
   async run<T>(fn: (estimator: E, model: ModelVersion) => Promise<T>): Promise<T> {
-    if (this.closed) throw closedError('IncrementalLearning');
+    if (this.closed) throw closedError(this.owner);
     const handle = this.handle;
     handle.inflight++;
     try {
@@ -72,7 +81,7 @@ export class ModelSlot<E extends Estimator = Estimator> {
   swap(estimator: E, model: ModelVersion, owned = true): void {
     if (this.closed) {
       if (owned) void estimator.close();
-      throw closedError('IncrementalLearning');
+      throw closedError(this.owner);
     }
     const previous = this.handle;
     this.handle = { estimator, owned, version: model.version, url: model.url, inflight: 0, retired: false };
@@ -95,9 +104,11 @@ export class ModelSlot<E extends Estimator = Estimator> {
     if (!handle.owned) return;
     // Closed on a later turn of the event loop, not in the finishing request's own time.
     const done = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => handle.estimator.close())
+      .then(async () => {
+        await handle.estimator.close();
+      })
       .catch((err: unknown) => {
-        getLogger('incremental-learning').warn({ err }, 'closing a replaced model failed');
+        getLogger(this.owner).warn({ err }, 'closing a replaced model failed');
       })
       .finally(() => this.closing.delete(done));
     this.closing.add(done);

@@ -1,5 +1,6 @@
 /**
- * Model hot update (spec §5.0, Sedna's ModelLoadingThread): the LocalController deploys a new model
+ * Model hot update (spec §5.0, Sedna's ModelLoadingThread), shared by incremental learning (the
+ * LC's hot-update file) and lifelong learning (the knowledge base index, with its own `parse`): the LocalController deploys a new model
  * by writing `{"model_config": {"model_path", "model_update_time"}}` to MODEL_HOT_UPDATE_CONFIG; the
  * inference worker polls that file every MODEL_POLL_PERIOD_SECONDS and loads the model when the
  * update time changes.
@@ -15,8 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SednaError, messageOf } from '../../common/errors.js';
-import { getLogger } from '../../common/logger.js';
+import { SednaError, messageOf } from '../common/errors.js';
+import { getLogger } from '../common/logger.js';
 
 /** The parsed hot-update file. */
 export interface HotUpdateConfig {
@@ -108,13 +109,13 @@ export function parseHotUpdateConfig(text: string, location: string): HotUpdateC
 }
 
 /** What one poll found. */
-export type PollOutcome =
+export type PollOutcome<C extends HotUpdateConfig = HotUpdateConfig> =
   | { readonly kind: 'absent' }
   | { readonly kind: 'unchanged'; readonly version: string | undefined }
-  | { readonly kind: 'updated'; readonly config: HotUpdateConfig }
+  | { readonly kind: 'updated'; readonly config: C }
   | { readonly kind: 'failed'; readonly error: SednaError; readonly repeated: boolean };
 
-export interface HotUpdatePollerOptions {
+export interface HotUpdatePollerOptions<C extends HotUpdateConfig = HotUpdateConfig> {
   readonly configPath: string;
   readonly periodMs: number;
   /** The version in force at start (undefined: none yet). */
@@ -123,23 +124,39 @@ export interface HotUpdatePollerOptions {
   readonly read: (location: string) => Promise<Uint8Array | undefined>;
   /** Something that changes when the model at `location` changes (size + mtime), or undefined when it is missing. */
   readonly fingerprint: (location: string) => Promise<string | undefined>;
+  /**
+   * Reads the polled file into the version to apply (default {@link parseHotUpdateConfig}, the LC's
+   * format); throws SEDNA_ERR_HOT_UPDATE for a file it cannot use.
+   */
+  readonly parse?: (text: Uint8Array, location: string) => C;
   /** Loads and swaps in the model; throws (ideally SEDNA_ERR_HOT_UPDATE) to keep the old one. */
-  readonly apply: (config: HotUpdateConfig) => Promise<void>;
+  readonly apply: (config: C) => Promise<void>;
   /** Told about every update and every new failure (not about repeats of a known failure). */
-  readonly onOutcome: (outcome: PollOutcome) => Promise<void> | void;
+  readonly onOutcome: (outcome: PollOutcome<C>) => Promise<void> | void;
   /** How long to wait before re-reading a file that did not parse, in case the LC was mid-write (default 200 ms). */
   readonly settleMs?: number;
 }
 
-function tryParse(
+function tryParse<C extends HotUpdateConfig>(
+  parse: (bytes: Uint8Array, location: string) => C,
   bytes: Uint8Array,
   location: string,
-): { config: HotUpdateConfig; error?: undefined } | { config?: undefined; error: SednaError } {
+): { config: C; error?: undefined } | { config?: undefined; error: SednaError } {
   try {
-    return { config: parseHotUpdateConfig(Buffer.from(bytes).toString('utf8'), location) };
+    return { config: parse(bytes, location) };
   } catch (err) {
-    return { error: err as SednaError };
+    return {
+      error:
+        err instanceof SednaError
+          ? err
+          : hotUpdateError('config-schema', `${location}: ${messageOf(err)}`, { location }, err),
+    };
   }
+}
+
+/** The LC's format, from bytes. */
+function parseLcFile(bytes: Uint8Array, location: string): HotUpdateConfig {
+  return parseHotUpdateConfig(Buffer.from(bytes).toString('utf8'), location);
 }
 
 function digest(bytes: Uint8Array): string {
@@ -150,17 +167,19 @@ function digest(bytes: Uint8Array): string {
  * Polls the hot-update file. `start()` arms an unref'd timer; each poll runs after the previous one
  * finished (`pollNow()` queues one at once); `close()` stops the timer and waits for a running poll.
  */
-export class HotUpdatePoller {
+export class HotUpdatePoller<C extends HotUpdateConfig = HotUpdateConfig> {
   private current: string | undefined;
   private lastFailure: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly settleMs: number;
+  private readonly parse: (bytes: Uint8Array, location: string) => C;
 
-  constructor(private readonly options: HotUpdatePollerOptions) {
+  constructor(private readonly options: HotUpdatePollerOptions<C>) {
     this.current = options.version;
     this.settleMs = options.settleMs ?? 200;
+    this.parse = options.parse ?? (parseLcFile as unknown as (bytes: Uint8Array, location: string) => C);
   }
 
   /** The version of the model in force (its update time), if any. */
@@ -174,7 +193,7 @@ export class HotUpdatePoller {
   }
 
   /** Runs one poll now (after any poll in progress) and resolves with what it found. */
-  pollNow(): Promise<PollOutcome> {
+  pollNow(): Promise<PollOutcome<C>> {
     const run = this.chain.then(() => this.poll());
     this.chain = run.catch(() => undefined);
     return run;
@@ -202,7 +221,7 @@ export class HotUpdatePoller {
     this.timer.unref();
   }
 
-  private async poll(): Promise<PollOutcome> {
+  private async poll(): Promise<PollOutcome<C>> {
     if (this.closed) return { kind: 'unchanged', version: this.current };
     const { configPath } = this.options;
     let bytes: Uint8Array | undefined;
@@ -220,14 +239,14 @@ export class HotUpdatePoller {
       );
     }
     if (bytes === undefined) return { kind: 'absent' };
-    let parsed = tryParse(bytes, configPath);
+    let parsed = tryParse(this.parse, bytes, configPath);
     if (parsed.error !== undefined && this.settleMs > 0) {
       // The LC writes the file in place: a parse failure may be a write in progress. Look again.
       await sleep(this.settleMs);
       const again = await this.options.read(configPath).catch(() => undefined);
       if (again !== undefined && digest(again) !== digest(bytes)) {
         bytes = again;
-        parsed = tryParse(bytes, configPath);
+        parsed = tryParse(this.parse, bytes, configPath);
       }
     }
     if (parsed.error !== undefined)
@@ -248,15 +267,15 @@ export class HotUpdatePoller {
     }
     this.current = config.modelUpdateTime;
     this.lastFailure = undefined;
-    const outcome: PollOutcome = { kind: 'updated', config };
+    const outcome: PollOutcome<C> = { kind: 'updated', config };
     await this.options.onOutcome(outcome);
     return outcome;
   }
 
-  private async fail(key: string, error: SednaError): Promise<PollOutcome> {
+  private async fail(key: string, error: SednaError): Promise<PollOutcome<C>> {
     const repeated = key === this.lastFailure;
     this.lastFailure = key;
-    const outcome: PollOutcome = { kind: 'failed', error, repeated };
+    const outcome: PollOutcome<C> = { kind: 'failed', error, repeated };
     if (!repeated) await this.options.onOutcome(outcome);
     return outcome;
   }

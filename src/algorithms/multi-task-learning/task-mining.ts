@@ -1,0 +1,235 @@
+/**
+ * Task mining (LL v1 names) / task allocation (v2 names): which known task a sample belongs to,
+ * given the extractor stored in the index (`task_extractor`).
+ *
+ * - `TaskMiningByDataAttr` (alias `TaskAllocationByDataAttr`): the sample's attribute values form
+ *   the entry; an entry the index does not know is `undefined` (an unseen task). Sedna silently
+ *   gave it task 0; the job still answers such a sample with a model (the global model, else the
+ *   first group's, as Sedna) but flags it.
+ * - `TaskMiningBySVC` (alias `TaskAllocationBySVC`): the stored SVC predicts the task from the
+ *   numeric feature columns the definition used. Sedna returned a bare list instead of a
+ *   (tasks, samples) pair when there were no float columns; here the shape is always the same and
+ *   missing feature columns are SEDNA_ERR_TASK_DATA.
+ */
+import { invalidAlgorithmParam } from '../../common/errors.js';
+import type { JsonValue, KBExtractorRecord } from '../../datasources/kb-index.js';
+import type { ParamInput } from '../params.js';
+import type { AllocationResult, TaskAllocation } from './artifact.js';
+import { loadLibSvm, type LibSvm } from './svc.js';
+import { attributeEntry, attributeParam } from './task-definition.js';
+import {
+  columnIndices,
+  columnsWithout,
+  projectRows,
+  type Cell,
+  type ColumnSelection,
+  type Row,
+  type TaskTable,
+} from './task-table.js';
+
+export interface TaskMiningParams {
+  /** The extractor of the index. */
+  task_extractor?: KBExtractorRecord | null;
+  /** Attribute columns (data-attribute mining); default: the extractor's. */
+  attribute?: ParamInput | readonly string[];
+}
+
+function extractorOf(algorithm: string, params: TaskMiningParams, method: string): KBExtractorRecord {
+  const extractor = params.task_extractor;
+  if (typeof extractor !== 'object' || extractor === null || extractor.method !== method) {
+    throw invalidAlgorithmParam(
+      algorithm,
+      'task_extractor',
+      extractor?.method ?? extractor,
+      `the extractor of ${method}`,
+    );
+  }
+  return extractor;
+}
+
+/** One attribute combination met while allocating: its task (undefined: none the index knows) and values. */
+interface AttributeKey {
+  readonly entry: string | undefined;
+  readonly values: readonly Cell[];
+  /** The rows of the current `allocate` call (allocation is synchronous: calls never interleave). */
+  rows: number[] | undefined;
+}
+
+/** Distinct attribute combinations remembered per mining step; a stream of ever-new values stays bounded. */
+export const MAX_REMEMBERED_COMBINATIONS = 4096;
+
+export class TaskMiningByDataAttr implements TaskAllocation {
+  static readonly algorithmName: string = 'TaskMiningByDataAttr';
+  static readonly paramNames = ['task_extractor', 'attribute'] as const;
+  readonly attribute: readonly string[];
+  private readonly entries: ReadonlySet<string>;
+  /**
+   * Raw attribute cells → combination, one Map level per attribute: a row finds its task by a
+   * few Map lookups instead of building Sedna's entry string (which is computed once per
+   * combination).
+   */
+  private readonly lookup = new Map<Cell, unknown>();
+  private remembered = 0;
+  /** The column layout of the last table: tables of one stream share their columns, found once. */
+  private layout:
+    | { readonly of: readonly string[]; readonly attrs: readonly number[]; readonly features: ColumnSelection }
+    | undefined;
+
+  constructor(params: TaskMiningParams = {}) {
+    const name = (this.constructor as typeof TaskMiningByDataAttr).algorithmName;
+    const extractor = extractorOf(name, params, 'TaskDefinitionByDataAttr');
+    this.attribute = attributeParam(name, params.attribute ?? (extractor.attribute as string[] | undefined));
+    const entries = extractor.entries;
+    if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) {
+      throw invalidAlgorithmParam(name, 'task_extractor.entries', entries, 'an object of task entries');
+    }
+    this.entries = new Set(Object.keys(entries));
+  }
+
+  allocate<Y>(data: TaskTable<Y>): AllocationResult<Y> {
+    const { attrs, features } = this.layoutOf(data.columns);
+    const n = data.rows.length;
+    const tasks = new Array<string | undefined>(n);
+    const metaAttr = new Array<JsonValue>(n);
+    const met: AttributeKey[] = [];
+    const rowsByTask = new Map<string | undefined, number[]>();
+    try {
+      for (let i = 0; i < n; i++) {
+        const key = this.keyOf(data.rows[i] as Row, attrs);
+        tasks[i] = key.entry;
+        metaAttr[i] = key.values as Cell[];
+        if (key.rows === undefined) {
+          key.rows = [i];
+          met.push(key);
+        } else key.rows.push(i);
+      }
+      for (const key of met) {
+        const rows = key.rows as number[];
+        const before = rowsByTask.get(key.entry);
+        // Two spellings of one task (1 and "1") meet here; rows stay in ascending order.
+        rowsByTask.set(key.entry, before === undefined ? rows : mergeSorted(before, rows));
+      }
+    } finally {
+      for (const key of met) key.rows = undefined;
+    }
+    return {
+      tasks,
+      metaAttr,
+      samples: { columns: features.columns, rows: projectRows(data.rows, features.keep), y: data.y },
+      rowsByTask,
+    };
+  }
+
+  private layoutOf(columns: readonly string[]): { attrs: readonly number[]; features: ColumnSelection } {
+    let layout = this.layout;
+    if (layout === undefined || !sameColumns(layout.of, columns)) {
+      const attrs = columnIndices(columns, this.attribute, 'TaskMiningByDataAttr');
+      layout = { of: [...columns], attrs, features: columnsWithout(columns, attrs) };
+      this.layout = layout;
+    }
+    return layout;
+  }
+
+  /** The combination of a row's attribute cells, remembered up to MAX_REMEMBERED_COMBINATIONS. */
+  private keyOf(row: Row, attrs: readonly number[]): AttributeKey {
+    let level = this.lookup;
+    const last = attrs.length - 1;
+    for (let a = 0; a < last; a++) {
+      const cell = row[attrs[a] as number] as Cell;
+      let next = level.get(cell) as Map<Cell, unknown> | undefined;
+      if (next === undefined) {
+        if (this.remembered >= MAX_REMEMBERED_COMBINATIONS) return this.combination(row, attrs);
+        next = new Map<Cell, unknown>();
+        level.set(cell, next);
+      }
+      level = next;
+    }
+    const cell = row[attrs[last] as number] as Cell;
+    let key = level.get(cell) as AttributeKey | undefined;
+    if (key === undefined) {
+      key = this.combination(row, attrs);
+      if (this.remembered < MAX_REMEMBERED_COMBINATIONS) {
+        level.set(cell, key);
+        this.remembered++;
+      }
+    }
+    return key;
+  }
+
+  private combination(row: Row, attrs: readonly number[]): AttributeKey {
+    const values = Object.freeze(attrs.map((c) => row[c] as Cell));
+    const entry = attributeEntry(values);
+    return { entry: this.entries.has(entry) ? entry : undefined, values, rows: undefined };
+  }
+}
+
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Two ascending row lists as one. */
+function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out = new Array<number>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length)
+    out[k++] = (a[i] as number) < (b[j] as number) ? (a[i++] as number) : (b[j++] as number);
+  while (i < a.length) out[k++] = a[i++] as number;
+  while (j < b.length) out[k++] = b[j++] as number;
+  return out;
+}
+
+export class TaskAllocationByDataAttr extends TaskMiningByDataAttr {
+  static override readonly algorithmName: string = 'TaskAllocationByDataAttr';
+}
+
+export class TaskMiningBySVC implements TaskAllocation {
+  static readonly algorithmName: string = 'TaskMiningBySVC';
+  static readonly paramNames = ['task_extractor'] as const;
+  private readonly features: readonly string[];
+  private readonly labels: readonly string[];
+  private readonly model: string;
+  private svm: Promise<LibSvm> | undefined;
+
+  constructor(params: TaskMiningParams = {}) {
+    const name = (this.constructor as typeof TaskMiningBySVC).algorithmName;
+    const extractor = extractorOf(name, params, 'TaskDefinitionBySVC');
+    const { features, labels, model } = extractor;
+    if (!Array.isArray(features) || !features.every((f) => typeof f === 'string'))
+      throw invalidAlgorithmParam(name, 'task_extractor.features', features, 'a list of column names');
+    if (!Array.isArray(labels) || !labels.every((f) => typeof f === 'string'))
+      throw invalidAlgorithmParam(name, 'task_extractor.labels', labels, 'a list of task entries');
+    if (typeof model !== 'string' || model === '')
+      throw invalidAlgorithmParam(name, 'task_extractor.model', model, 'a serialised libsvm model');
+    this.features = features;
+    this.labels = labels;
+    this.model = model;
+  }
+
+  async allocate<Y>(data: TaskTable<Y>): Promise<AllocationResult<Y>> {
+    const columns = columnIndices(data.columns, this.features, 'TaskMiningBySVC');
+    this.svm ??= loadLibSvm().then((SVM) => SVM.load(this.model));
+    const svm = await this.svm;
+    const rows = data.rows.map((row) => columns.map((c) => Number(row[c])));
+    const tasks = rows.map((row) => this.labels[svm.predictOne(row)]);
+    return {
+      tasks,
+      metaAttr: rows.map(() => null),
+      samples: { columns: [...this.features], rows, y: data.y },
+    };
+  }
+
+  /** Frees the SVC model (it lives in WebAssembly memory). */
+  async close(): Promise<void> {
+    const svm = this.svm;
+    this.svm = undefined;
+    if (svm !== undefined) (await svm).free();
+  }
+}
+
+export class TaskAllocationBySVC extends TaskMiningBySVC {
+  static override readonly algorithmName: string = 'TaskAllocationBySVC';
+}
