@@ -675,7 +675,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'string',
     'unset (no token)',
     'user (pod template env, from a Secret)',
-    'BigModelService and JointInference, multi-edge servers and clients: shared token of the REST services (docs/security.md)',
+    'BigModelService, JointInference, multi-edge servers and clients, KBServer and LifelongLearning: shared token of the REST services (docs/security.md)',
     optionalString,
   ),
   serviceTokenFile: row(
@@ -683,7 +683,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path',
     'unset',
     'user (a mounted Secret)',
-    'BigModelService and JointInference, multi-edge servers and clients: file holding the shared token (instead of SERVICE_TOKEN)',
+    'BigModelService, JointInference, multi-edge servers and clients, KBServer and LifelongLearning: file holding the shared token (instead of SERVICE_TOKEN)',
     optionalString,
   ),
   aggregationAlgorithm: row(

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SednaConfig } from '../common/config.js';
 import { SednaError, closedError, invalidArgument, notSupported } from '../common/errors.js';
+import { serviceTokenOption } from '../common/shared-token.js';
 import { isTarGz, tarGz, untar, type ArchiveLimits } from './archive.js';
 import { HttpFiles, fileNameOf, type HttpFilesOptions } from './http-files.js';
 import {
@@ -141,9 +142,19 @@ export class FileOps {
    * SECRET_ACCESS_KEY. `options` adds or overrides the rest (timeouts, multipart, region).
    */
   static fromConfig(
-    config: Pick<SednaConfig, 's3EndpointUrl' | 'accessKeyId' | 'secretAccessKey'>,
+    config: Pick<SednaConfig, 's3EndpointUrl' | 'accessKeyId' | 'secretAccessKey'> &
+      Partial<Pick<SednaConfig, 'kbServer' | 'serviceToken' | 'serviceTokenFile'>>,
     options: FileOpsOptions = {},
   ): FileOps {
+    // The knowledge base's files (file/download answers) need the service's token, and only they.
+    const { token } = serviceTokenOption({
+      serviceToken: config.serviceToken,
+      serviceTokenFile: config.serviceTokenFile,
+    });
+    const kbHeaders =
+      token === undefined || config.kbServer === undefined
+        ? undefined
+        : { [config.kbServer]: { authorization: `Bearer ${token}` } };
     return new FileOps({
       ...options,
       s3: {
@@ -152,6 +163,9 @@ export class FileOps {
         secretAccessKey: config.secretAccessKey,
         ...options.s3,
       },
+      ...(kbHeaders === undefined
+        ? {}
+        : { http: { ...options.http, originHeaders: { ...kbHeaders, ...options.http?.originHeaders } } }),
     });
   }
 

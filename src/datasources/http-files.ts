@@ -14,6 +14,11 @@ import { fileTarget, makeTempDir, readAll, removeQuietly, writeStreamAtomic } fr
 export interface HttpFilesOptions extends HttpClientOptions {
   /** A download fails when no byte arrives for this long (default 60 s). */
   idleTimeoutMs?: number;
+  /**
+   * Headers sent only to one origin (`http://kb.sedna:9020` → `{ authorization: 'Bearer …' }`): a
+   * service's token goes to that service and to no other URL a job downloads from.
+   */
+  originHeaders?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 const GIB = 1024 * 1024 * 1024;
@@ -35,9 +40,11 @@ export class HttpFiles {
   private readonly idleTimeoutMs: number;
   private readonly totalTimeoutMs: number;
   private readonly maxResponseBytes: number;
+  private readonly originHeaders: ReadonlyMap<string, Readonly<Record<string, string>>>;
 
   constructor(options: HttpFilesOptions = {}) {
-    const { idleTimeoutMs, ...clientOptions } = options;
+    const { idleTimeoutMs, originHeaders, ...clientOptions } = options;
+    this.originHeaders = new Map(Object.entries(originHeaders ?? {}).map(([url, headers]) => [originOf(url), headers]));
     this.idleTimeoutMs = idleTimeoutMs ?? DEFAULT_HTTP_FILES_OPTIONS.idleTimeoutMs;
     this.totalTimeoutMs = clientOptions.totalTimeoutMs ?? DEFAULT_HTTP_FILES_OPTIONS.totalTimeoutMs;
     this.maxResponseBytes = clientOptions.maxResponseBytes ?? DEFAULT_HTTP_FILES_OPTIONS.maxResponseBytes;
@@ -112,10 +119,11 @@ export class HttpFiles {
   }
 
   async exists(url: string): Promise<boolean> {
-    const res = await this.client.request({ method: 'HEAD', url, responseType: 'text', acceptStatus });
+    const headers = this.headersFor(url);
+    const res = await this.client.request({ method: 'HEAD', url, responseType: 'text', acceptStatus, headers });
     // Some servers refuse HEAD; ask with GET and drop the body.
     if (res.status === 405 || res.status === 501) {
-      const got = await this.client.request<Readable>({ url, responseType: 'stream', acceptStatus });
+      const got = await this.client.request<Readable>({ url, responseType: 'stream', acceptStatus, headers });
       got.data.destroy();
       return got.status < 300;
     }
@@ -144,11 +152,26 @@ export class HttpFiles {
       url,
       responseType: 'stream',
       acceptStatus,
+      headers: this.headersFor(url),
       ...(signal === undefined ? {} : { signal }),
     });
     if (res.status >= 200 && res.status < 300) return res.data;
     res.data.destroy();
     throw statusError(action, url, res.status);
+  }
+
+  /** The headers for `url`'s origin only (none for other origins or a URL that does not parse). */
+  private headersFor(url: string): Readonly<Record<string, string>> {
+    if (this.originHeaders.size === 0) return {};
+    return this.originHeaders.get(originOf(url)) ?? {};
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '';
   }
 }
 

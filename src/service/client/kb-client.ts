@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import type { SednaConfig } from '../../common/config.js';
 import { SednaError, invalidArgument, invalidConfig, showValue } from '../../common/errors.js';
 import { createHttpClient, type HttpClient } from '../../common/http-client.js';
+import { clientCredentials, serviceTokenOption } from '../../common/shared-token.js';
 import { serializeKBIndex, type KBIndex } from '../../datasources/kb-index.js';
 import { localError } from '../../datasources/local-fs.js';
 
@@ -24,6 +25,12 @@ export interface KBClientOptions {
   readonly uploadTimeoutMs?: number;
   /** Largest file sent (default 1 GiB, the KB server's default limit). */
   readonly maxUploadBytes?: number;
+  /** The KB server's shared token (`Authorization: Bearer`); `fromConfig` reads SERVICE_TOKEN / SERVICE_TOKEN_FILE. */
+  readonly token?: string;
+  /** CA, client certificate and key for an https KB (mutual TLS). */
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
 }
 
 /** A task group as `query` lists it. */
@@ -80,13 +87,18 @@ export class KBClient {
       retry: { maxAttempts: 3 },
       // The multipart head and tail ride on top of the file.
       maxRequestBytes: (options.maxUploadBytes ?? 1024 * 1024 * 1024) + 64 * 1024,
+      ...clientCredentials(options),
     });
   }
 
-  static fromConfig(config: Pick<SednaConfig, 'kbServer'>, options: Omit<KBClientOptions, 'kbServer'> = {}): KBClient {
+  static fromConfig(
+    config: Pick<SednaConfig, 'kbServer'> & Partial<Pick<SednaConfig, 'serviceToken' | 'serviceTokenFile'>>,
+    options: Omit<KBClientOptions, 'kbServer'> = {},
+  ): KBClient {
     if (config.kbServer === undefined)
       throw invalidConfig('KB_SERVER', undefined, 'the knowledge base URL (http://kb.sedna:9020)');
-    return new KBClient({ ...options, kbServer: config.kbServer });
+    const token = serviceTokenOption({ serviceToken: config.serviceToken, serviceTokenFile: config.serviceTokenFile });
+    return new KBClient({ ...token, ...options, kbServer: config.kbServer });
   }
 
   /** An answer path as an absolute URL (a remote URL stays as it is). */

@@ -26,6 +26,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SednaConfig } from '../../common/config.js';
 import { SednaError, invalidConfig, isSednaError, messageOf } from '../../common/errors.js';
+import { serviceTokenOption } from '../../common/shared-token.js';
 import {
   KB_INDEX_NAME,
   indexFormatOf,
@@ -67,6 +68,8 @@ export interface KBServerOptions {
   /** How long `close()` waits for requests in flight (default 10 s). */
   readonly closeGraceMs?: number;
   readonly tls?: TlsOptions;
+  /** Shared token every request but the health check must carry (`Authorization: Bearer`); default none. */
+  readonly token?: string;
 }
 
 export const DEFAULT_KB_PORT = 9020;
@@ -115,7 +118,8 @@ export function kbBindAddress(value: string | undefined): { host: string; port: 
 
 /** The server options Sedna's KB deployment gives (`run_kb`): KnowledgeBaseServer, KnowledgeBasePath, KB_URL. */
 export function kbServerOptionsFromConfig(
-  config: Pick<SednaConfig, 'knowledgeBaseServer' | 'knowledgeBasePath' | 'kbUrl'>,
+  config: Pick<SednaConfig, 'knowledgeBaseServer' | 'knowledgeBasePath' | 'kbUrl'> &
+    Partial<Pick<SednaConfig, 'serviceToken' | 'serviceTokenFile'>>,
 ): KBServerOptions {
   const bind = kbBindAddress(config.knowledgeBaseServer);
   return {
@@ -123,6 +127,7 @@ export function kbServerOptionsFromConfig(
     dbUrl: config.kbUrl,
     host: bind.host,
     port: bind.port,
+    ...serviceTokenOption({ serviceToken: config.serviceToken, serviceTokenFile: config.serviceTokenFile }),
   };
 }
 
@@ -189,6 +194,7 @@ export class KBServer {
         ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
         ...(options.closeGraceMs === undefined ? {} : { closeGraceMs: options.closeGraceMs }),
         ...(options.tls === undefined ? {} : { tls: options.tls }),
+        ...(options.token === undefined ? {} : { token: options.token }),
       });
       const kb = new KBServer(server, db, dir, {
         upload: options.maxUploadBytes ?? 1024 * MIB,
