@@ -259,6 +259,13 @@ describe('save, load and modelInfo', () => {
     expect((await loaded.getWeights())[0]?.shape).toEqual([64, 12]);
   });
 
+  it('a modelUrl that is empty or not a string is SEDNA_ERR_INVALID_ARGUMENT', async () => {
+    for (const modelUrl of ['', 42])
+      expect((await rejectionOf(TfjsEstimator.create({ modelUrl: modelUrl as string }))).code).toBe(
+        'SEDNA_ERR_INVALID_ARGUMENT',
+      );
+  });
+
   it('modelInfo names the model.json file and the folder, DATA_PATH_PREFIX removed', async () => {
     const e = await estimator({ model: (tf) => mlp(tf, 8) });
     expect(e.modelInfo('/home/data/models/digits/', { dataPathPrefix: '/home/data', metrics: { acc: 0.9 } })).toEqual([
