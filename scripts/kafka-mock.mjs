@@ -5,6 +5,7 @@
  * Plain JavaScript (shared with scripts and benches); types in kafka-mock.d.mts.
  */
 import { spawn } from 'node:child_process';
+import { stopChild, waitForReady } from './child-process.mjs';
 
 export const KAFKA_INSTALL_HINT = 'install kcat (librdkafka mock cluster) with: bash scripts/install-system-deps.sh';
 
@@ -12,7 +13,8 @@ export const KAFKA_INSTALL_HINT = 'install kcat (librdkafka mock cluster) with: 
 export function startKafkaMock(options = {}) {
   const brokers = options.brokers ?? 1;
   const timeoutMs = options.timeoutMs ?? 20_000;
-  // The consumed topic only keeps the cluster alive; `-q` keeps stdout quiet.
+  // The consumed topic only keeps the cluster alive; `-q` keeps stdout quiet. librdkafka logs
+  // continuously at debug level: waitForReady keeps reading (and dropping) it, or kcat blocks.
   const child = spawn(
     'kcat',
     [
@@ -29,38 +31,23 @@ export function startKafkaMock(options = {}) {
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  const stop = () =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined);
-      child.once('exit', () => resolve(undefined));
-      child.kill('SIGTERM');
-    });
-  return new Promise((resolve, reject) => {
-    let log = '';
-    let ready = false;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the Kafka mock cluster did not start within ${timeoutMs} ms: ${log.slice(-500)}`));
-    }, timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start kcat (${err.message}); ${KAFKA_INSTALL_HINT}`, { cause: err }));
-    });
-    child.once('exit', (code) => {
-      if (ready) return;
-      clearTimeout(timer);
-      reject(new Error(`kcat exited with ${code} before the mock cluster was ready: ${log.slice(-500)}`));
-    });
-    // librdkafka logs continuously at debug level: keep reading (and dropping) or kcat blocks.
-    child.stderr.setEncoding('utf8').on('data', (text) => {
-      if (ready) return;
-      log = (log + text).slice(-20_000);
-      const m = /replaced with ([0-9.:,]+)/.exec(log);
-      if (m === null) return;
-      ready = true;
-      clearTimeout(timer);
-      const addresses = m[1].split(',').filter((a) => a !== '');
-      resolve({ brokers: addresses, pid: child.pid, stop });
-    });
-  });
+  return waitForReady(child, {
+    stream: 'stderr',
+    // The mock cluster logs its brokers' addresses once they listen.
+    ready: (log) =>
+      /replaced with ([0-9.:,]+)/
+        .exec(log)?.[1]
+        .split(',')
+        .filter((a) => a !== ''),
+    timeoutMs,
+    timeoutSignal: 'SIGKILL',
+    failure: (reason, { stderr, code, error }) =>
+      reason === 'spawn'
+        ? new Error(`cannot start kcat (${error.message}); ${KAFKA_INSTALL_HINT}`, { cause: error })
+        : new Error(
+            reason === 'timeout'
+              ? `the Kafka mock cluster did not start within ${timeoutMs} ms: ${stderr.slice(-500)}`
+              : `kcat exited with ${code} before the mock cluster was ready: ${stderr.slice(-500)}`,
+          ),
+  }).then((addresses) => ({ brokers: addresses, pid: child.pid, stop: () => stopChild(child) }));
 }

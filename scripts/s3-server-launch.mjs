@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopChild, waitForReady } from './child-process.mjs';
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 's3-server.mjs');
 
@@ -16,37 +17,21 @@ export function startS3Server(options = {}) {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const args = [SCRIPT, ...(options.buckets ?? []).flatMap((b) => ['--bucket', b])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const stop = () =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined);
-      child.once('exit', () => resolve(undefined));
-      child.kill('SIGTERM');
-    });
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    let ready = false;
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      reject(new Error(`the S3 test server did not start within ${timeoutMs} ms: ${stderr.trim()}`));
-    }, timeoutMs);
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      stdout += d;
+  return waitForReady(child, {
+    stream: 'stdout',
+    // Its first line is the settings, printed once Swift answers.
+    ready: (stdout) => {
       const newline = stdout.indexOf('\n');
-      if (ready || newline < 0) return;
-      ready = true;
-      clearTimeout(timer);
-      resolve({ ...JSON.parse(stdout.slice(0, newline)), stop });
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (!ready)
-        reject(new Error(`the S3 test server exited (${signal ?? code}) before it was ready: ${stderr.trim()}`));
-    });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
+      return newline < 0 ? undefined : JSON.parse(stdout.slice(0, newline));
+    },
+    timeoutMs,
+    failure: (reason, { stderr, code, signal, error }) =>
+      reason === 'spawn'
+        ? error
+        : new Error(
+            reason === 'timeout'
+              ? `the S3 test server did not start within ${timeoutMs} ms: ${stderr.trim()}`
+              : `the S3 test server exited (${signal ?? code}) before it was ready: ${stderr.trim()}`,
+          ),
+  }).then((info) => ({ ...info, stop: () => stopChild(child) }));
 }

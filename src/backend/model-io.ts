@@ -36,6 +36,13 @@ function needRemote(location: string, remote: RemoteFiles | undefined): RemoteFi
   return remote;
 }
 
+/** Checks an estimator's `modelUrl` option: absent, or a non-empty string (`expected` says what it should name). */
+export function checkModelUrl(modelUrl: unknown, expected: string): void {
+  if (modelUrl !== undefined && (typeof modelUrl !== 'string' || modelUrl === '')) {
+    throw invalidArgument('modelUrl', modelUrl, expected);
+  }
+}
+
 /** Joins a folder location (path or URL) and a file name. */
 export function joinLocation(dir: string, name: string): string {
   return schemeOf(dir) === 'file' && !/^file:\/\//i.test(dir)

@@ -34,7 +34,14 @@ import type {
   PredictOptions,
 } from './estimator.js';
 import { accuracy, computeMetrics } from './metrics.js';
-import { isLocalDir, joinLocation, readModelFile, writeModelFile, type RemoteFiles } from './model-io.js';
+import {
+  checkModelUrl,
+  isLocalDir,
+  joinLocation,
+  readModelFile,
+  writeModelFile,
+  type RemoteFiles,
+} from './model-io.js';
 import { decodeModel, replaceInitializers } from './onnx-proto.js';
 import { checkSameLayout, elementCount, type WeightRecord } from './weights.js';
 
@@ -351,9 +358,7 @@ export class OnnxEstimator implements Estimator {
 
   /** Imports onnxruntime-node (once) and, when `modelUrl` is given, loads the model. */
   static async create(options: OnnxEstimatorOptions = {}): Promise<OnnxEstimator> {
-    if (options.modelUrl !== undefined && (typeof options.modelUrl !== 'string' || options.modelUrl === '')) {
-      throw invalidArgument('modelUrl', options.modelUrl, 'a model path or URL');
-    }
+    checkModelUrl(options.modelUrl, 'a model path or URL');
     const estimator = new OnnxEstimator(await loadOnnxRuntime(), options);
     if (options.modelUrl !== undefined) await estimator.load(options.modelUrl);
     return estimator;

@@ -33,7 +33,7 @@ import type {
   TrainOptions,
 } from './estimator.js';
 import { accuracy, computeMetrics } from './metrics.js';
-import { joinLocation, readModelFile, writeModelDir, type RemoteFiles } from './model-io.js';
+import { checkModelUrl, joinLocation, readModelFile, writeModelDir, type RemoteFiles } from './model-io.js';
 import { checkSameLayout, elementCount, type WeightRecord } from './weights.js';
 
 export { accuracy, argmax } from './metrics.js';
@@ -275,9 +275,7 @@ export class TfjsEstimator implements Estimator {
   ) {}
 
   static async create(options: TfjsEstimatorOptions = {}): Promise<TfjsEstimator> {
-    if (options.modelUrl !== undefined && (typeof options.modelUrl !== 'string' || options.modelUrl === '')) {
-      throw invalidArgument('modelUrl', options.modelUrl, 'a model folder, model.json path or URL');
-    }
+    checkModelUrl(options.modelUrl, 'a model folder, model.json path or URL');
     if (options.model !== undefined && typeof options.model !== 'function') {
       throw invalidArgument('model', options.model, 'a function (tf) => tf.LayersModel');
     }

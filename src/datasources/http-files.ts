@@ -148,13 +148,20 @@ export class HttpFiles {
 
   /** GETs `url` as a stream; error statuses become coded errors (the body is dropped). */
   private async open(url: string, action: string, signal?: AbortSignal): Promise<Readable> {
-    const res = await this.client.request<Readable>({
-      url,
-      responseType: 'stream',
-      acceptStatus,
-      headers: this.headersFor(url),
-      ...(signal === undefined ? {} : { signal }),
-    });
+    let res;
+    try {
+      res = await this.client.request<Readable>({
+        url,
+        responseType: 'stream',
+        acceptStatus,
+        headers: this.headersFor(url),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (err) {
+      // The client calls any abort of its signal the caller's; ours is the total deadline: say so.
+      if (signal?.aborted === true && signal.reason instanceof SednaError) throw signal.reason;
+      throw err;
+    }
     if (res.status >= 200 && res.status < 300) return res.data;
     res.data.destroy();
     throw statusError(action, url, res.status);

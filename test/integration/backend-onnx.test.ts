@@ -410,6 +410,13 @@ describe('bad models and misuse', () => {
     expect(() => e.inputs).toThrow(expect.objectContaining({ code: 'SEDNA_ERR_CLOSED' }) as Error);
   });
 
+  it('a modelUrl that is empty or not a string is SEDNA_ERR_INVALID_ARGUMENT', async () => {
+    for (const modelUrl of ['', 42])
+      expect((await rejectionOf(OnnxEstimator.create({ modelUrl: modelUrl as string }))).code).toBe(
+        'SEDNA_ERR_INVALID_ARGUMENT',
+      );
+  });
+
   it('a remote URL without FileOps is SEDNA_ERR_INVALID_ARGUMENT', async () => {
     const err = await rejectionOf(OnnxEstimator.create({ modelUrl: 's3://bucket/model.onnx' }));
     expect(err.code).toBe('SEDNA_ERR_INVALID_ARGUMENT');

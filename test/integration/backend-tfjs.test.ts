@@ -17,6 +17,7 @@ import {
   scaleDigitsBatch,
 } from '../helpers/backend-fixtures.js';
 import { rejectionOf } from '../helpers/errors.js';
+import { digitsModel } from '../../src/cli/simulate/fl.js';
 
 const train = loadDigits('train');
 const test = loadDigits('test');
@@ -29,26 +30,8 @@ async function estimator(options: Parameters<typeof TfjsEstimator.create>[0]): P
   return e;
 }
 
-/** The fixture's architecture, freshly initialised (seeded so runs repeat). */
-function mlp(tf: Tf, hidden = 128): ReturnType<Tf['sequential']> {
-  return tf.sequential({
-    layers: [
-      tf.layers.dense({
-        units: hidden,
-        inputShape: [64],
-        activation: 'relu',
-        name: 'hidden',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
-      }),
-      tf.layers.dense({
-        units: 10,
-        activation: 'softmax',
-        name: 'output',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
-      }),
-    ],
-  });
-}
+/** The fixture's architecture (the digits MLP), freshly initialised (seeded so runs repeat). */
+const mlp = (tf: Tf, hidden = 128): ReturnType<Tf['sequential']> => digitsModel(tf, { hidden, seed: 1 });
 
 beforeAll(async () => {
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'sedna-tfjs-'));
@@ -274,6 +257,13 @@ describe('save, load and modelInfo', () => {
     expect(listFiles(dir)).toEqual(['model.json', 'weights.bin']);
     const loaded = await estimator({ modelUrl: dir });
     expect((await loaded.getWeights())[0]?.shape).toEqual([64, 12]);
+  });
+
+  it('a modelUrl that is empty or not a string is SEDNA_ERR_INVALID_ARGUMENT', async () => {
+    for (const modelUrl of ['', 42])
+      expect((await rejectionOf(TfjsEstimator.create({ modelUrl: modelUrl as string }))).code).toBe(
+        'SEDNA_ERR_INVALID_ARGUMENT',
+      );
   });
 
   it('modelInfo names the model.json file and the folder, DATA_PATH_PREFIX removed', async () => {

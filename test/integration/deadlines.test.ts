@@ -49,6 +49,25 @@ describe('FileOps over http: the total deadline covers the body', () => {
     }
   });
 
+  test('headers that never come end at the total deadline too, named as such (not as a caller abort)', async () => {
+    const server = await scriptedServer(() => undefined); // never answers
+    const ops = new FileOps({
+      tempDir: dir,
+      http: { totalTimeoutMs: 1_000, timeoutMs: 10_000, retry: { maxAttempts: 1 } },
+    });
+    try {
+      for (const call of [() => ops.download(`${server.url}/model.bin`), () => ops.readFile(`${server.url}/a.json`)]) {
+        const err = await rejectionOf(call());
+        expect(err.code).toBe('SEDNA_ERR_TIMEOUT');
+        expect(err.message).toMatch(/total deadline of 1000 ms/);
+      }
+      expect(await fsp.readdir(dir)).toEqual([]);
+    } finally {
+      await ops.close();
+      await server.close();
+    }
+  });
+
   test('a download over maxResponseBytes is SEDNA_ERR_BAD_RESPONSE, announced or not', async () => {
     const body = Buffer.alloc(64 * 1024, 1);
     const server = await scriptedServer((req, res) => {

@@ -4,7 +4,7 @@
  * sample is complete and matches its checksum, nothing half-written is visible under a sample
  * name, and the next start removes the leftovers.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -19,11 +19,24 @@ import { ROOT } from '../helpers/paths.js';
 
 const WRITER = path.join(ROOT, 'test', 'helpers', 'hard-example-writer.ts');
 let dir: string;
+/** Writers still running and folder watchers still open: a failed or timed-out test must not leave one (it would keep Jest's worker alive). */
+const running = new Set<ChildProcess>();
+const watchers = new Set<fs.FSWatcher>();
 
 beforeAll(async () => {
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sedna-he-crash-'));
 });
 afterAll(async () => {
+  for (const watcher of watchers) watcher.close();
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise((resolve) => {
+          child.once('close', resolve);
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
   await fsp.rm(dir, { recursive: true, force: true });
 });
 
@@ -36,9 +49,15 @@ async function crashWhileWriting(minSaved: number): Promise<{ cleanedAtStart: nu
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on('close', (_code, signal) => {
+      running.delete(child);
+      resolve(signal);
+    }),
+  );
   const saved: string[] = [];
   let cleanedAtStart = -1;
   let watcher: fs.FSWatcher | undefined;
@@ -52,10 +71,12 @@ async function crashWhileWriting(minSaved: number): Promise<{ cleanedAtStart: nu
         watcher = fs.watch(dir, (_event, name) => {
           if (name?.endsWith('.tmp') === true) {
             watcher?.close();
+            if (watcher !== undefined) watchers.delete(watcher);
             child.kill('SIGKILL');
             resolve();
           }
         });
+        watchers.add(watcher);
       }
     });
   });
@@ -88,6 +109,7 @@ async function checkVisibleState(savedIds: readonly string[]): Promise<{ leftove
   return { leftovers: orphans.length + temps.length };
 }
 
+// 90 s: three writer processes each start through tsx, seconds apiece on a loaded 2-core machine.
 it('SIGKILL mid-write never exposes a partial sample, and the next start cleans up', async () => {
   let caughtMidWrite = 0;
   let cleanedByNextStart = 0;
@@ -112,4 +134,4 @@ it('SIGKILL mid-write never exposes a partial sample, and the next start cleans 
   expect(names.length).toBe(records.length * 2);
   expect(store.stats.samples).toBe(records.length);
   expect(records.map((r) => r.id)).toEqual([...records.map((r) => r.id)].sort());
-}, 30_000);
+}, 90_000);

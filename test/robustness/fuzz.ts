@@ -474,6 +474,11 @@ export interface ServerSpec {
   wsPath?: string;
 }
 
+/** The spec as servers.mjs sends it over IPC, where a RegExp would arrive as `{}`. */
+interface WireSpec extends Omit<ServerSpec, 'good'> {
+  good?: Seed & { expectSource: string; expectFlags: string };
+}
+
 export interface ServerProcess {
   readonly url: string;
   readonly port: number;
@@ -505,12 +510,19 @@ export function startServer(name: string): Promise<ServerProcess> {
       child.on('message', onMessage);
       child.once('exit', (code) => reject(new Error(`server ${name} exited (${String(code)})`)));
     });
-  return nextMessage<{ url: string; spec: ServerSpec }>('ready').then(({ url, spec }) => {
-    const good = spec.good === undefined ? undefined : { ...spec.good, expect: new RegExp(spec.good.expect) };
+  return nextMessage<{ url: string; spec: WireSpec }>('ready').then(({ url, spec: wire }) => {
+    const { good, ...rest } = wire;
+    const spec: ServerSpec = rest;
+    if (good !== undefined) {
+      const { expectSource, expectFlags, ...request } = good;
+      if (typeof expectSource !== 'string' || typeof expectFlags !== 'string')
+        throw new Error(`server ${name}: good.expect did not arrive as source and flags`);
+      spec.good = { ...request, expect: new RegExp(expectSource, expectFlags) };
+    }
     return {
       url,
       port: Number(new URL(url).port),
-      spec: { ...spec, ...(good === undefined ? {} : { good }) },
+      spec,
       child,
       rss: async () => {
         const answer = nextMessage<{ rss: number }>('rss');
@@ -540,7 +552,7 @@ export async function goodRequest(server: ServerProcess): Promise<string | undef
         : withBody(good.method, good.path, JSON.stringify(good.body));
   const answer = await sendRaw(server.port, bytes, 10_000);
   if (answer.status === 200 && good.expect.test(dechunk(answer.headers, answer.body))) return undefined;
-  return `good request answered ${answer.status}${answer.hung ? ' (hung)' : ''}: ${answer.body.slice(0, 200)}`;
+  return `good request answered ${answer.status}${answer.hung ? ' (hung)' : ''}, expected 200 matching ${String(good.expect)}: ${answer.body.slice(0, 200)}`;
 }
 
 /** A well-behaved WebSocket client: subscribes and must get its echo. */

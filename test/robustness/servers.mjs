@@ -198,7 +198,8 @@ export const SERVERS = {
         method: 'POST',
         path: '/sedna/workers/good/info',
         body: { name: 'good', ownerKind: 'jointinferenceservice', kind: 'inference' },
-        expect: /"Status":200/,
+        // Go's MarshalIndent(v, "", " "), as the real LC answers (test/integration/lc-emulator.test.ts).
+        expect: /^\{\n "Status": 200,\n "Message": "OK"\n\}$/,
       },
     },
     async start() {
@@ -336,6 +337,17 @@ function rss() {
   return process.memoryUsage().rss;
 }
 
+/**
+ * The spec as it can cross the IPC channel: a RegExp serializes to `{}` there, so `good.expect`
+ * goes as its source and flags (fuzz.ts rebuilds it).
+ */
+function toWire(spec) {
+  if (spec.good === undefined) return spec;
+  const { expect, ...good } = spec.good;
+  if (!(expect instanceof RegExp)) throw new Error('servers.mjs: good.expect must be a RegExp');
+  return { ...spec, good: { ...good, expectSource: expect.source, expectFlags: expect.flags } };
+}
+
 // As a child: start the named server, report, then answer RSS questions until told to stop.
 if (process.argv[2] !== undefined && process.send !== undefined) {
   const entry = SERVERS[process.argv[2]];
@@ -349,5 +361,5 @@ if (process.argv[2] !== undefined && process.send !== undefined) {
       process.exit(0);
     }
   });
-  process.send({ ready: true, url: running.url, spec: entry.spec, rss: rss() });
+  process.send({ ready: true, url: running.url, spec: toWire(entry.spec), rss: rss() });
 }

@@ -5,7 +5,7 @@
  * Two interchangeable kernels give bit-identical results (IEEE float64 multiply, add and divide;
  * round-to-nearest float32 output):
  *
- * - `wasm-simd`: a 430-byte WebAssembly module (hand-assembled below, no toolchain needed) that
+ * - `wasm-simd`: a WebAssembly module of about 17 KB (hand-assembled below, no toolchain needed) that
  *   processes two float32 lanes per f64x2 operation. The accumulator lives in the module's
  *   memory; each update is copied through a 256 KiB staging block (so the kernel never holds a
  *   second copy of a message) and checked for non-finite values block by block while the block
@@ -181,6 +181,11 @@ function blockedAdd(
   return -1;
 }
 
+/** `out[i] = acc[offset + i] / total`. */
+function divide(acc: Float64Array, offset: number, total: number, out: Float32Array | Float64Array): void {
+  for (let i = 0; i < out.length; i++) out[i] = (acc[offset + i] as number) / total;
+}
+
 class JsKernel implements SumKernel {
   readonly name = 'js' as const;
   private acc = new Float64Array(0);
@@ -194,8 +199,7 @@ class JsKernel implements SumKernel {
   }
 
   finish(offset: number, total: number, out: Float32Array | Float64Array): void {
-    const acc = this.acc;
-    for (let i = 0; i < out.length; i++) out[i] = (acc[offset + i] as number) / total;
+    divide(this.acc, offset, total, out);
   }
 
   view(offset: number, count: number): Float64Array {
@@ -308,18 +312,28 @@ const whileLoop = (i: number, end: number, step: number, body: number[]): number
   END,
 ];
 
+// Pieces every function's prologue or loop repeats.
+/** A function's locals after its parameters: `i32s` i32 locals, then `v128s` v128 locals. */
+const locals = (i32s: number, v128s: number): number[] =>
+  vec([
+    [...uleb(i32s), I32],
+    [...uleb(v128s), V128],
+  ]);
+/** `end = count * 4`: the byte length of `count` float32 values (loops run over float32 byte offsets). */
+const float32Bytes = (count: number, end: number): number[] => [...get(count), ...i32c(2), SHL, ...set(end)];
+/** `into = f64x2.splat(from)`. */
+const splatF64 = (from: number, into: number): number[] => [...get(from), ...simd(S.f64x2Splat), ...set(into)];
+/** `base + 2 * offset` on the stack: the float64 element's address for a float32 byte offset. */
+const float64Address = (base: number, offset: number): number[] => [...get(base), ...get(offset), ...i32c(1), SHL, ADD];
+
 // accumulate(acc, src, count, scale, add) -> i32: 1 (and nothing written) if src[0..count) holds a
 // NaN/infinity, else acc[k] = (add ? acc[k] : 0) + f64(src[k]) * scale; count is a multiple of 4.
 // Locals: 5 i (byte offset in src), 6 end, 7 bad, 8 scale×2, 9 exponent mask.
 function accumulateBody(add: boolean): number[] {
   // Two f64x2 lanes per iteration: src bytes i..i+8 and i+8..i+16, acc bytes 2i..2i+16 and +16..+32.
   const half = (srcOffset: number, accOffset: number): number[] => [
-    ...get(0),
-    ...get(5),
-    ...i32c(1),
-    SHL,
-    ADD,
-    ...(add ? [...get(0), ...get(5), ...i32c(1), SHL, ADD, ...simd(S.load), ...memarg(accOffset)] : []),
+    ...float64Address(0, 5),
+    ...(add ? [...float64Address(0, 5), ...simd(S.load), ...memarg(accOffset)] : []),
     ...get(1),
     ...get(5),
     ADD,
@@ -340,10 +354,7 @@ function accumulateBody(add: boolean): number[] {
  */
 function nonFiniteScan(l: { src: number; count: number; i: number; end: number; bad: number; mask: number }): number[] {
   return [
-    ...get(l.count),
-    ...i32c(2),
-    SHL,
-    ...set(l.end),
+    ...float32Bytes(l.count, l.end),
     ...i32c(0x7f800000),
     ...simd(S.i32x4Splat),
     ...set(l.mask),
@@ -366,19 +377,14 @@ function nonFiniteScan(l: { src: number; count: number; i: number; end: number; 
   ];
 }
 const accumulateFn: number[] = [
-  ...vec([
-    [...uleb(2), I32],
-    [...uleb(3), V128],
-  ]),
+  ...locals(2, 3),
   ...nonFiniteScan({ src: 1, count: 2, i: 5, end: 6, bad: 7, mask: 9 }),
   IF,
   VOID,
   ...i32c(1),
   RETURN,
   END,
-  ...get(3),
-  ...simd(S.f64x2Splat),
-  ...set(8),
+  ...splatF64(3, 8),
   ...i32c(0),
   ...set(5),
   ...get(4),
@@ -394,26 +400,14 @@ const accumulateFn: number[] = [
 // finish(acc, dst, count, total): dst_f32[k] = f32(acc[k] / total); count is a multiple of 2.
 // Locals: 4 j (byte offset in dst), 5 end, 6 total×2.
 const finishFn: number[] = [
-  ...vec([
-    [...uleb(2), I32],
-    [...uleb(1), V128],
-  ]),
-  ...get(2),
-  ...i32c(2),
-  SHL,
-  ...set(5),
-  ...get(3),
-  ...simd(S.f64x2Splat),
-  ...set(6),
+  ...locals(2, 1),
+  ...float32Bytes(2, 5),
+  ...splatF64(3, 6),
   ...whileLoop(4, 5, 8, [
     ...get(1),
     ...get(4),
     ADD,
-    ...get(0),
-    ...get(4),
-    ...i32c(1),
-    SHL,
-    ADD,
+    ...float64Address(0, 4),
     ...simd(S.load),
     ...memarg(0),
     ...get(6),
@@ -427,14 +421,7 @@ const finishFn: number[] = [
 ];
 // check(src, count) -> i32: 1 if src_f32[0..count) (at byte address src) holds a NaN/infinity;
 // count is a multiple of 4. Locals: 2 i (byte offset), 3 end, 4 bad, 5 exponent mask.
-const checkFn: number[] = [
-  ...vec([
-    [...uleb(2), I32],
-    [...uleb(2), V128],
-  ]),
-  ...nonFiniteScan({ src: 0, count: 1, i: 2, end: 3, bad: 4, mask: 5 }),
-  END,
-];
+const checkFn: number[] = [...locals(2, 2), ...nonFiniteScan({ src: 0, count: 1, i: 2, end: 3, bad: 4, mask: 5 }), END];
 
 /**
  * sum<k>(acc, count, add, s_0 .. s_k-1) -> i32: v[e] = (add ? acc[e] + p_0 : p_0) + p_1 + ... with
@@ -455,7 +442,6 @@ function sumManyFn(k: number, out: boolean): number[] {
   const bad = v + 1;
   const splat = (j: number): number => bad + 1 + j;
   const totalSplat = bad + 1 + k;
-  const accAddress = [...get(0), ...get(i), ...i32c(1), SHL, ADD];
   const half = (h: number, add: boolean): number[] => {
     const products = Array.from({ length: k }, (_, j) => [
       ...get(i),
@@ -466,7 +452,11 @@ function sumManyFn(k: number, out: boolean): number[] {
       ...simd(S.f64x2Mul),
       ...(add || j > 0 ? simd(S.f64x2Add) : []),
     ]).flat();
-    const value = [...(add ? [...accAddress, ...simd(S.load), ...memarg(2 * h)] : []), ...products, ...tee(v)];
+    const value = [
+      ...(add ? [...float64Address(0, i), ...simd(S.load), ...memarg(2 * h)] : []),
+      ...products,
+      ...tee(v),
+    ];
     const flag = [...get(bad), ...get(v), ...get(v), ...simd(S.f64x2Sub), ...simd(S.or), ...set(bad)];
     if (!out) return [...get(i), ...i32c(1), SHL, ...value, ...simd(S.store), ...memarg(OUT_BASE + 2 * h), ...flag];
     return [
@@ -501,16 +491,10 @@ function sumManyFn(k: number, out: boolean): number[] {
     END,
   ];
   return [
-    ...vec([
-      [...uleb(2), I32],
-      [...uleb(2 + k + (out ? 1 : 0)), V128],
-    ]),
-    ...get(1),
-    ...i32c(2),
-    SHL,
-    ...set(end),
-    ...Array.from({ length: k }, (_, j) => [...get(scaleBase + j), ...simd(S.f64x2Splat), ...set(splat(j))]).flat(),
-    ...(out ? [...get(3), ...simd(S.f64x2Splat), ...set(totalSplat)] : []),
+    ...locals(2, 2 + k + (out ? 1 : 0)),
+    ...float32Bytes(1, end),
+    ...Array.from({ length: k }, (_, j) => splatF64(scaleBase + j, splat(j))).flat(),
+    ...(out ? splatF64(3, totalSplat) : []),
     ...get(2),
     IF,
     VOID,
@@ -668,15 +652,14 @@ class WasmKernel implements SumKernel {
       stage.set(src.subarray(from, from + main));
       if (accumulate(ACC_BASE + (offset + from) * 8, 0, main, s, a ? 0 : 1) === 0) return -1;
       if (!a) jsAdd(this.acc, offset, src, from + main, to, -s, false); // undo the tail
-      for (let i = from; i < from + main; i++) if ((src[i] as number) - (src[i] as number) !== 0) return i;
-      return from; // unreachable: the kernel and the scan agree on what is finite
+      const at = WasmKernel.firstNonFinite(src, from, from + main);
+      return at >= 0 ? at : from; // `from` unreachable: the kernel and the scan agree on what is finite
     });
   }
 
   finish(offset: number, total: number, out: Float32Array | Float64Array): void {
     if (!(out instanceof Float32Array)) {
-      const acc = this.acc;
-      for (let i = 0; i < out.length; i++) out[i] = (acc[offset + i] as number) / total;
+      divide(this.acc, offset, total, out);
       return;
     }
     const { finish } = this.exports;
