@@ -224,6 +224,7 @@ export {
   type AggregationClientTls,
   type AggregationClientEvents,
   type AggregateMessage,
+  type RoundConfigFrame,
 } from './service/client/aggregation-client.js';
 export type {
   WireEncoding,
@@ -261,6 +262,7 @@ export {
   type AggregationSettings,
   type RoundBound,
   type ClientTrace,
+  type ClientChooseOption,
 } from './service/server/aggregation-server.js';
 export type { SubmitOutcome } from './service/server/aggregation-round.js';
 

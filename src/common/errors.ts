@@ -231,6 +231,12 @@ export const ERROR_CATALOG = {
     fix: 'Read the logged diagnostic (round, clients seen, updates received, last message of each client): restart the missing trainer, make PARTICIPANTS_COUNT match the trainers that run, or raise the bound if rounds legitimately take longer.',
     httpStatus: 504,
   },
+  SEDNA_ERR_NOT_CHOSEN: {
+    meaning:
+      "A federated client sent an update for a round it was not chosen to train in (client selection, `client_choose`); the update is refused, the client stays connected and gets the round's aggregate.",
+    fix: 'Train only when the round_config frame of the round says `selected: true` (FederatedLearning does); with a Sedna Python client, do not use client selection.',
+    httpStatus: 409,
+  },
   SEDNA_ERR_REPORT_TIMEOUT: {
     meaning:
       "The last report to the LocalController (the LC reporter's final flush in `close()`) did not complete within `flushTimeoutMs`; the logged diagnostic holds the counters that were not delivered.",

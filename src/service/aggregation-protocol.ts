@@ -22,6 +22,11 @@
  * With a shared token configured (AGG_TOKEN), the subscribe frame carries it as `"token"`.
  * Neither is passed on to other clients.
  *
+ * Rounds (negotiated clients only; the hello says `round_config: true`): each round opens with
+ *   ← {"type":"round_config","round_number":R,"data":{...configure()...},"selected":true|false}
+ * (`selected` only with client selection, once the round's clients are chosen); a client trains
+ * for round R only after it, and only when it is selected.
+ *
  * Errors: the server sends `{"type":"error","code":"SEDNA_ERR_…","message":"…"}` and closes with
  * the code's WebSocket close code (4000-range, {@link CLOSE_CODES}). See docs/federated-learning.md.
  */
@@ -111,6 +116,14 @@ export interface ServerHello {
    * Absent from servers older than this field.
    */
   readonly round_deadline_ms?: number;
+  /**
+   * Every round opens with a `round_config` frame to this client (`round_number`, `data`: the
+   * algorithm's round configuration, and `selected` with client selection) that comes before the
+   * client should train. Absent from servers older than this field.
+   */
+  readonly round_config?: boolean;
+  /** Only the clients a round's `round_config` says `selected: true` train in it. */
+  readonly client_selection?: boolean;
 }
 
 /** A parsed frame of the protocol (text or the envelope of a binary one). */

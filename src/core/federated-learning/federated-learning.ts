@@ -22,6 +22,7 @@ import {
   AggregationClient,
   type AggregateMessage,
   type AggregationClientOptions,
+  type RoundConfigFrame,
 } from '../../service/client/aggregation-client.js';
 import { formatLocalTime, type LCClient, type ReportResult } from '../../service/client/lc-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
@@ -71,7 +72,9 @@ export interface FederatedRound {
   readonly exitFlag: 'ok' | 'continue';
   /** Σ num_samples of the round (`total_sample`). */
   readonly totalSamples: number;
-  /** Local training metrics of the round. */
+  /** Whether this worker trained in the round (false: client selection did not choose it). */
+  readonly selected: boolean;
+  /** Local training metrics of the round (empty when it did not train). */
   readonly metrics: Metrics;
   /** Where the aggregated model was saved (undefined without MODEL_URL). */
   readonly modelUrl: string | undefined;
@@ -207,11 +210,31 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> extends Jo
         const roundStart = Date.now();
         // The round this training is for: an update that arrives after that round closed is
         // ignored by the server, and the aggregate of that round is taken instead.
-        const forRound = client.round;
-        const metrics = await this.estimator.train(trainData, validData, trainOptions);
+        let forRound = client.round;
+        // A sedna-sdk server opens each round with its configuration (FedProx's mu) and, with
+        // client selection, whether this client trains in it; one that is not chosen waits.
+        let config: RoundConfigFrame = { round: forRound ?? 0, data: {}, selected: true };
+        if (forRound !== undefined && client.server?.round_config === true) {
+          config = await client.roundConfig(forRound, {
+            ...(trainOptions.signal === undefined ? {} : { signal: trainOptions.signal }),
+          });
+          forRound = config.round;
+        }
+        let metrics: Metrics = {};
+        let weights: readonly WeightRecord[];
+        if (config.selected) {
+          metrics = await this.estimator.train(
+            trainData,
+            validData,
+            await this.roundTrainOptions(trainOptions, config),
+          );
+          weights = await this.estimator.getWeights();
+          await client.sendUpdate(weights, numSamples, forRound === undefined ? {} : { round: forRound });
+        } else {
+          log.info({ round: forRound }, 'not chosen to train in this round; waiting for its aggregate');
+          weights = await this.estimator.getWeights();
+        }
         const trainMs = Date.now() - roundStart;
-        const weights = await this.estimator.getWeights();
-        await client.sendUpdate(weights, numSamples, forRound === undefined ? {} : { round: forRound });
         const aggregate = await client.nextAggregate({
           ...(forRound === undefined ? {} : { minRound: forRound }),
           ...(roundTimeoutMs === undefined ? {} : { timeoutMs: roundTimeoutMs }),
@@ -231,6 +254,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> extends Jo
           localRound,
           exitFlag: aggregate.exitFlag,
           totalSamples: aggregate.totalSamples,
+          selected: config.selected,
           metrics,
           modelUrl,
           trainMs,
@@ -259,6 +283,16 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> extends Jo
     const postProcessed = post === undefined ? undefined : await post(this.estimator);
     const modelUrl = this.history.at(-1)?.modelUrl;
     return { rounds: [...this.history], results, modelUrl, postProcessed };
+  }
+
+  /**
+   * The round's training options: FedProx's `mu` from the round configuration becomes the
+   * `proximal` option (TfjsEstimator), anchored at the weights the round starts from.
+   */
+  private async roundTrainOptions(options: TrainOptions, config: RoundConfigFrame): Promise<TrainOptions> {
+    const mu = config.data.mu;
+    if (typeof mu !== 'number' || !(mu > 0) || options.proximal !== undefined) return options;
+    return { ...options, proximal: { mu, reference: await this.estimator.getWeights() } };
   }
 
   /** Sets the aggregate on the estimator (cast to its layout) and saves it to MODEL_URL. */

@@ -99,6 +99,15 @@ export interface AggregationClientEvents {
   aggregate: [message: AggregateMessage];
 }
 
+/** A round's configuration as the server sent it (`round_config`). */
+export interface RoundConfigFrame {
+  readonly round: number;
+  /** The aggregation algorithm's configuration for the round (`{}` when it has none). */
+  readonly data: Readonly<Record<string, unknown>>;
+  /** Whether this client trains in the round (true without client selection). */
+  readonly selected: boolean;
+}
+
 interface PendingUpdate {
   readonly weights: readonly WeightRecord[];
   readonly numSamples: number;
@@ -500,6 +509,10 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
         this.fatal = error; // the server closes next
       else if (error.code === 'SEDNA_ERR_ROUND_FAILED' || frame.code === 'SEDNA_ERR_ROUND_FAILED') {
         this.deliverAggregate(new SednaError('SEDNA_ERR_ROUND_FAILED', error.message, { details: error.details }));
+      } else if (error.code === 'SEDNA_ERR_NOT_CHOSEN') {
+        // Refused for this round; the aggregate still comes. Not to be sent again after a reconnect.
+        this.log.warn({ err: error.message }, 'the server refused our update: not chosen for the round');
+        this.pending = undefined;
       }
       return;
     }
@@ -594,6 +607,33 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     const waiter = list[0] as Waiter<Frame>;
     this.messageWaiters.push({ type, waiter });
     return promise;
+  }
+
+  /**
+   * The `round_config` frame of round `round` or a later one (older ones are skipped), from a
+   * server whose hello says `round_config: true`: the algorithm's round configuration (`data`,
+   * e.g. FedProx's `mu`) and, with client selection, whether this client trains (`selected`).
+   * Rejects as `recv` does.
+   */
+  async roundConfig(
+    round: number,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<RoundConfigFrame> {
+    const bound = options.timeoutMs ?? this.waitBoundMs();
+    const started = Date.now();
+    for (;;) {
+      const timeoutMs = Math.max(0, started + bound - Date.now());
+      const frame = await this.recv('round_config', { ...options, timeoutMs });
+      const number = frame.round_number;
+      if (typeof number !== 'number' || number < round) continue;
+      const data = frame.data;
+      return {
+        round: number,
+        data:
+          typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {},
+        selected: frame.selected !== false,
+      };
+    }
   }
 
   /** The default bound of a wait: `waitTimeoutMs`, else the server's round deadline plus the connect timeout. */

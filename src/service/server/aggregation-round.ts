@@ -7,6 +7,10 @@
  * `roundTimeoutMs` has passed since its first update, as soon as `minClients` are in (a dead or
  * slow client no longer stalls the job, Sedna issue #459). Round `exitRound` answers
  * `exit_flag: "ok"` and ends the job.
+ *
+ * With client selection (`selective`), the server names the round's clients with `choose()`:
+ * the round then closes when all of them are in (`minClients` of them after the timeout), and an
+ * update from any other client, or one sent before the choice, is refused (SEDNA_ERR_NOT_CHOSEN).
  */
 import { SednaError, isSednaError, messageOf } from '../../common/errors.js';
 import type { WeightDtype, WeightLayout, WeightRecord } from '../../backend/weights.js';
@@ -48,7 +52,7 @@ export interface ClosedRound {
   readonly closedBy: 'all' | 'timeout';
 }
 
-export type SubmitOutcome = 'accepted' | 'duplicate' | 'stale' | 'rejected' | 'finished';
+export type SubmitOutcome = 'accepted' | 'duplicate' | 'stale' | 'rejected' | 'refused' | 'finished';
 
 export interface RoundCallbacks {
   /** A round opened; `config` is what `configure()` returned. */
@@ -57,6 +61,8 @@ export interface RoundCallbacks {
   settled(update: ClientUpdate, round: number, outcome: SubmitOutcome): void;
   /** An update was refused (layout, values): the server drops its client. */
   rejected(update: ClientUpdate, error: SednaError): void;
+  /** An update from a client the round did not choose was refused; the client stays. */
+  refused(update: ClientUpdate, error: SednaError): void;
   /** The algorithm failed the round; its contributors are told, and the round starts over. */
   failed(round: number, contributors: readonly string[], error: SednaError): void;
   /** The round timeout passed; the round closes now if it has `minClients` updates, else at the next one that makes it so. */
@@ -84,16 +90,46 @@ export class RoundCoordinator {
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private closingFlag = false;
+  /** The clients chosen for the round in progress (client selection), undefined before the choice. */
+  private chosen: ReadonlySet<string> | undefined;
 
   constructor(
     private readonly algorithm: AggregationAlgorithm,
     private readonly settings: RoundSettings,
     private readonly callbacks: RoundCallbacks,
+    /** Whether rounds take only the clients named by `choose()` (client selection). */
+    readonly selective = false,
   ) {
     const model = settings.layout;
     if (model !== undefined && algorithm.variableLayout !== true) {
       this.reference = { shapes: model.map((t) => [...t.shape]), dtypes: model.map((t) => t.dtype) };
     }
+  }
+
+  /** Names the clients that train in the round in progress (once per round, selective only). */
+  choose(clients: readonly string[]): void {
+    if (!this.selective || this.chosen !== undefined || clients.length === 0) return;
+    this.chosen = new Set(clients);
+  }
+
+  /** The clients chosen for the round in progress; undefined before the choice or without selection. */
+  get chosenIds(): string[] | undefined {
+    return this.chosen === undefined ? undefined : [...this.chosen];
+  }
+
+  /** Whether the round in progress waits for an update from `client`. */
+  expects(client: string): boolean {
+    return !this.selective || (this.chosen?.has(client) ?? false);
+  }
+
+  /** Updates that complete the round: every chosen client, else `participantsCount`. */
+  private get target(): number {
+    return this.chosen?.size ?? this.settings.participantsCount;
+  }
+
+  /** Updates the round needs once its timeout has passed. */
+  private get minimum(): number {
+    return Math.min(this.settings.minClients, this.target);
   }
 
   /** The round in progress (1-based); after the exit round, that round. */
@@ -124,7 +160,7 @@ export class RoundCoordinator {
    * `minClients` updates are in, or it is closing now.
    */
   get closesByItself(): boolean {
-    return this.closingFlag || (this.timer !== undefined && this.contributors.size >= this.settings.minClients);
+    return this.closingFlag || (this.timer !== undefined && this.contributors.size >= this.minimum);
   }
 
   /** Opens round 1. */
@@ -168,6 +204,7 @@ export class RoundCoordinator {
 
   private open(round: number, globalWeights: readonly WeightRecord[] | undefined): void {
     this.roundNumber = round;
+    this.chosen = undefined;
     this.contributors.clear();
     const reference = this.reference;
     this.layout = reference === undefined ? new RoundLayout() : RoundLayout.known(reference.shapes, reference.dtypes);
@@ -214,6 +251,19 @@ export class RoundCoordinator {
       return settle('rejected');
     }
     if (this.contributors.has(update.client)) return settle('duplicate');
+    if (!this.expects(update.client)) {
+      const why =
+        this.chosen === undefined
+          ? 'no client is chosen for it yet'
+          : `the chosen clients are ${[...this.chosen].join(', ')}`;
+      this.callbacks.refused(
+        update,
+        new SednaError('SEDNA_ERR_NOT_CHOSEN', `${update.client} was not chosen to train in round ${round}: ${why}`, {
+          details: { round, client: update.client },
+        }),
+      );
+      return settle('refused');
+    }
     // An algorithm whose updates differ in shape between clients (MistNet) checks them itself.
     if (this.algorithm.variableLayout !== true) {
       try {
@@ -245,8 +295,8 @@ export class RoundCoordinator {
     }
     settle('accepted');
     const count = this.contributors.size;
-    if (count >= this.settings.participantsCount) return { outcome: 'accepted', close: 'all' };
-    if (this.timedOut && count >= this.settings.minClients) return { outcome: 'accepted', close: 'timeout' };
+    if (count >= this.target) return { outcome: 'accepted', close: 'all' };
+    if (this.timedOut && count >= this.minimum) return { outcome: 'accepted', close: 'timeout' };
     return { outcome: 'accepted' };
   }
 
@@ -259,7 +309,7 @@ export class RoundCoordinator {
         if (this.stopped || this.finishedFlag || this.roundNumber !== round) return;
         this.timedOut = true;
         this.callbacks.timedOut(round, this.contributors.size);
-        if (this.contributors.size >= this.settings.minClients) await this.close('timeout');
+        if (this.contributors.size >= this.minimum) await this.close('timeout');
       });
     }, this.settings.roundTimeoutMs);
     this.timer.unref();

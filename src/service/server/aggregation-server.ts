@@ -45,10 +45,12 @@ import {
   type AggregationSettings,
 } from './aggregation-settings.js';
 import { RoundWatchdog, describeStall, type RoundBound, type RoundDiagnostic } from './round-watchdog.js';
+import { RoundSelection, resolveChooser } from './round-selection.js';
 
 export type { AggregationServerOptions, AggregationSettings } from './aggregation-settings.js';
 export type { AggregationClientInfo, ClientTrace } from './aggregation-client-info.js';
 export type { RoundBound, RoundDiagnostic } from './round-watchdog.js';
+export type { ClientChooseOption } from './round-selection.js';
 
 export interface RoundEvent {
   readonly round: number;
@@ -71,6 +73,8 @@ export interface AggregationServerEvents {
     event: { client: string; round: number; numSamples: number; encoding: WireEncoding; outcome: SubmitOutcome },
   ];
   round: [event: RoundEvent];
+  /** Client selection: the round's clients were chosen among `candidates` connected ones. */
+  'clients-chosen': [event: { round: number; chosen: readonly string[]; candidates: number }];
   'round-failed': [event: { round: number; error: SednaError }];
   /** The job failed (a round stalled): every client was told; `done` rejects with `error`. */
   failed: [event: { error: SednaError; diagnostic: RoundDiagnostic }];
@@ -132,6 +136,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private readonly sessions = new Sessions();
   /** The shared token (option `token`), kept apart from `settings` so that it is never logged. */
   private readonly token: string | undefined;
+  /** Client selection, when a chooser is set. */
+  private readonly selection: RoundSelection | undefined;
+  /** What `configure()` returned for the round in progress (sent in its round_config frames). */
+  private roundConfig: RoundConfig = {};
   /** The last aggregate, kept while a disconnected client is owed it (ids in `owed`). */
   private retained: AggregateFrames | undefined;
   private readonly owed = new Set<string>();
@@ -149,9 +157,11 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     algorithm: AggregationAlgorithm,
     settings: AggregationSettings,
     token: string | undefined,
+    selection: RoundSelection | undefined,
   ) {
     super();
     this.token = token;
+    this.selection = selection;
     this.http = http;
     this.algorithm = algorithm;
     this.aggregation = algorithm.name;
@@ -169,31 +179,39 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       perMessageDeflate: false,
       clientTracking: false,
     });
-    this.rounds = new RoundCoordinator(algorithm, settings, {
-      opened: (round, config) => {
-        this.watchdog.opened(round);
-        this.onRoundOpened(round, config);
-        this.watch();
+    this.rounds = new RoundCoordinator(
+      algorithm,
+      settings,
+      {
+        opened: (round, config) => {
+          this.watchdog.opened(round);
+          this.onRoundOpened(round, config);
+          this.watch();
+        },
+        settled: (update, round, outcome) => {
+          this.onSettled(update, round, outcome);
+          this.watch();
+        },
+        rejected: (update, error) => {
+          this.dropClient(update.client, error);
+        },
+        refused: (update, error) => {
+          this.onRefused(update, error);
+        },
+        failed: (round, contributors, error) => {
+          this.onRoundFailed(round, contributors, error);
+        },
+        timedOut: (round, updatesReceived) => {
+          this.log.warn({ round, updatesReceived, minClients: settings.minClients }, `round ${round} timed out`);
+          this.emit('round-timeout', { round, updatesReceived, minClients: settings.minClients });
+          this.watch();
+        },
+        closed: (closed) => this.onRoundClosed(closed),
+        // JSON clients carry float64, and so do binary clients that send float64 tensors.
+        wantsFloat64: () => [...this.sessions.values()].some((s) => s.encoding === 'json' || s.float64 === true),
       },
-      settled: (update, round, outcome) => {
-        this.onSettled(update, round, outcome);
-        this.watch();
-      },
-      rejected: (update, error) => {
-        this.dropClient(update.client, error);
-      },
-      failed: (round, contributors, error) => {
-        this.onRoundFailed(round, contributors, error);
-      },
-      timedOut: (round, updatesReceived) => {
-        this.log.warn({ round, updatesReceived, minClients: settings.minClients }, `round ${round} timed out`);
-        this.emit('round-timeout', { round, updatesReceived, minClients: settings.minClients });
-        this.watch();
-      },
-      closed: (closed) => this.onRoundClosed(closed),
-      // JSON clients carry float64, and so do binary clients that send float64 tensors.
-      wantsFloat64: () => [...this.sessions.values()].some((s) => s.encoding === 'json' || s.float64 === true),
-    });
+      selection !== undefined,
+    );
     this.watchdog = new RoundWatchdog(settings, (round, bound, waitedMs) => {
       this.onRoundStalled(round, bound, waitedMs);
     });
@@ -203,6 +221,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   static async create(options: AggregationServerOptions = {}): Promise<AggregationServer> {
     const algorithm = resolveAlgorithm(options.aggregation);
     const settings = resolveSettings(options);
+    const chooser = resolveChooser(options.clientChoose);
     // The factory's own options (bind, TLS, timeouts, connection cap), those the caller set.
     const serverOptions = Object.fromEntries(
       SERVER_OPTION_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
@@ -217,7 +236,11 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     if (options.token !== undefined && options.token.trim() === '') {
       throw new SednaError('SEDNA_ERR_INVALID_ARGUMENT', 'token must not be empty');
     }
-    const server = new AggregationServer(http, algorithm, settings, options.token);
+    const selection =
+      chooser === undefined
+        ? undefined
+        : new RoundSelection(chooser, settings.participantsCount, () => getLogger('fl.server'));
+    const server = new AggregationServer(http, algorithm, settings, options.token, selection);
     server.routes();
     return server;
   }
@@ -480,6 +503,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
         exit_round: this.settings.exitRound,
         participants_count: this.settings.participantsCount,
         round_deadline_ms: this.settings.roundDeadlineMs,
+        round_config: true,
+        client_selection: this.selection !== undefined,
       };
       this.sendText(
         connection,
@@ -495,6 +520,9 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       this.sendAggregate(session, this.retained);
       if (this.owed.size === 0) this.retained = undefined;
     }
+    // The round in progress: chosen now that this client is here, or told to this client.
+    if (this.selection !== undefined && this.rounds.chosenIds === undefined) this.chooseWhenReady();
+    else this.sendRoundConfig(session);
     this.watch();
   }
 
@@ -508,6 +536,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private onSettled(update: ClientUpdate, round: number, outcome: SubmitOutcome): void {
     const session = this.sessions.get(update.client);
     if (outcome === 'accepted' && session !== undefined) session.roundsContributed++;
+    if (outcome === 'accepted') this.selection?.noteSamples(update.client, update.numSamples);
     if (outcome === 'duplicate' || outcome === 'stale') {
       this.log.info({ client: update.client, round, outcome }, `update ignored (${outcome})`);
     }
@@ -544,6 +573,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
 
   private forget(session: Session, reason: string): void {
     this.sessions.forget(session);
+    this.selection?.forget(session.id);
     if (this.owed.delete(session.id) && this.owed.size === 0) this.retained = undefined;
     if (reason !== 'left' || session.connection === undefined)
       this.emit('client-leave', { client: session.id, reason });
@@ -652,12 +682,52 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   // -------------------------------------------------------------------------------------------
   // Rounds
 
-  private onRoundOpened(round: number, config: RoundConfig | undefined): void {
-    if (config === undefined) return;
-    const text = JSON.stringify({ type: 'round_config', round_number: round, data: config });
-    for (const session of this.sessions.values()) {
-      if (session.negotiated && session.connection !== undefined) this.sendText(session.connection, text);
+  private onRoundOpened(_round: number, config: RoundConfig | undefined): void {
+    this.roundConfig = config ?? {};
+    if (this.selection !== undefined) this.chooseWhenReady();
+    else for (const session of this.sessions.values()) this.sendRoundConfig(session);
+  }
+
+  /**
+   * Client selection: once `participantsCount` clients are connected, the chooser names the
+   * round's clients and every client learns from its round_config frame whether it trains.
+   */
+  private chooseWhenReady(): void {
+    if (this.selection === undefined || this.rounds.finished || this.rounds.chosenIds !== undefined) return;
+    const round = this.rounds.round;
+    const candidates = this.sessions.connectedIds();
+    const chosen = this.selection.pick(round, candidates);
+    if (chosen === undefined) return;
+    this.rounds.choose(chosen);
+    this.log.info({ round, chosen, candidates: candidates.length }, `round ${round}: ${chosen.length} clients chosen`);
+    this.emit('clients-chosen', { round, chosen, candidates: candidates.length });
+    for (const session of this.sessions.values()) this.sendRoundConfig(session);
+  }
+
+  /**
+   * The round_config frame of the round in progress (to negotiated clients only: a Sedna Python
+   * client does not know it): the algorithm's configuration, and with selection whether it trains.
+   */
+  private sendRoundConfig(session: Session): void {
+    const connection = session.connection;
+    if (!session.negotiated || connection === undefined || this.rounds.finished) return;
+    const frame: Record<string, unknown> = {
+      type: 'round_config',
+      round_number: this.rounds.round,
+      data: this.roundConfig,
+    };
+    if (this.selection !== undefined) {
+      if (this.rounds.chosenIds === undefined) return;
+      frame.selected = this.rounds.expects(session.id);
     }
+    this.sendText(connection, JSON.stringify(frame));
+  }
+
+  /** An update from a client the round did not choose: a coded error frame; it stays for the aggregate. */
+  private onRefused(update: ClientUpdate, error: SednaError): void {
+    this.log.warn({ client: update.client, round: this.rounds.round, err: error.message }, 'update refused');
+    const connection = this.sessions.get(update.client)?.connection;
+    if (connection !== undefined) this.sendText(connection, errorFrame(error.code, error.message));
   }
 
   private onRoundFailed(round: number, contributors: readonly string[], error: SednaError): void {
@@ -726,7 +796,13 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     if (this.rounds.finished || this.rounds.closesByItself) return false;
     for (const session of this.sessions.values()) {
       const connection = session.connection;
-      if (connection !== undefined && !connection.dropped && !this.rounds.hasContributed(session.id)) return false;
+      if (
+        connection !== undefined &&
+        !connection.dropped &&
+        this.rounds.expects(session.id) &&
+        !this.rounds.hasContributed(session.id)
+      )
+        return false;
     }
     return true;
   }

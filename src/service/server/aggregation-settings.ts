@@ -12,6 +12,7 @@ import type { AggregationAlgorithm } from '../../algorithms/aggregation/base.js'
 import type { WeightLayout } from '../../backend/weights.js';
 import { DEFAULT_ROUND_DEADLINE_MS } from '../aggregation-protocol.js';
 import type { ServerOptions } from './base.js';
+import type { ClientChooseOption } from './round-selection.js';
 
 const MIB = 1024 * 1024;
 
@@ -76,6 +77,12 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
    * Never part of `settings`, never logged.
    */
   token?: string;
+  /**
+   * Client selection (`client_choose`): each round, once `participantsCount` clients are
+   * connected, only the clients this chooser names train, and the round aggregates only theirs.
+   * Default: every client trains every round.
+   */
+  clientChoose?: ClientChooseOption;
 }
 
 /** Default cap on an update's `num_samples`: ten million samples per client and round. */
