@@ -360,6 +360,22 @@ export {
   type KrumParams,
   type KrumScore,
 } from './algorithms/aggregation/index.js';
+// Federated learning v2, part 2: Sedna's v2 trainer and aggregator on the v1 transport.
+export {
+  FederatedLearningV2,
+  AggregationServerV2,
+  WSTransmitter,
+  transmitterFromConfig,
+  type Transmitter,
+  type FederatedHyperparameters,
+  type FederatedData,
+  type EstimatorWithHyperparameters,
+  type FederatedLearningV2Options,
+  type AggregationServerV2Options,
+  type AggregationRoundV2,
+  type AggregationSummaryV2,
+} from './core/federated-learning/index.js';
+export type { ExitCheck } from './service/server/aggregation-server.js';
 export {
   SimpleClientChoose,
   WeightedClientChoose,

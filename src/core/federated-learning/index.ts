@@ -5,3 +5,17 @@ export {
   type FederatedRound,
   type FederatedTrainResult,
 } from './federated-learning.js';
+export {
+  FederatedLearningV2,
+  AggregationServerV2,
+  WSTransmitter,
+  transmitterFromConfig,
+  type Transmitter,
+  type FederatedHyperparameters,
+  type FederatedData,
+  type EstimatorWithHyperparameters,
+  type FederatedLearningV2Options,
+  type AggregationServerV2Options,
+  type AggregationRoundV2,
+  type AggregationSummaryV2,
+} from './v2.js';

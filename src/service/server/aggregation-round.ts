@@ -52,6 +52,16 @@ export interface ClosedRound {
   readonly closedBy: 'all' | 'timeout';
 }
 
+/**
+ * Asked after each round's aggregate (before it is broadcast): true makes it the last round
+ * (`exit_flag: "ok"`), e.g. AggregationServerV2 once the global model reaches its target accuracy.
+ */
+export type ExitCheck = (aggregate: {
+  readonly round: number;
+  readonly weights: readonly WeightRecord[];
+  readonly totalSamples: number;
+}) => boolean | Promise<boolean>;
+
 export type SubmitOutcome = 'accepted' | 'duplicate' | 'stale' | 'rejected' | 'refused' | 'finished';
 
 export interface RoundCallbacks {
@@ -67,6 +77,8 @@ export interface RoundCallbacks {
   failed(round: number, contributors: readonly string[], error: SednaError): void;
   /** The round timeout passed; the round closes now if it has `minClients` updates, else at the next one that makes it so. */
   timedOut(round: number, updatesReceived: number): void;
+  /** The exit check threw; the round goes on as if it had said no. */
+  exitCheckFailed?(round: number, error: unknown): void;
   /** A round closed: broadcast its aggregate. Awaited before the next round opens. */
   closed(round: ClosedRound): Promise<void>;
   /** Optional: whether a client takes the aggregate in float64 now (UpdateStream.wantsFloat64). */
@@ -99,6 +111,8 @@ export class RoundCoordinator {
     private readonly callbacks: RoundCallbacks,
     /** Whether rounds take only the clients named by `choose()` (client selection). */
     readonly selective = false,
+    /** Asked after each aggregate before `exitRound`: true ends the job at that round. */
+    private readonly exitWhen?: ExitCheck,
   ) {
     const model = settings.layout;
     if (model !== undefined && algorithm.variableLayout !== true) {
@@ -300,6 +314,17 @@ export class RoundCoordinator {
     return { outcome: 'accepted' };
   }
 
+  /** The exit check's answer; a check that fails is logged by the server and the job goes on. */
+  private async exitEarly(round: number, result: AggregateResult): Promise<boolean> {
+    if (this.exitWhen === undefined) return false;
+    try {
+      return await this.exitWhen({ round, weights: result.weights, totalSamples: result.totalSamples });
+    } catch (err) {
+      this.callbacks.exitCheckFailed?.(round, err);
+      return false;
+    }
+  }
+
   private armTimer(): void {
     if (this.settings.roundTimeoutMs <= 0) return;
     const round = this.roundNumber;
@@ -336,6 +361,8 @@ export class RoundCoordinator {
       if (!this.stopped) this.open(round, undefined);
       return;
     }
+    const exitFlag: ExitFlag =
+      round >= this.settings.exitRound || (await this.exitEarly(round, result)) ? 'ok' : 'continue';
     this.closingFlag = false;
     if (this.algorithm.variableLayout !== true && result.weights.length > 0) {
       // The next round is held to this aggregate's layout, not to whichever update comes first.
@@ -344,7 +371,6 @@ export class RoundCoordinator {
         dtypes: this.layout.binaryDtypes ?? this.reference?.dtypes,
       };
     }
-    const exitFlag: ExitFlag = round >= this.settings.exitRound ? 'ok' : 'continue';
     if (exitFlag === 'ok') this.finishedFlag = true;
     await this.callbacks.closed({
       round,

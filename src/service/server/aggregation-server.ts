@@ -35,7 +35,7 @@ import {
 } from '../aggregation-protocol.js';
 import { AggregateFrames, readMessage, readUpdate, type ReadUpdate } from '../aggregation-frames.js';
 import { createServer, type SednaServer, type ServerOptions } from './base.js';
-import { RoundCoordinator, type ClosedRound, type SubmitOutcome } from './aggregation-round.js';
+import { RoundCoordinator, type ClosedRound, type ExitCheck, type SubmitOutcome } from './aggregation-round.js';
 import { Sessions, type Connection, type Session } from './aggregation-sessions.js';
 import {
   optionsFromConfig,
@@ -51,6 +51,7 @@ export type { AggregationServerOptions, AggregationSettings } from './aggregatio
 export type { AggregationClientInfo, ClientTrace } from './aggregation-client-info.js';
 export type { RoundBound, RoundDiagnostic } from './round-watchdog.js';
 export type { ClientChooseOption } from './round-selection.js';
+export type { ExitCheck } from './aggregation-round.js';
 
 export interface RoundEvent {
   readonly round: number;
@@ -158,6 +159,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     settings: AggregationSettings,
     token: string | undefined,
     selection: RoundSelection | undefined,
+    exitWhen: ExitCheck | undefined,
   ) {
     super();
     this.token = token;
@@ -209,8 +211,12 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
         closed: (closed) => this.onRoundClosed(closed),
         // JSON clients carry float64, and so do binary clients that send float64 tensors.
         wantsFloat64: () => [...this.sessions.values()].some((s) => s.encoding === 'json' || s.float64 === true),
+        exitCheckFailed: (round, err) => {
+          this.log.error({ round, err: messageOf(err) }, `round ${round}: the exit check failed; the job goes on`);
+        },
       },
       selection !== undefined,
+      exitWhen,
     );
     this.watchdog = new RoundWatchdog(settings, (round, bound, waitedMs) => {
       this.onRoundStalled(round, bound, waitedMs);
@@ -240,7 +246,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       chooser === undefined
         ? undefined
         : new RoundSelection(chooser, settings.participantsCount, () => getLogger('fl.server'));
-    const server = new AggregationServer(http, algorithm, settings, options.token, selection);
+    const server = new AggregationServer(http, algorithm, settings, options.token, selection, options.exitWhen);
     server.routes();
     return server;
   }

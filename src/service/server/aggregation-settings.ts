@@ -13,6 +13,7 @@ import type { WeightLayout } from '../../backend/weights.js';
 import { DEFAULT_ROUND_DEADLINE_MS } from '../aggregation-protocol.js';
 import type { ServerOptions } from './base.js';
 import type { ClientChooseOption } from './round-selection.js';
+import type { ExitCheck } from './aggregation-round.js';
 
 const MIB = 1024 * 1024;
 
@@ -83,6 +84,8 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
    * Default: every client trains every round.
    */
   clientChoose?: ClientChooseOption;
+  /** Asked after each round's aggregate: true ends the job at that round (before `exitRound`). */
+  exitWhen?: ExitCheck;
 }
 
 /** Default cap on an update's `num_samples`: ten million samples per client and round. */
