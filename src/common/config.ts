@@ -699,7 +699,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'ws|s3',
     'ws',
     `${GM}: FL`,
-    'to come: federated learning v2',
+    'FederatedLearningV2, AggregationServerV2 (ws; s3: to come)',
     oneOf<'ws' | 's3'>('ws', ['ws', 's3'], (s) => s.toLowerCase()),
   ),
   aggDataPath: row(
@@ -707,7 +707,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path or s3:// URL',
     './',
     `${GM}: FL with S3 transmitter`,
-    'to come: federated learning v2',
+    'to come: the S3 transmitter of federated learning v2',
     stringOr('./'),
   ),
   kbServer: row(
