@@ -699,7 +699,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'ws|s3',
     'ws',
     `${GM}: FL`,
-    'FederatedLearningV2, AggregationServerV2 (ws; s3: to come)',
+    'FederatedLearningV2, AggregationServerV2 (transmitterFromConfig)',
     oneOf<'ws' | 's3'>('ws', ['ws', 's3'], (s) => s.toLowerCase()),
   ),
   aggDataPath: row(
@@ -707,7 +707,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path or s3:// URL',
     './',
     `${GM}: FL with S3 transmitter`,
-    'to come: the S3 transmitter of federated learning v2',
+    'S3Transmitter (TRANSMITTER=s3: an s3://bucket/prefix)',
     stringOr('./'),
   ),
   kbServer: row(

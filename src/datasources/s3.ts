@@ -403,6 +403,76 @@ export class S3Storage {
     }
   }
 
+  /**
+   * Writes an object from bytes held in memory as `chunks` (e.g. a weights frame that references
+   * its tensors), without joining them: up to the multipart threshold one PutObject, above it a
+   * multipart upload whose parts are copied from the chunks one part at a time (at most
+   * `concurrency` parts in memory). S3 makes the object visible only once complete.
+   */
+  async writeChunks(url: string, chunks: readonly Uint8Array[]): Promise<number> {
+    const loc = parseS3Url(url);
+    if (loc.key === '' || loc.key.endsWith('/'))
+      throw invalidArgument('location', url, 'an s3:// URL naming an object, not a folder');
+    const size = chunks.reduce((n, c) => n + c.byteLength, 0);
+    if (size < this.options.multipartThresholdBytes) {
+      await this.writeFile(url, chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, size));
+      return size;
+    }
+    const partSize = Math.max(this.options.partSizeBytes, Math.ceil(size / MAX_PARTS));
+    const reader = new ChunkReader(chunks);
+    await this.multipart(url, loc, size, partSize, (start, end) => () => reader.copy(start, end));
+    return size;
+  }
+
+  /**
+   * Reads one object into a single buffer of its announced size (no second copy: the chunks are
+   * written into place as they arrive), at most `maxBytes`. `onChunk` sees every chunk (a
+   * checksum, say). A body shorter or longer than announced is SEDNA_ERR_STORAGE.
+   */
+  async readObject(
+    url: string,
+    options: { maxBytes: number; onChunk?: (chunk: Uint8Array) => void },
+  ): Promise<Uint8Array> {
+    const loc = parseS3Url(url);
+    const { sdk, client } = await this.sdk();
+    return this.slots.run(async () => {
+      let out: S3Sdk.GetObjectCommandOutput;
+      try {
+        out = await client.send(new sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      } catch (err) {
+        throw s3Error('read', url, err);
+      }
+      const body = bodyStream(out.Body, url);
+      const size = out.ContentLength;
+      const fail = (problem: string, details: Record<string, unknown> = {}): SednaError => {
+        body.destroy();
+        return new SednaError('SEDNA_ERR_STORAGE', `cannot read ${url}: ${problem}`, {
+          details: { location: url, ...details },
+        });
+      };
+      if (size === undefined) throw fail('the object store did not say its size');
+      if (size > options.maxBytes) {
+        throw fail(`${size} bytes is over the limit of ${options.maxBytes}`, { size, maxBytes: options.maxBytes });
+      }
+      // A fresh ArrayBuffer (offset 0): typed-array views on it are aligned.
+      const bytes = new Uint8Array(size);
+      let at = 0;
+      try {
+        for await (const raw of body) {
+          const chunk = raw as Uint8Array;
+          if (at + chunk.byteLength > size) throw fail(`the body is longer than the announced ${size} bytes`);
+          bytes.set(chunk, at);
+          at += chunk.byteLength;
+          options.onChunk?.(chunk);
+        }
+      } catch (err) {
+        throw s3Error('read', url, err);
+      }
+      if (at !== size) throw fail(`the body ended after ${at} of ${size} bytes`, { size, received: at });
+      return bytes;
+    });
+  }
+
   /** Deletes the object and everything under `key/`; a missing object is not an error. */
   async remove(url: string): Promise<void> {
     const loc = parseS3Url(url);
@@ -561,9 +631,30 @@ export class S3Storage {
   }
 
   private async multipartUpload(file: string, loc: S3Location, size: number): Promise<void> {
-    const url = formatS3Url(loc.bucket, loc.key);
-    const { sdk, client } = await this.sdk();
     const partSize = Math.max(this.options.partSizeBytes, Math.ceil(size / MAX_PARTS));
+    // A fresh stream per attempt: the SDK cannot rewind a stream to retry it.
+    await this.multipart(
+      formatS3Url(loc.bucket, loc.key),
+      loc,
+      size,
+      partSize,
+      (start, end) => () => fs.createReadStream(file, { start, end: end - 1, highWaterMark: MIB }),
+    );
+    getLogger('file-ops').debug({ file, url: formatS3Url(loc.bucket, loc.key), bytes: size }, 'uploaded (multipart)');
+  }
+
+  /**
+   * A multipart upload of `size` bytes in parts of `partSize`; `bodyOf(start, end)` gives, for
+   * each attempt, the body of bytes [start, end). Aborted on failure.
+   */
+  private async multipart(
+    url: string,
+    loc: S3Location,
+    size: number,
+    partSize: number,
+    bodyOf: (start: number, end: number) => () => Readable | Uint8Array,
+  ): Promise<void> {
+    const { sdk, client } = await this.sdk();
     const count = Math.ceil(size / partSize);
     let uploadId: string | undefined;
     try {
@@ -577,6 +668,7 @@ export class S3Storage {
         async (i) => {
           const start = i * partSize;
           const end = Math.min(size, start + partSize); // exclusive
+          const body = bodyOf(start, end);
           const out = await this.withRetry('upload', `${url} (part ${i + 1}/${count})`, () =>
             client.send(
               new sdk.UploadPartCommand({
@@ -584,8 +676,7 @@ export class S3Storage {
                 Key: loc.key,
                 UploadId: id,
                 PartNumber: i + 1,
-                // A fresh stream per attempt: the SDK cannot rewind a stream to retry it.
-                Body: fs.createReadStream(file, { start, end: end - 1, highWaterMark: MIB }),
+                Body: body(),
                 ContentLength: end - start,
               }),
             ),
@@ -601,7 +692,6 @@ export class S3Storage {
           MultipartUpload: { Parts: parts },
         }),
       );
-      getLogger('file-ops').debug({ file, url, bytes: size, parts: count }, 'uploaded (multipart)');
     } catch (err) {
       if (uploadId !== undefined) {
         const abort = new sdk.AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: loc.key, UploadId: uploadId });
@@ -632,6 +722,34 @@ export class S3Storage {
 /** `key` as a folder prefix: `models/a` → `models/a/`; the bucket root stays ''. */
 function folderPrefix(key: string): string {
   return key === '' || key.endsWith('/') ? key : `${key}/`;
+}
+
+/** Bytes [start, end) of a list of chunks, copied into one buffer (one multipart part). */
+class ChunkReader {
+  private readonly starts: number[] = [];
+
+  constructor(private readonly chunks: readonly Uint8Array[]) {
+    let at = 0;
+    for (const c of chunks) {
+      this.starts.push(at);
+      at += c.byteLength;
+    }
+  }
+
+  copy(start: number, end: number): Uint8Array {
+    const out = Buffer.allocUnsafe(end - start);
+    let i = this.starts.findLastIndex((s) => s <= start);
+    let written = 0;
+    while (written < out.length && i < this.chunks.length) {
+      const chunk = this.chunks[i] as Uint8Array;
+      const from = Math.max(0, start + written - (this.starts[i] as number));
+      const take = Math.min(chunk.byteLength - from, out.length - written);
+      out.set(chunk.subarray(from, from + take), written);
+      written += take;
+      i++;
+    }
+    return out;
+  }
 }
 
 function bodyStream(body: unknown, url: string): Readable {

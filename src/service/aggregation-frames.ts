@@ -30,6 +30,7 @@ import {
   type WireEncoding,
 } from './aggregation-protocol.js';
 import type { ClosedRound } from './server/aggregation-round.js';
+import { S3_REF_FIELD, type S3WeightsRef } from './transmitter.js';
 
 /** The bytes of a ws message, whatever form ws delivered it in. */
 export function messageBytes(data: RawData): Buffer {
@@ -129,10 +130,21 @@ function inWidth(result: AggregateResult, width: 'float32' | 'float64'): readonl
 export class AggregateFrames {
   private json: string | undefined;
   private readonly binary = new Map<'float32' | 'float64', Uint8Array[]>();
+  private readonly viaS3 = new Map<'float32' | 'float64', string>();
 
-  constructor(readonly closed: ClosedRound) {}
+  /** `s3`: where the aggregate was put (per float width) for clients that take it from S3. */
+  constructor(
+    readonly closed: ClosedRound,
+    readonly s3?: ReadonlyMap<'float32' | 'float64', S3WeightsRef>,
+  ) {}
 
-  private envelope(): {
+  /** The aggregate's weights in one float width (see `inWidth`). */
+  weights(width: 'float32' | 'float64'): readonly WeightRecord[] {
+    return inWidth(this.closed.result, width);
+  }
+
+  /** The recv_weight frame without its weights. */
+  envelope(): {
     type: string;
     client: string;
     data: Record<string, unknown>;
@@ -150,10 +162,23 @@ export class AggregateFrames {
     };
   }
 
-  /** The aggregate for one client: `float64` for a binary client that sends float64 tensors. */
-  frame(encoding: WireEncoding, float64 = false): string | Uint8Array[] {
+  /**
+   * The aggregate for one client: `float64` for a binary client that sends float64 tensors; for
+   * an S3 client, a reference to the aggregate of its width when that was put in S3.
+   */
+  frame(encoding: WireEncoding, float64 = false, viaS3 = false): string | Uint8Array[] {
+    const width = float64 ? 'float64' : 'float32';
+    const ref = viaS3 ? this.s3?.get(width) : undefined;
+    if (ref !== undefined) {
+      let text = this.viaS3.get(width);
+      if (text === undefined) {
+        const env = this.envelope();
+        text = JSON.stringify({ ...env, data: { ...env.data, [S3_REF_FIELD]: ref } });
+        this.viaS3.set(width, text);
+      }
+      return text;
+    }
     if (encoding === 'binary') {
-      const width = float64 ? 'float64' : 'float32';
       let chunks = this.binary.get(width);
       if (chunks === undefined) {
         // FedAvg's output is laid out as a frame already: one message, framed without a copy.

@@ -27,6 +27,11 @@
  * (`selected` only with client selection, once the round's clients are chosen); a client trains
  * for round R only after it, and only when it is selected.
  *
+ * S3 transmitter (both sides configured for it; the subscribe says `"transmitter":"s3"` and the
+ * hello answers the same): `update_weight` and `recv_weight` are text frames whose `data` holds
+ * `"s3_object":{"url","bytes","sha256"}` instead of weights; the object is a weights frame whose
+ * meta is the message's envelope (see `transmitter.ts`).
+ *
  * Errors: the server sends `{"type":"error","code":"SEDNA_ERR_…","message":"…"}` and closes with
  * the code's WebSocket close code (4000-range, {@link CLOSE_CODES}). See docs/federated-learning.md.
  */
@@ -124,6 +129,12 @@ export interface ServerHello {
   readonly round_config?: boolean;
   /** Only the clients a round's `round_config` says `selected: true` train in it. */
   readonly client_selection?: boolean;
+  /**
+   * `s3` when the client asked for it (`"transmitter": "s3"` in its subscribe) and the server has
+   * an S3 transmitter: updates and aggregates then travel as `data.s3_object` references. Absent
+   * or `ws`: the weights stay on this socket.
+   */
+  readonly transmitter?: 'ws' | 's3';
 }
 
 /** A parsed frame of the protocol (text or the envelope of a binary one). */

@@ -4,6 +4,7 @@
  * Benchmarks start their own with {@link startS3Server}.
  */
 import { randomBytes } from 'node:crypto';
+import { S3Client } from '@aws-sdk/client-s3';
 import { FileOps, type FileOpsOptions } from '../../src/datasources/file-ops.js';
 import type { S3Options } from '../../src/datasources/s3.js';
 
@@ -46,6 +47,19 @@ export function s3TestOptions(overrides: S3Options = {}): S3Options {
     region: s.region,
     ...overrides,
   };
+}
+
+/** The AWS SDK's own client on the test server, to check what our code wrote. */
+export function s3TestSdk(): S3Client {
+  const s = s3TestSettings();
+  return new S3Client({
+    endpoint: s.endpoint,
+    region: s.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 }
 
 /** FileOps pointed at the test server. */

@@ -92,7 +92,7 @@ describe('FederatedLearningV2 and AggregationServerV2', () => {
     await aggregator.close();
   }, 120_000);
 
-  it('refuses bad hyperparameters and an S3 transmitter it cannot serve yet with coded errors', async () => {
+  it('refuses bad hyperparameters and an S3 transmitter without an S3 location with coded errors', async () => {
     const bad = await rejectionOf(
       AggregationServerV2.create({ hyperparameters: { target_accuracy: 1.5 }, config: serverConfig() }),
     );
@@ -101,10 +101,11 @@ describe('FederatedLearningV2 and AggregationServerV2', () => {
       AggregationServerV2.create({ hyperparameters: { rounds: '0' }, config: serverConfig() }),
     );
     expect(rounds.code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
+    // TRANSMITTER=s3 needs an S3 location in AGG_DATA_PATH (fl-s3.test.ts runs the S3 transmitter).
     const s3 = await rejectionOf(
       Promise.resolve().then(() => transmitterFromConfig(serverConfig({ TRANSMITTER: 's3' }))),
     );
-    expect(s3.code).toBe('SEDNA_ERR_NOT_SUPPORTED');
+    expect(s3.code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
     expect(transmitterFromConfig(serverConfig())).toBeInstanceOf(WSTransmitter);
     const epochs = await rejectionOf(
       FederatedLearningV2.create({

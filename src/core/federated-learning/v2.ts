@@ -14,7 +14,8 @@ import type { Dataset, Estimator, TrainOptions } from '../../backend/estimator.j
 import { castWeightsLike, layoutOf } from '../../backend/weights.js';
 import type { AggregationAlgorithm } from '../../algorithms/aggregation/base.js';
 import type { SednaConfig } from '../../common/config.js';
-import { SednaError, invalidArgument } from '../../common/errors.js';
+import { invalidArgument } from '../../common/errors.js';
+import { S3Transmitter, WSTransmitter, type Transmitter } from '../../service/transmitter.js';
 import type { LCClient } from '../../service/client/lc-client.js';
 import type { AggregationClientOptions } from '../../service/client/aggregation-client.js';
 import {
@@ -27,25 +28,27 @@ import { K8sResourceKind } from '../../common/constants.js';
 import { JobBase, OwnedResources } from '../job-base.js';
 import { FederatedLearning, type FederatedTrainOptions, type FederatedTrainResult } from './federated-learning.js';
 
-/** Sedna's `WSTransmitter()`: updates and aggregates travel over the aggregator's WebSocket. */
-export class WSTransmitter {
-  readonly kind = 'ws' as const;
-  /** Sedna's (Plato's) parameters: none. */
-  readonly parameters: Readonly<Record<string, never>> = Object.freeze({});
-}
+export {
+  S3Transmitter,
+  WSTransmitter,
+  type S3TransmitterOptions,
+  type S3WeightsRef,
+  type Transmitter,
+} from '../../service/transmitter.js';
 
-export type Transmitter = WSTransmitter;
-
-/** The transmitter TRANSMITTER names (Sedna's `get_transmitter_from_config`). */
+/**
+ * The transmitter TRANSMITTER names (Sedna's `get_transmitter_from_config`): `ws`, or `s3` with
+ * S3_ENDPOINT_URL, ACCESS_KEY_ID, SECRET_ACCESS_KEY and AGG_DATA_PATH (an s3://bucket/prefix).
+ */
 export function transmitterFromConfig(config: SednaConfig): Transmitter {
   if (config.transmitter === 's3') {
-    throw new SednaError(
-      'SEDNA_ERR_NOT_SUPPORTED',
-      'TRANSMITTER=s3 is not supported yet by FederatedLearningV2/AggregationServerV2; use TRANSMITTER=ws',
-    );
+    return new S3Transmitter(config.s3EndpointUrl, config.accessKeyId, config.secretAccessKey, config.aggDataPath);
   }
   return new WSTransmitter();
 }
+
+/** Whether the job closes the transmitter: an S3 one holds sockets. */
+const closeable = (t: Transmitter): t is S3Transmitter => t.kind === 's3';
 
 /** What Sedna's examples set in `estimator.hyperparameters` (CRD strings accepted). */
 export interface FederatedHyperparameters {
@@ -154,12 +157,13 @@ export class FederatedLearningV2<X = unknown, Y = unknown, P = unknown> extends 
     if (options.data.trainset === undefined) throw invalidArgument('data.trainset', undefined, 'a dataset');
     trainOptionsOf(hyperparametersOf(options.estimator, options.hyperparameters));
     const resources = new OwnedResources();
+    if (closeable(transmitter)) resources.own(transmitter);
     const job = resources.own(
       await FederatedLearning.create<X, Y, P>({
         estimator: options.estimator,
         aggregation: aggregationName(options.aggregation),
         config,
-        ...(options.client === undefined ? {} : { client: options.client }),
+        client: { ...(options.client ?? {}), transmitter },
         ...(options.lcClient === undefined ? {} : { lcClient: options.lcClient }),
         ...(options.ownsEstimator === undefined ? {} : { ownsEstimator: options.ownsEstimator }),
       }),
@@ -195,7 +199,7 @@ export interface AggregationServerV2Options<X = unknown, Y = unknown, P = unknow
   hyperparameters?: FederatedHyperparameters;
   config?: SednaConfig;
   /** Overrides for the aggregation server (timeouts, host, port, ...). */
-  server?: Omit<AggregationServerOptions, 'aggregation' | 'clientChoose' | 'exitWhen'>;
+  server?: Omit<AggregationServerOptions, 'aggregation' | 'clientChoose' | 'exitWhen' | 'transmitter'>;
   ownsEstimator?: boolean;
 }
 
@@ -261,6 +265,7 @@ export class AggregationServerV2<X = unknown, Y = unknown, P = unknown> extends 
     const { estimator, data } = options;
     const resources = new OwnedResources();
     if (estimator !== undefined && (options.ownsEstimator ?? true)) resources.own(estimator);
+    if (closeable(transmitter)) resources.own(transmitter);
     // Filled in below: the exit check needs the job, the job needs the server.
     let job: AggregationServerV2<X, Y, P> | undefined;
     try {
@@ -270,6 +275,7 @@ export class AggregationServerV2<X = unknown, Y = unknown, P = unknown> extends 
         ...(rounds === undefined ? {} : { exitRound: rounds }),
         ...(options.chooser === undefined ? {} : { clientChoose: options.chooser }),
         ...(options.server ?? {}),
+        transmitter,
         exitWhen: async ({ round, weights }) => {
           if (estimator === undefined) return false;
           const local = await estimator.getWeights();

@@ -32,6 +32,7 @@ import {
   type WireEncoding,
 } from '../aggregation-protocol.js';
 import { readAggregate, readMessage, type AggregateMessage } from '../aggregation-frames.js';
+import { S3_REF_FIELD, s3RefOf, type S3Transmitter, type S3WeightsRef, type Transmitter } from '../transmitter.js';
 import { backoffDelay, type RetryPolicy } from '../../common/http-client.js';
 
 export type { AggregateMessage } from '../aggregation-frames.js';
@@ -80,6 +81,12 @@ export interface AggregationClientOptions {
   token?: string;
   /** TLS for `wss://`: a private CA, and a client certificate and key for mutual TLS (PEM). */
   tls?: AggregationClientTls;
+  /**
+   * An S3Transmitter: with a sedna-sdk server that has one too, updates go up to S3 and only
+   * their reference is sent; aggregates come down from there. Otherwise (or with a WSTransmitter)
+   * the weights travel on the socket. The caller keeps ownership (closes it).
+   */
+  transmitter?: Transmitter;
 }
 
 /** TLS material of an {@link AggregationClient} (PEM text or bytes). */
@@ -163,12 +170,13 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
   readonly clientId: string;
   readonly jobName: string;
   private readonly options: Required<
-    Omit<AggregationClientOptions, 'retry' | 'jobName' | 'waitTimeoutMs' | 'token' | 'tls'>
+    Omit<AggregationClientOptions, 'retry' | 'jobName' | 'waitTimeoutMs' | 'token' | 'tls' | 'transmitter'>
   > & {
     retry: Omit<RetryPolicy, 'maxAttempts'>;
     waitTimeoutMs: number | undefined;
     token: string | undefined;
     tls: AggregationClientTls | undefined;
+    transmitter: Transmitter | undefined;
   };
   /**
    * Chosen here and sent with every subscribe: a sedna-sdk server gives this client's kept place
@@ -187,6 +195,10 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
   private ended = false;
   private reconnecting: Promise<void> | undefined;
   private sendChain: Promise<void> = Promise.resolve();
+  /** The S3 transmitter, while the server takes weights through S3. */
+  private s3: S3Transmitter | undefined;
+  /** Aggregates being read from S3, in the order they came. */
+  private receiveChain: Promise<void> = Promise.resolve();
   private latest: AggregateMessage | SednaError | undefined;
   private readonly aggregateWaiters: Waiter<AggregateMessage>[] = [];
   private readonly messages: Frame[] = [];
@@ -224,6 +236,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
       random: options.random ?? Math.random,
       token: options.token,
       tls: options.tls,
+      transmitter: options.transmitter,
     };
   }
 
@@ -362,6 +375,7 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
         subscribe.encoding = this.options.encoding;
         if (this.options.token !== undefined) subscribe.token = this.options.token;
         subscribe.session_secret = this.sessionSecret;
+        if (this.options.transmitter?.kind === 's3') subscribe.transmitter = 's3';
         socket.send(JSON.stringify(subscribe));
         subscribeSent = true;
       });
@@ -402,6 +416,8 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     this.everConnected = true;
     this.hello = isHello(reply.server) ? reply.server : undefined;
     this.wireEncoding = this.hello?.encoding ?? 'json';
+    const s3 = this.options.transmitter;
+    this.s3 = this.hello?.transmitter === 's3' && s3?.kind === 's3' ? s3 : undefined;
     if (this.hello !== undefined) this.nextRound = this.hello.round_number;
     this.lastSeen = Date.now();
     this.lastFrame = { type: 'subscribe', at: this.lastSeen };
@@ -517,20 +533,18 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
       return;
     }
     if (frame.type === 'recv_weight') {
-      let message: AggregateMessage;
+      let ref: S3WeightsRef | undefined;
       try {
-        message = readAggregate(frame, weights);
+        ref = s3RefOf(frame.data, 'SEDNA_ERR_ROUND_FAILED');
       } catch (err) {
-        this.log.error({ err: messageOf(err) }, 'malformed aggregate from the server');
         this.deliverAggregate(err as SednaError);
         return;
       }
-      this.nextRound = message.round + 1;
-      if (this.pending !== undefined && (this.pending.round === undefined || this.pending.round <= message.round)) {
-        this.pending = undefined;
+      if (ref !== undefined) {
+        this.receiveFromS3(frame, ref);
+        return;
       }
-      this.emit('aggregate', message);
-      this.deliverAggregate(message);
+      this.onAggregate(frame, weights);
       return;
     }
     this.emit('message', frame);
@@ -542,6 +556,46 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     }
     this.messages.push(frame);
     if (this.messages.length > this.options.maxQueuedMessages) this.messages.shift();
+  }
+
+  /**
+   * An aggregate whose weights are in S3: read (size and SHA-256 checked) in the order the
+   * frames came; a failure is this round's SEDNA_ERR_ROUND_FAILED.
+   */
+  private receiveFromS3(frame: Frame, ref: S3WeightsRef): void {
+    const s3 = this.s3 ?? (this.options.transmitter?.kind === 's3' ? this.options.transmitter : undefined);
+    this.receiveChain = this.receiveChain.then(async () => {
+      if (s3 === undefined) {
+        this.deliverAggregate(
+          new SednaError('SEDNA_ERR_ROUND_FAILED', 'an S3 aggregate, but this client has no S3 transmitter'),
+        );
+        return;
+      }
+      try {
+        const { weights } = await s3.get(ref, { type: 'recv_weight', maxBytes: this.options.maxMessageBytes });
+        this.onAggregate(frame, weights);
+      } catch (err) {
+        this.log.error({ err: messageOf(err) }, 'could not read the aggregate from S3');
+        this.deliverAggregate(err as SednaError);
+      }
+    });
+  }
+
+  private onAggregate(frame: Frame, weights: WeightRecord[] | undefined): void {
+    let message: AggregateMessage;
+    try {
+      message = readAggregate(frame, weights);
+    } catch (err) {
+      this.log.error({ err: messageOf(err) }, 'malformed aggregate from the server');
+      this.deliverAggregate(err as SednaError);
+      return;
+    }
+    this.nextRound = message.round + 1;
+    if (this.pending !== undefined && (this.pending.round === undefined || this.pending.round <= message.round)) {
+      this.pending = undefined;
+    }
+    this.emit('aggregate', message);
+    this.deliverAggregate(message);
   }
 
   private deliverAggregate(value: AggregateMessage | SednaError): void {
@@ -793,14 +847,23 @@ export class AggregationClient extends EventEmitter<AggregationClientEvents> {
     this.pending = { weights, numSamples, round };
     return this.serialize(async () => {
       const socket = await this.whenConnected();
+      // The envelope of a binary frame or an S3 object (Sedna's JSON frame carries the lists).
+      const envelope: Record<string, unknown> = {
+        type: 'update_weight',
+        client: this.clientId,
+        data: { num_samples: numSamples },
+        job_name: this.jobName,
+      };
+      if (round !== undefined) envelope.round_number = round;
+      const s3 = this.s3;
+      if (s3 !== undefined) {
+        // Up to S3 (multipart, from the tensors), then only the reference on the socket.
+        const ref = await s3.putUpdate(this.clientId, round, envelope, weights);
+        const frame = { ...envelope, data: { num_samples: numSamples, [S3_REF_FIELD]: ref } };
+        await this.write(await this.whenConnected(), JSON.stringify(frame), { binary: false, fin: true });
+        return;
+      }
       if (this.wireEncoding === 'binary') {
-        const envelope: Record<string, unknown> = {
-          type: 'update_weight',
-          client: this.clientId,
-          data: { num_samples: numSamples },
-          job_name: this.jobName,
-        };
-        if (round !== undefined) envelope.round_number = round;
         const bytes = weights.reduce((n, w) => n + w.data.byteLength, 0);
         if (bytes <= SINGLE_FRAME_BYTES) {
           // One WebSocket frame: the receiver then copies it once (ws joins fragments with a

@@ -53,8 +53,9 @@ export interface ClosedRound {
 }
 
 /**
- * Asked after each round's aggregate (before it is broadcast): true makes it the last round
- * (`exit_flag: "ok"`), e.g. AggregationServerV2 once the global model reaches its target accuracy.
+ * Asked after each round's aggregate (before it is broadcast), the exit round's included: true
+ * makes it the last round (`exit_flag: "ok"`), e.g. AggregationServerV2 once the global model
+ * reaches its target accuracy (it also adopts every aggregate into its global model).
  */
 export type ExitCheck = (aggregate: {
   readonly round: number;
@@ -111,7 +112,7 @@ export class RoundCoordinator {
     private readonly callbacks: RoundCallbacks,
     /** Whether rounds take only the clients named by `choose()` (client selection). */
     readonly selective = false,
-    /** Asked after each aggregate before `exitRound`: true ends the job at that round. */
+    /** Asked after each aggregate (the exit round's too): true ends the job at that round. */
     private readonly exitWhen?: ExitCheck,
   ) {
     const model = settings.layout;
@@ -362,7 +363,8 @@ export class RoundCoordinator {
       return;
     }
     const exitFlag: ExitFlag =
-      round >= this.settings.exitRound || (await this.exitEarly(round, result)) ? 'ok' : 'continue';
+      // Asked at the exit round too: the check also takes each aggregate (V2's global model).
+      (await this.exitEarly(round, result)) || round >= this.settings.exitRound ? 'ok' : 'continue';
     this.closingFlag = false;
     if (this.algorithm.variableLayout !== true && result.weights.length > 0) {
       // The next round is held to this aggregate's layout, not to whichever update comes first.

@@ -46,6 +46,7 @@ import {
 } from './aggregation-settings.js';
 import { RoundWatchdog, describeStall, type RoundBound, type RoundDiagnostic } from './round-watchdog.js';
 import { RoundSelection, resolveChooser } from './round-selection.js';
+import { s3RefOf, type S3Transmitter, type S3WeightsRef } from '../transmitter.js';
 
 export type { AggregationServerOptions, AggregationSettings } from './aggregation-settings.js';
 export type { AggregationClientInfo, ClientTrace } from './aggregation-client-info.js';
@@ -139,6 +140,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private readonly token: string | undefined;
   /** Client selection, when a chooser is set. */
   private readonly selection: RoundSelection | undefined;
+  /** The S3 transmitter, for clients that move their weights through S3. */
+  private readonly s3: S3Transmitter | undefined;
   /** What `configure()` returned for the round in progress (sent in its round_config frames). */
   private roundConfig: RoundConfig = {};
   /** The last aggregate, kept while a disconnected client is owed it (ids in `owed`). */
@@ -157,13 +160,18 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     http: SednaServer,
     algorithm: AggregationAlgorithm,
     settings: AggregationSettings,
-    token: string | undefined,
-    selection: RoundSelection | undefined,
-    exitWhen: ExitCheck | undefined,
+    wiring: {
+      token: string | undefined;
+      selection: RoundSelection | undefined;
+      exitWhen: ExitCheck | undefined;
+      s3: S3Transmitter | undefined;
+    },
   ) {
     super();
-    this.token = token;
+    const { selection, exitWhen } = wiring;
+    this.token = wiring.token;
     this.selection = selection;
+    this.s3 = wiring.s3;
     this.http = http;
     this.algorithm = algorithm;
     this.aggregation = algorithm.name;
@@ -246,7 +254,12 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       chooser === undefined
         ? undefined
         : new RoundSelection(chooser, settings.participantsCount, () => getLogger('fl.server'));
-    const server = new AggregationServer(http, algorithm, settings, options.token, selection, options.exitWhen);
+    const server = new AggregationServer(http, algorithm, settings, {
+      token: options.token,
+      selection,
+      exitWhen: options.exitWhen,
+      s3: options.transmitter?.kind === 's3' ? options.transmitter : undefined,
+    });
     server.routes();
     return server;
   }
@@ -457,7 +470,9 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       if (text === undefined && frame.type !== 'update_weight')
         throw protocolError(`binary frames carry update_weight only, got "${frame.type}"`);
       if (frame.type === 'update_weight') {
-        this.onUpdate(session, readUpdate(frame, weights, session.id, this.settings.maxNumSamples));
+        const ref = text === undefined ? undefined : s3RefOf(frame.data, 'SEDNA_ERR_INVALID_UPDATE');
+        if (ref !== undefined) this.onS3Update(connection, session, frame, ref);
+        else this.onUpdate(session, readUpdate(frame, weights, session.id, this.settings.maxNumSamples));
         return;
       }
       // Sedna re-broadcasts any other frame to every client: a stranger's forged error frame, or
@@ -485,11 +500,13 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     const negotiated = typeof frame.encoding === 'string';
     const encoding: WireEncoding =
       negotiated && frame.encoding === 'binary' && this.settings.allowBinary ? 'binary' : 'json';
+    const viaS3 = negotiated && frame.transmitter === 's3' && this.s3 !== undefined;
     // Sedna: CLIENT_JOIN to the clients already there, then the subscribe frame to everyone.
     this.broadcastText(JSON.stringify({ type: 'CLIENT_JOIN', data: id }));
     const session = this.sessions.join(connection, claimed, {
       encoding,
       negotiated,
+      viaS3,
       deliveredRound: this.roundsDone,
       secret: frame.session_secret,
     });
@@ -511,6 +528,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
         round_deadline_ms: this.settings.roundDeadlineMs,
         round_config: true,
         client_selection: this.selection !== undefined,
+        transmitter: viaS3 ? 's3' : 'ws',
       };
       this.sendText(
         connection,
@@ -537,6 +555,53 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     if (encoding === 'binary') session.float64 = weights.some((w) => w.dtype === 'float64');
     const update: ClientUpdate = { client: session.id, numSamples, weights, encoding };
     void this.rounds.submit(update, read.jobName, read.round);
+  }
+
+  /**
+   * An update sent as an S3 reference: the cheap checks first (the client's own prefix, its
+   * sample count, whether the round wants it), then the object is read and checked; any failure
+   * drops the client with SEDNA_ERR_INVALID_UPDATE and the round goes on without it.
+   */
+  private onS3Update(connection: Connection, session: Session, frame: Frame, ref: S3WeightsRef): void {
+    const s3 = this.s3;
+    if (s3 === undefined || !session.viaS3) {
+      throw new SednaError(
+        'SEDNA_ERR_INVALID_UPDATE',
+        'an S3 reference, but this connection did not negotiate the S3 transmitter (send the weights on the socket)',
+      );
+    }
+    const prefix = s3.updatePrefix(session.id);
+    if (!ref.url.startsWith(prefix)) {
+      throw new SednaError('SEDNA_ERR_INVALID_UPDATE', `the update of "${session.id}" must lie under ${prefix}`, {
+        details: { location: ref.url },
+      });
+    }
+    // Binary-style: the round the client names is checked (weights come from S3).
+    const header = readUpdate(frame, [], session.id, this.settings.maxNumSamples);
+    // Not chosen for the round: refused by the round without reading S3.
+    if (!this.rounds.expects(session.id)) {
+      this.onUpdate(session, header);
+      return;
+    }
+    s3.get(ref, { type: 'update_weight', client: session.id, maxBytes: this.settings.maxMessageBytes })
+      .then(
+        ({ meta, weights }) => {
+          if (session.connection !== connection || connection.dropped) return; // it left meanwhile
+          if (header.round !== undefined && meta.round_number !== header.round) {
+            throw new SednaError(
+              'SEDNA_ERR_INVALID_UPDATE',
+              `the object at ${ref.url} is for round ${String(meta.round_number)}, the update for round ${header.round}`,
+            );
+          }
+          this.onUpdate(session, { ...header, weights });
+        },
+        (err: unknown) => {
+          this.drop(connection, err);
+        },
+      )
+      .catch((err: unknown) => {
+        this.drop(connection, err);
+      });
   }
 
   private onSettled(update: ClientUpdate, round: number, outcome: SubmitOutcome): void {
@@ -661,7 +726,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       written();
       return;
     }
-    const frame = frames.frame(session.encoding, session.float64 === true);
+    const frame = frames.frame(session.encoding, session.float64 === true, session.viaS3);
     const socket = connection.socket;
     if (typeof frame === 'string') {
       socket.send(frame, { binary: false }, () => {
@@ -746,9 +811,38 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     }
   }
 
-  private onRoundClosed(closed: ClosedRound): Promise<void> {
-    this.watchdog.stop();
+  /**
+   * Puts the aggregate in S3 when a connected client takes it from there; undefined otherwise,
+   * or when the upload failed (those clients then get it on the socket, as the others do).
+   */
+  private async publishToS3(
+    closed: ClosedRound,
+  ): Promise<Map<'float32' | 'float64', S3WeightsRef> | undefined> {
+    const s3 = this.s3;
+    const widths = new Set<'float32' | 'float64'>();
+    for (const s of this.sessions.values()) {
+      if (s.viaS3 && s.connection !== undefined) widths.add(s.float64 === true ? 'float64' : 'float32');
+    }
+    if (s3 === undefined || widths.size === 0) return undefined;
     const frames = new AggregateFrames(closed);
+    try {
+      const refs = new Map<'float32' | 'float64', S3WeightsRef>();
+      for (const width of widths) {
+        refs.set(width, await s3.putAggregate(closed.round, frames.envelope(), frames.weights(width)));
+      }
+      return refs;
+    } catch (err) {
+      this.log.warn(
+        { round: closed.round, err: messageOf(err) },
+        'could not put the aggregate in S3; sending it on the socket',
+      );
+      return undefined;
+    }
+  }
+
+  private async onRoundClosed(closed: ClosedRound): Promise<void> {
+    this.watchdog.stop();
+    const frames = new AggregateFrames(closed, await this.publishToS3(closed));
     this.owed.clear();
     // Once every copy is written, the aggregate's memory goes back to the algorithm for the next
     // round (unless a disconnected client is owed it).
@@ -782,7 +876,6 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     this.log.info(event, `round ${closed.round} aggregated`);
     this.emit('round', event);
     if (closed.exitFlag === 'ok') this.beginExit();
-    return Promise.resolve();
   }
 
   // -------------------------------------------------------------------------------------------

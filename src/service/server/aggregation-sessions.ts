@@ -19,6 +19,8 @@ export interface Session {
   float64?: boolean;
   /** Asked for more than Sedna's protocol (gets the `server` hello, binary frames, round_config). */
   negotiated: boolean;
+  /** Weights travel through S3 (both sides have an S3Transmitter); control frames stay here. */
+  viaS3: boolean;
   connectedAt: number;
   roundsContributed: number;
   deliveredRound: number;
@@ -120,7 +122,7 @@ export class Sessions {
   join(
     connection: Connection,
     claimed: { id: string; existing: Session | undefined },
-    wire: { encoding: WireEncoding; negotiated: boolean; deliveredRound: number; secret: unknown },
+    wire: { encoding: WireEncoding; negotiated: boolean; viaS3: boolean; deliveredRound: number; secret: unknown },
   ): Session {
     if (connection.subscribeTimer !== undefined) clearTimeout(connection.subscribeTimer);
     const { id, existing } = claimed;
@@ -129,6 +131,7 @@ export class Sessions {
       connection: undefined,
       encoding: wire.encoding,
       negotiated: wire.negotiated,
+      viaS3: wire.viaS3,
       connectedAt: Date.now(),
       roundsContributed: 0,
       deliveredRound: wire.deliveredRound,
@@ -141,6 +144,7 @@ export class Sessions {
     session.connection = connection;
     session.encoding = wire.encoding;
     session.negotiated = wire.negotiated;
+    session.viaS3 = wire.viaS3;
     connection.session = session;
     this.byId.set(id, session);
     this.trace(id, 'connected', 'subscribe');

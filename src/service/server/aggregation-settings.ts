@@ -13,6 +13,7 @@ import type { WeightLayout } from '../../backend/weights.js';
 import { DEFAULT_ROUND_DEADLINE_MS } from '../aggregation-protocol.js';
 import type { ServerOptions } from './base.js';
 import type { ClientChooseOption } from './round-selection.js';
+import type { Transmitter } from '../transmitter.js';
 import type { ExitCheck } from './aggregation-round.js';
 
 const MIB = 1024 * 1024;
@@ -84,8 +85,15 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
    * Default: every client trains every round.
    */
   clientChoose?: ClientChooseOption;
-  /** Asked after each round's aggregate: true ends the job at that round (before `exitRound`). */
+  /** Asked after each round's aggregate, the exit round's too: true ends the job at that round. */
   exitWhen?: ExitCheck;
+  /**
+   * An S3Transmitter: clients that ask for it send their updates as S3 references, which the
+   * server reads from there (each object checked: size, SHA-256, a weights frame from that
+   * client), and get the aggregate the same way. Other clients keep the WebSocket. Default: the
+   * WebSocket for everyone. The caller keeps ownership (closes it).
+   */
+  transmitter?: Transmitter;
 }
 
 /** Default cap on an update's `num_samples`: ten million samples per client and round. */
