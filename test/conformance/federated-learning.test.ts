@@ -1,7 +1,8 @@
 /**
- * The federated-learning example workers as they run in pods (child processes configured only by
- * environment variables): an aggregator and two trainers, the trainers reporting each round to
- * the real LocalController. What the GlobalManager receives.
+ * The federated-learning example workers (v1, and v2: AggregationServerV2/FederatedLearningV2) as
+ * they run in pods (child processes configured only by environment variables): an aggregator and
+ * two trainers, the trainers reporting each round to the real LocalController. What the
+ * GlobalManager receives.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -26,30 +27,32 @@ describe('federated learning trainers → real LocalController', () => {
     await fsp.rm(tmp, { recursive: true, force: true });
   });
 
-  it('reports every round as federatedlearningjob train status, completed at the end', async () => {
+  async function expectReportsOfEveryRound(api: 'v1' | 'v2', jobName: string): Promise<void> {
     // Two shards of the digits train split, each with the header, under the pods' data mount.
-    const hostData = path.join(tmp, 'home-data');
+    const hostData = path.join(tmp, `home-data-${jobName}`);
     const shards = writeFederatedShards(hostData);
     const results = await runFederatedJob({
       lcServer: lc.lcServer,
       hostData,
       shards,
-      jobName: 'digits-fl',
+      jobName,
       rounds: ROUNDS,
+      api,
       timeoutMs: 90_000, // under the test timeout: a stalled worker is named, with its output's tail
     });
     expect(results.map((r) => [r.name, r.code, r.signal, r.stderr])).toEqual(
       ['aggworker', 'trainworker-0', 'trainworker-1'].map((name) => [name, 0, null, '']),
     );
 
-    const all = await lc.waitFor((m) => m.filter((x) => x.content.status === 'completed').length >= 2);
-    const fl = all.filter((m) => m.header.resourceKind === 'federatedlearningjob');
+    const mineOnly = (m: GmMessage): boolean => m.header.resourceName === jobName;
+    const all = await lc.waitFor((m) => m.filter((x) => mineOnly(x) && x.content.status === 'completed').length >= 2);
+    const fl = all.filter((m) => m.header.resourceKind === 'federatedlearningjob' && mineOnly(m));
     expect(fl).toHaveLength(2 * ROUNDS); // every round of every trainer reached the GM
     for (const m of fl) {
       expect(m.header).toEqual({
         namespace: 'default',
         resourceKind: 'federatedlearningjob',
-        resourceName: 'digits-fl',
+        resourceName: jobName,
         operation: 'status',
       });
       expect(m.content.phase).toBe('train');
@@ -72,6 +75,14 @@ describe('federated learning trainers → real LocalController', () => {
         expect(m.content.output.ownerInfo).toMatchObject({ sampleCount: 500 });
       }
     }
+  }
+
+  it('reports every round as federatedlearningjob train status, completed at the end', async () => {
+    await expectReportsOfEveryRound('v1', 'digits-fl');
+  });
+
+  it('the v2 workers (AggregationServerV2, FederatedLearningV2, FedAvgV2) report the same way', async () => {
+    await expectReportsOfEveryRound('v2', 'digits-fl-v2');
   });
 
   it('reports from the Python worker\'s ownerKind "default" are dropped by the real LC (why we send federatedlearningjob)', async () => {

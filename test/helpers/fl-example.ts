@@ -1,5 +1,5 @@
 /**
- * Runs examples/federated-learning's workers as pods would: an aggregator and two trainers, child
+ * Runs examples/federated-learning's (or federated-learning-v2's) workers as pods would: an aggregator and two trainers, child
  * processes configured only by environment variables, the trainers reporting to an LC (shared by
  * the conformance suite and `npm run stress:fl`).
  */
@@ -10,6 +10,8 @@ import { ROOT } from './paths.js';
 import { deadPort } from './scripted-server.js';
 
 export const FL_EXAMPLE = path.join(ROOT, 'examples', 'federated-learning');
+/** The v2 workers (AggregationServerV2, FederatedLearningV2). */
+export const FL_V2_EXAMPLE = path.join(ROOT, 'examples', 'federated-learning-v2');
 const TRAIN_CSV = path.join(ROOT, 'test', 'fixtures', 'data', 'digits-train.csv');
 
 /** Two shards of the digits train split (300 and 200 rows, with the header) under `hostData`/data. */
@@ -32,6 +34,10 @@ export interface FederatedJobOptions {
   rounds: number;
   /** Each worker's kill timer. */
   timeoutMs: number;
+  /** Which example's workers: v1 (FederatedLearning, FedAvg; default) or v2 (the V2 classes, FedAvgV2). */
+  api?: 'v1' | 'v2';
+  /** More variables for every worker (TRANSMITTER=s3 and its settings, say). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -41,15 +47,18 @@ export interface FederatedJobOptions {
  */
 export async function runFederatedJob(options: FederatedJobOptions): Promise<ChildResult[]> {
   const port = await deadPort();
+  const v2 = options.api === 'v2';
+  const dir = v2 ? FL_V2_EXAMPLE : FL_EXAMPLE;
   const common = {
+    ...options.env,
     NAMESPACE: 'default',
     JOB_NAME: options.jobName,
-    aggregation_algorithm: 'FedAvg',
+    aggregation_algorithm: v2 ? 'FedAvgV2' : 'FedAvg',
     exit_round: String(options.rounds),
     CONNECT_TIMEOUT: '60',
     LOG_LEVEL: 'error',
   };
-  const aggregator = runNode([path.join(FL_EXAMPLE, 'aggregator.mjs')], {
+  const aggregator = runNode([path.join(dir, 'aggregator.mjs')], {
     name: 'aggworker',
     cwd: ROOT,
     timeoutMs: options.timeoutMs,
@@ -62,7 +71,7 @@ export async function runFederatedJob(options: FederatedJobOptions): Promise<Chi
     },
   });
   const trainers = options.shards.map((shard, k) =>
-    runNode([path.join(FL_EXAMPLE, 'trainer.mjs')], {
+    runNode([path.join(dir, 'trainer.mjs')], {
       name: `trainworker-${k}`,
       cwd: ROOT,
       timeoutMs: options.timeoutMs,
