@@ -815,9 +815,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
    * Puts the aggregate in S3 when a connected client takes it from there; undefined otherwise,
    * or when the upload failed (those clients then get it on the socket, as the others do).
    */
-  private async publishToS3(
-    closed: ClosedRound,
-  ): Promise<Map<'float32' | 'float64', S3WeightsRef> | undefined> {
+  private async publishToS3(closed: ClosedRound): Promise<Map<'float32' | 'float64', S3WeightsRef> | undefined> {
     const s3 = this.s3;
     const widths = new Set<'float32' | 'float64'>();
     for (const s of this.sessions.values()) {
