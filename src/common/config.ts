@@ -707,7 +707,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     'path or s3:// URL',
     './',
     `${GM}: FL with S3 transmitter`,
-    'S3Transmitter (TRANSMITTER=s3: an s3://bucket/prefix)',
+    'transmitterFromConfig (TRANSMITTER=s3: the S3Transmitter bucket and key prefix, s3://bucket/prefix)',
     stringOr('./'),
   ),
   kbServer: row(
