@@ -34,6 +34,7 @@ import {
   type WireEncoding,
 } from '../aggregation-protocol.js';
 import { AggregateFrames, readMessage, readUpdate, type ReadUpdate } from '../aggregation-frames.js';
+import { aggregationObserver, type AggregationObserver } from './aggregation-metrics.js';
 import { createServer, type SednaServer, type ServerOptions } from './base.js';
 import { RoundCoordinator, type ClosedRound, type ExitCheck, type SubmitOutcome } from './aggregation-round.js';
 import { Sessions, type Connection, type Session } from './aggregation-sessions.js';
@@ -132,6 +133,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   readonly done: Promise<AggregationSummary>;
 
   private readonly http: SednaServer;
+  private readonly observer: AggregationObserver;
   private readonly wss: WebSocketServer;
   private readonly rounds: RoundCoordinator;
   private readonly watchdog: RoundWatchdog;
@@ -173,6 +175,11 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     this.selection = selection;
     this.s3 = wiring.s3;
     this.http = http;
+    this.observer = aggregationObserver(http.metrics, {
+      exitRound: settings.exitRound,
+      clients: () => this.clients.length,
+      log: () => this.log,
+    });
     this.algorithm = algorithm;
     this.aggregation = algorithm.name;
     this.settings = settings;
@@ -389,6 +396,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     connection.subscribeTimer.unref();
     socket.on('message', (data: RawData, isBinary: boolean) => {
       connection.lastSeen = Date.now();
+      this.observer.received(data);
       this.onMessage(connection, data, isBinary);
     });
     socket.on('pong', () => {
@@ -727,6 +735,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       return;
     }
     const frame = frames.frame(session.encoding, session.float64 === true, session.viaS3);
+    this.observer.sent(frame);
     const socket = connection.socket;
     if (typeof frame === 'string') {
       socket.send(frame, { binary: false }, () => {
@@ -872,6 +881,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     };
     this.lastRound = event;
     this.log.info(event, `round ${closed.round} aggregated`);
+    this.observer.round(event);
     this.emit('round', event);
     if (closed.exitFlag === 'ok') this.beginExit();
   }
