@@ -38,6 +38,7 @@ export interface SednaConfig {
   readonly lcServer: string;
   readonly lcPeriod: number;
   readonly logLevel: LogLevel;
+  /** Prometheus metrics at `/metrics` on every server of the process (SEDNA_METRICS). */
   readonly metrics: boolean;
   // Models and data.
   readonly backendType: string;

@@ -38,6 +38,27 @@ export function processCounter<L extends string>(name: string, help: string, lab
   return new Counter({ name, help, labelNames: [...labelNames], registers: [registry] });
 }
 
+/** A gauge in the process registry whose values `collect` sets at scrape time (made once per name). */
+export function processGauge<L extends string>(
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  collect: (gauge: Gauge<L>) => void,
+): void {
+  const registry = processMetrics();
+  if (registry.getSingleMetric(name) !== undefined) return;
+  new Gauge({
+    name,
+    help,
+    labelNames: [...labelNames],
+    registers: [registry],
+    collect() {
+      this.reset();
+      collect(this);
+    },
+  });
+}
+
 interface RequestObserver {
   count: Counter.Internal;
   duration: Histogram.Internal<'server' | 'method' | 'route'>;
