@@ -1,0 +1,520 @@
+/**
+ * IncrementalLearningJob: Sedna's GlobalManager state machine (incrementallearningjob.go) and the
+ * LocalController's triggers (managers/incrementallearning), in one loop.
+ *
+ * The inference worker starts at once and serves throughout. Then, cycle after cycle:
+ *   train/waiting   the LC reads the Dataset every check period; new samples are split by
+ *                   trainProb; when the train trigger holds (num_of_samples = train samples, and
+ *                   the timer window), the round's samples are written and the train worker starts
+ *                   (BASE_MODEL_URL: the initial model, later the last round's model);
+ *   eval/waiting    on the train worker's `train completed` report: the eval worker compares the new
+ *                   model with the deployed one (MODEL_URLS new;deployed) on the eval samples;
+ *   deploy/waiting  on its `eval completed` report: `<metric>_delta` = new - deployed, and the deploy
+ *                   trigger decides. Deploy copies the new model over the deploy Model's file and,
+ *                   with hotUpdateEnabled, next to the hot-update file, which it rewrites; the
+ *                   inference worker's `deploy` report completes the stage (without hot update the
+ *                   inference worker restarts instead);
+ *   then train/waiting again. A failed stage goes back to train/waiting, as in Sedna.
+ * The job runs until stopped; it fails only when the inference worker gives up.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { messageOf, notSupported } from '../../../common/errors.js';
+import { schemeOf } from '../../../datasources/file-ops.js';
+import type { ForwardedMessage } from '../../../testing/lc-emulator.js';
+import { at, hemParameters, type JobKindModule, type JobRuntime, type WorkerHandle } from '../job-kind.js';
+import { SampleSplitter, readDatasetSamples, writeRoundSamples } from '../lc-dataset.js';
+import type { DatasetSpec, ModelSpec, SednaResource } from '../resources.js';
+import type { CycleRow } from '../status.js';
+import { conditionHolds, describeTrigger, triggerFires, type TriggerSpec } from '../triggers.js';
+import { randomSuffix, type PodTemplate } from '../workload.js';
+
+/** Sedna's JobIterationIntervalSeconds and DatasetHandlerIntervalSeconds. */
+const LC_PERIOD_SECONDS = 10;
+
+interface Spec {
+  dataset: { name: string; trainProb: number };
+  initialModel: { name: string };
+  outputDir: string;
+  trainSpec: { template: PodTemplate; trigger: TriggerSpec };
+  evalSpec: { template: PodTemplate; initialEvalModel?: { name: string } };
+  deploySpec: {
+    model: { name: string; hotUpdateEnabled?: boolean; pollPeriodSeconds?: number };
+    trigger: TriggerSpec;
+    hardExampleMining: { name: string; parameters?: { key: string; value: string }[] };
+    template: PodTemplate;
+  };
+}
+
+type Stage = 'train' | 'eval' | 'deploy';
+type Condition = 'waiting' | 'ready' | 'starting' | 'running' | 'completed' | 'failed';
+
+interface ReportedModel {
+  format: string;
+  url: string;
+  metrics?: Record<string, unknown>;
+}
+
+/** Go's time.Now().String(), the LC's `model_update_time`. */
+function goTimeNow(): string {
+  const iso = new Date().toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000000 +0000 UTC`;
+}
+
+function models(message: ForwardedMessage): ReportedModel[] {
+  const list = message.content.output.models ?? [];
+  return list.filter((m): m is ReportedModel => typeof at(m, 'url') === 'string');
+}
+
+function metricLists(metrics: Record<string, unknown> | undefined): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [k, v] of Object.entries(metrics ?? {})) {
+    const list = Array.isArray(v) ? v : [v];
+    if (list.every((x) => typeof x === 'number')) out[k] = list;
+  }
+  return out;
+}
+
+class IncrementalLearningController {
+  private stage: Stage = 'train';
+  private condition: Condition = 'waiting';
+  private rounds = 0;
+  private readonly samples: SampleSplitter;
+  private inference: WorkerHandle | undefined;
+  private stageWorker: WorkerHandle | undefined;
+  /** The last train stage's reported models (results[0] new model, results[1] to continue from). */
+  private trainOutput: ReportedModel[] = [];
+  private evalInput: { trained: ReportedModel; deployed: ReportedModel } | undefined;
+  private cycle: CycleRow | undefined;
+  private busy = false;
+  private readonly lcNode: string;
+  private readonly outputDir: string;
+
+  constructor(
+    private readonly rt: JobRuntime,
+    private readonly spec: Spec,
+    private readonly dataset: SednaResource<DatasetSpec>,
+    private readonly deployModel: SednaResource<ModelSpec>,
+    private readonly initialModel: SednaResource<ModelSpec>,
+  ) {
+    this.samples = new SampleSplitter(spec.dataset.trainProb);
+    this.lcNode = dataset.spec.nodeName ?? spec.trainSpec.template.spec.nodeName ?? '';
+    this.outputDir = rt.nodes.local(this.lcNode, spec.outputDir);
+  }
+
+  private get jobRef() {
+    return {
+      name: this.rt.job.metadata.name,
+      namespace: this.rt.job.metadata.namespace,
+      kind: 'incrementallearningjob',
+    };
+  }
+
+  private baseEnv(prefix: string): Record<string, string> {
+    return {
+      NAMESPACE: this.rt.job.metadata.namespace,
+      JOB_NAME: this.rt.job.metadata.name,
+      WORKER_NAME: `${prefix}-${randomSuffix()}`,
+      LC_SERVER: this.rt.lcServer,
+    };
+  }
+
+  async start(): Promise<void> {
+    for (const dir of ['data/train', 'data/eval', 'train', 'eval'])
+      await fs.mkdir(path.join(this.outputDir, dir), { recursive: true });
+    this.rt.insertIntoLc('incrementallearningjob');
+    await this.startInference();
+    this.rt.setFact('train trigger', describeTrigger(this.spec.trainSpec.trigger));
+    this.rt.setFact('deploy trigger', describeTrigger(this.spec.deploySpec.trigger));
+    this.setCondition('train', 'waiting');
+    const period = this.rt.periodMs(this.spec.trainSpec.trigger.checkPeriodSeconds ?? LC_PERIOD_SECONDS);
+    this.rt.every(period, () => this.step());
+    await this.step();
+  }
+
+  private async startInference(): Promise<void> {
+    const hem = this.spec.deploySpec.hardExampleMining;
+    const hot = this.spec.deploySpec.model.hotUpdateEnabled === true;
+    this.inference = await this.rt.startWorker({
+      job: this.jobRef,
+      workerType: 'inference',
+      template: this.spec.deploySpec.template,
+      env: {
+        ...this.baseEnv('inferworker'),
+        HEM_NAME: hem.name,
+        HEM_PARAMETERS: hemParameters(hem.parameters),
+      },
+      mounts: [
+        {
+          envName: 'MODEL_URL',
+          urls: [this.modelUrl(this.deployModel)],
+        },
+      ],
+      ...(hot ? { hotUpdate: { pollPeriodSeconds: this.spec.deploySpec.model.pollPeriodSeconds ?? 60 } } : {}),
+    });
+    const worker = this.inference;
+    void worker.done.then((phase) => {
+      if (phase === 'Failed' && worker === this.inference)
+        this.rt.finish('Failed', worker.failure ?? 'the inference worker failed');
+    });
+  }
+
+  private modelUrl(model: SednaResource<ModelSpec>) {
+    return {
+      url: model.spec.url,
+      access: 'read' as const,
+      download: true,
+      what: `Model ${model.metadata.name}`,
+      secret: this.rt.credentials(model),
+    };
+  }
+
+  private setCondition(stage: Stage, condition: Condition): void {
+    if (this.stage === stage && this.condition === condition) return;
+    this.stage = stage;
+    this.condition = condition;
+    const cycle = this.rounds === 0 ? '' : `cycle ${this.rounds}: `;
+    this.rt.setStage(`${cycle}${stage}/${condition}`);
+    this.rt.log(`${stage} ${condition}`, 'info', 'gm');
+  }
+
+  /** The LC's loop: read the dataset, then whatever the current stage waits for. */
+  async step(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      await this.readDataset();
+      if (this.condition !== 'waiting') return;
+      if (this.stage === 'train') await this.maybeTrain();
+      else if (this.stage === 'eval') await this.startEval();
+      else await this.deploy();
+    } catch (err) {
+      this.rt.log(`${this.stage} stage: ${messageOf(err)}`, 'error', 'lc');
+      this.fail(messageOf(err));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async readDataset(): Promise<void> {
+    if (schemeOf(this.dataset.spec.url) !== 'file') return;
+    const file = this.rt.nodes.local(this.dataset.spec.nodeName ?? this.lcNode, this.dataset.spec.url);
+    const current = await readDatasetSamples(file, this.dataset.spec.format).catch((err: unknown) => {
+      this.rt.setFact('dataset', `unreadable: ${messageOf(err)}`);
+      return undefined;
+    });
+    if (current === undefined) return;
+    const fresh = this.samples.update(current);
+    if (fresh > 0)
+      this.rt.log(
+        `dataset ${this.dataset.metadata.name}: ${fresh} new samples (${current.samples.length} in all)`,
+        'info',
+        'lc',
+      );
+    this.rt.setFact(
+      'samples',
+      `${current.samples.length} in the dataset; waiting for training ${this.samples.train.length}, for eval ${this.samples.evalSamples().length}`,
+    );
+  }
+
+  private async maybeTrain(): Promise<void> {
+    const stats = { num_of_samples: this.samples.train.length };
+    if (!triggerFires(this.spec.trainSpec.trigger, stats)) return;
+    this.rounds += 1;
+    const round = this.rounds;
+    const trainSamples = this.samples.consumeTrain();
+    const dataFile = await writeRoundSamples(
+      path.join(this.outputDir, 'data', 'train'),
+      round,
+      trainSamples,
+      this.samples.header,
+    );
+    const base =
+      round <= 1
+        ? this.initialModel.spec.url
+        : ((this.trainOutput[1] ?? this.trainOutput[0])?.url ?? this.initialModel.spec.url);
+    this.cycle = { cycle: round, trainSamples: trainSamples.length, evalSamples: 0 };
+    this.rt.state.charts.cycles.push(this.cycle);
+    this.rt.log(
+      `train trigger fired: num_of_samples ${trainSamples.length} (${describeTrigger(this.spec.trainSpec.trigger)}); round ${round}`,
+      'info',
+      'lc',
+    );
+    this.setCondition('train', 'ready');
+    const outputNodePath = path.posix.join(this.spec.outputDir, 'train', String(round));
+    this.stageWorker = await this.rt.startWorker({
+      job: this.jobRef,
+      workerType: 'train',
+      template: this.spec.trainSpec.template,
+      env: this.baseEnv('train-worker'),
+      mounts: [
+        { envName: 'BASE_MODEL_URL', urls: [{ ...this.modelUrl(this.initialModel), url: base }] },
+        {
+          envName: 'MODEL_URL',
+          urls: [{ url: outputNodePath, access: 'write', download: false, what: 'the round output' }],
+        },
+        {
+          envName: 'TRAIN_DATASET_URL',
+          urls: [{ url: this.nodePath(dataFile), access: 'read', download: true, what: 'the round samples' }],
+        },
+        {
+          envName: 'ORIGINAL_DATASET_URL',
+          urls: [
+            {
+              url: this.dataset.spec.url,
+              access: 'read',
+              download: true,
+              what: `Dataset ${this.dataset.metadata.name}`,
+            },
+          ],
+        },
+      ],
+      restartPolicy: 'OnFailure',
+    });
+    this.setCondition('train', 'running');
+    this.watchStageWorker(this.stageWorker, 'train');
+  }
+
+  private nodePath(local: string): string {
+    return this.rt.nodes.nodePathOf(this.lcNode, local) ?? local;
+  }
+
+  private async startEval(): Promise<void> {
+    const trained = this.trainOutput[0];
+    if (trained === undefined) {
+      this.fail('the train stage reported no model');
+      return;
+    }
+    const deployed: ReportedModel = { format: this.deployModel.spec.format, url: this.deployModel.spec.url };
+    this.evalInput = { trained, deployed };
+    const evalSamples = this.samples.evalSamples();
+    const dataFile = await writeRoundSamples(
+      path.join(this.outputDir, 'data', 'eval'),
+      this.rounds,
+      evalSamples,
+      this.samples.header,
+    );
+    if (this.cycle !== undefined) this.cycle.evalSamples = evalSamples.length;
+    this.setCondition('eval', 'ready');
+    this.stageWorker = await this.rt.startWorker({
+      job: this.jobRef,
+      workerType: 'eval',
+      template: this.spec.evalSpec.template,
+      env: this.baseEnv('eval-worker'),
+      mounts: [
+        {
+          envName: 'MODEL_URLS',
+          urls: [trained, deployed].map((m) => ({
+            url: m.url,
+            access: 'read' as const,
+            download: true,
+            what: `model ${m.url}`,
+          })),
+        },
+        {
+          envName: 'TEST_DATASET_URL',
+          urls: [{ url: this.nodePath(dataFile), access: 'read', download: true, what: 'the eval samples' }],
+        },
+        {
+          envName: 'ORIGINAL_DATASET_URL',
+          urls: [
+            {
+              url: this.dataset.spec.url,
+              access: 'read',
+              download: true,
+              what: `Dataset ${this.dataset.metadata.name}`,
+            },
+          ],
+        },
+      ],
+      restartPolicy: 'OnFailure',
+    });
+    this.setCondition('eval', 'running');
+    this.watchStageWorker(this.stageWorker, 'eval');
+  }
+
+  /** A train/eval worker that ends without its `completed` report fails the stage. */
+  private watchStageWorker(worker: WorkerHandle, stage: Stage): void {
+    void worker.done.then((phase) => {
+      if (this.stageWorker !== worker || this.stage !== stage || this.condition === 'completed') return;
+      if (this.condition === 'failed') return;
+      this.fail(
+        phase === 'Failed'
+          ? (worker.failure ?? `the ${stage} worker failed`)
+          : `the ${stage} worker exited without reporting "${stage} completed"`,
+      );
+    });
+  }
+
+  private fail(why: string): void {
+    const stage = this.stage;
+    this.setCondition(stage, 'failed');
+    if (this.cycle !== undefined && this.cycle.outcome === undefined)
+      this.cycle.outcome = `${stage} failed: ${why.split('\n')[0] ?? why}`;
+    this.rt.log(`${stage} failed: ${why}`, 'error', 'gm');
+    const worker = this.stageWorker;
+    this.stageWorker = undefined;
+    if (worker !== undefined && worker.phase === 'Running') void worker.stop();
+    // Sedna's GM: a failed stage goes back to train/waiting.
+    this.setCondition('train', 'waiting');
+  }
+
+  private async deploy(): Promise<void> {
+    const input = this.evalInput;
+    const [newer, older] = [this.cycle?.newMetrics, this.cycle?.oldMetrics];
+    if (input === undefined || newer === undefined || older === undefined) {
+      this.fail('the eval stage reported no metrics for both models');
+      return;
+    }
+    const deltas: Record<string, number[]> = {};
+    const stats: Record<string, unknown> = {};
+    for (const [metric, values] of Object.entries(newer)) {
+      stats[metric] = values;
+      deltas[`${metric}_delta`] = values.map((v, i) => v - (older[metric]?.[i] ?? Number.NaN));
+      stats[`${metric}_delta`] = deltas[`${metric}_delta`];
+    }
+    const trigger = this.spec.deploySpec.trigger;
+    const needed = trigger.condition === undefined ? true : conditionHolds(trigger.condition, stats);
+    if (this.cycle !== undefined) {
+      this.cycle.deltas = deltas;
+      this.cycle.trigger = describeTrigger(trigger);
+      this.cycle.deployed = needed;
+    }
+    if (!needed) {
+      this.rt.log(
+        `deploy trigger (${describeTrigger(trigger)}) does not hold: ${JSON.stringify(deltas)}; the deployed model stays`,
+        'info',
+        'lc',
+      );
+      if (this.cycle !== undefined) this.cycle.outcome = 'kept the deployed model';
+      this.setCondition('deploy', 'completed');
+      this.setCondition('train', 'waiting');
+      return;
+    }
+    const node = this.spec.deploySpec.template.spec.nodeName ?? this.lcNode;
+    const trainedLocal = this.rt.nodes.local(this.lcNode, input.trained.url);
+    const deployLocal = this.rt.nodes.local(node, this.deployModel.spec.url);
+    this.setCondition('deploy', 'ready');
+    if (this.spec.deploySpec.model.hotUpdateEnabled === true) {
+      const hotDir = this.rt.nodes.local(
+        node,
+        path.posix.join('/var/lib/sedna/model-hot-update', this.jobRef.namespace, this.jobRef.kind, this.jobRef.name),
+      );
+      const hotModel = path.join(hotDir, path.basename(trainedLocal));
+      await copyModel(trainedLocal, hotModel);
+      await copyModel(trainedLocal, deployLocal);
+      // model_path is the path the inference worker opens: the container's /model-hot-update/<file>
+      // in a pod, its local folder here.
+      const config = { model_config: { model_path: hotModel, model_update_time: goTimeNow() } };
+      const configFile = path.join(hotDir, 'model_config.json');
+      await fs.writeFile(`${configFile}.tmp`, JSON.stringify(config, null, 1));
+      await fs.rename(`${configFile}.tmp`, configFile);
+      this.rt.log(
+        `deploy: ${this.deployModel.metadata.name} ← ${input.trained.url}; hot update file written, the inference worker loads it at its next poll`,
+        'info',
+        'lc',
+      );
+      this.setCondition('deploy', 'running');
+      return;
+    }
+    await copyModel(trainedLocal, deployLocal);
+    this.rt.log(
+      `deploy: ${this.deployModel.metadata.name} ← ${input.trained.url}; restarting the inference worker`,
+      'info',
+      'lc',
+    );
+    const old = this.inference;
+    this.inference = undefined;
+    await old?.stop();
+    await this.startInference();
+    this.completeDeploy();
+  }
+
+  private completeDeploy(): void {
+    if (this.cycle !== undefined) {
+      this.cycle.deployedAt = new Date().toISOString();
+      this.cycle.outcome ??= 'deployed';
+    }
+    this.setCondition('deploy', 'completed');
+    this.setCondition('train', 'waiting');
+  }
+
+  onUpstream(message: ForwardedMessage, worker: string): void {
+    const { phase, status } = message.content;
+    if (phase === 'train' && this.stage === 'train' && worker === this.stageWorker?.state.workerName) {
+      if (status === 'completed') {
+        this.trainOutput = models(message);
+        if (this.cycle !== undefined) {
+          this.cycle.trainedAt = new Date().toISOString();
+          const m = metricLists(this.trainOutput[0]?.metrics);
+          this.cycle.trainMetrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v[0] ?? Number.NaN]));
+        }
+        this.setCondition('train', 'completed');
+        this.setCondition('eval', 'waiting');
+        void this.step();
+      } else if (status === 'failed') this.fail('the train worker reported "train failed"');
+    } else if (phase === 'eval' && this.stage === 'eval' && worker === this.stageWorker?.state.workerName) {
+      if (status === 'completed') {
+        const [newer, older] = models(message);
+        if (this.cycle !== undefined) {
+          this.cycle.newMetrics = metricLists(newer?.metrics);
+          this.cycle.oldMetrics = metricLists(older?.metrics);
+        }
+        this.setCondition('eval', 'completed');
+        this.setCondition('deploy', 'waiting');
+        void this.step();
+      } else if (status === 'failed') this.fail('the eval worker reported "eval failed"');
+    } else if (phase === 'deploy' && this.stage === 'deploy' && this.condition === 'running') {
+      if (status === 'completed') this.completeDeploy();
+      else if (status === 'failed')
+        this.fail('the inference worker could not load the new model ("deploy failed"); it keeps the old one');
+    }
+  }
+}
+
+async function copyModel(src: string, dst: string): Promise<void> {
+  await fs.mkdir(path.dirname(dst), { recursive: true });
+  const stat = await fs.stat(src);
+  if (stat.isDirectory()) {
+    await fs.cp(src, dst, { recursive: true, force: true });
+    return;
+  }
+  // Atomic for the reader: the inference worker never loads half a model.
+  await fs.copyFile(src, `${dst}.tmp`);
+  await fs.rename(`${dst}.tmp`, dst);
+}
+
+export const incrementalLearning: JobKindModule = {
+  kind: 'IncrementalLearningJob',
+  ownerKind: 'incrementallearningjob',
+  references(job) {
+    const spec = job.spec as unknown as Spec;
+    return [
+      { kind: 'Dataset', name: spec.dataset.name, path: ['spec', 'dataset', 'name'] },
+      { kind: 'Model', name: spec.initialModel.name, path: ['spec', 'initialModel', 'name'] },
+      { kind: 'Model', name: spec.deploySpec.model.name, path: ['spec', 'deploySpec', 'model', 'name'] },
+    ];
+  },
+  async start(rt) {
+    const spec = rt.job.spec as unknown as Spec;
+    const dataset = rt.dataset(spec.dataset.name);
+    if (schemeOf(dataset.spec.url) !== 'file')
+      throw notSupported(
+        `Dataset ${dataset.metadata.name} at ${dataset.spec.url} for an IncrementalLearningJob under sedna run`,
+        'the LocalController part reads the dataset file on the node: give a node path (mapped with --node-path)',
+      );
+    const controller = new IncrementalLearningController(
+      rt,
+      spec,
+      rt.dataset(spec.dataset.name),
+      rt.model(spec.deploySpec.model.name),
+      rt.model(spec.initialModel.name),
+    );
+    await controller.start();
+    return {
+      onUpstream: (message, worker) => {
+        controller.onUpstream(message, worker);
+      },
+    };
+  },
+};
