@@ -138,6 +138,10 @@ export function registerRunCommands(program: Command, io: RunCommandIo): void {
           if (flags.ui === true) store.ui = `${api.url}/`;
           return api.url;
         },
+      }).catch(async (err: unknown) => {
+        // A run that could not start still closes its status server (it would keep the process alive).
+        await api?.close();
+        throw err;
       });
       const store = run.status;
       const live = flags.live && io.isTTY === true && flags.json !== true;

@@ -68,7 +68,10 @@ export const jointInference: JobKindModule = {
     const ready = await cloud.waitForPort(rt.hostIp, port, 60_000);
     if (!ready && cloud.phase !== 'Failed')
       rt.log(`the cloud worker does not listen on ${rt.hostIp}:${port} after 60 s; starting the edge anyway`, 'warn');
-    if (cloud.phase === 'Failed') return {};
+    if (cloud.phase === 'Failed') {
+      rt.finish('Failed', cloud.failure ?? `${cloud.state.pod} failed`);
+      return {};
+    }
     const hem = spec.edgeWorker.hardExampleMining;
     const edge = await rt.startWorker({
       job: jobRef,
