@@ -12,7 +12,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { configureLogger } from 'sedna-sdk';
 import { TfjsEstimator } from 'sedna-sdk/backend/tfjs';
-import { createDigitsModel } from './digits.mjs';
+import { createDigitsModel, trainWeak } from './digits.mjs';
 import { appendSamples, digitsRows } from './samples.mjs';
 
 const ORIGINAL_SAMPLES = 60;
@@ -41,12 +41,7 @@ if (await exists(path.join(initial, 'model.json'))) process.stdout.write(`${init
 else {
   const train = await digitsRows('train');
   const weak = await TfjsEstimator.create({ model: (tf) => createDigitsModel(tf) });
-  await weak.train({ x: train.x.slice(0, ORIGINAL_SAMPLES), y: train.y.slice(0, ORIGINAL_SAMPLES) }, undefined, {
-    epochs: 10,
-    learningRate: 0.01,
-    batchSize: 16,
-    shuffle: false,
-  });
+  await trainWeak(weak, train, ORIGINAL_SAMPLES);
   await weak.save(initial);
   await weak.close();
   process.stdout.write(`${initial}: trained on ${ORIGINAL_SAMPLES} samples only\n`);

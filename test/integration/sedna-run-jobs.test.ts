@@ -157,6 +157,10 @@ test('incremental learning: the example YAML, unchanged; adding samples to the d
     expect(cycle.newMetrics?.accuracy?.[0]).toBeGreaterThan(0.5);
     expect(cycle.oldMetrics?.accuracy?.[0]).toBeGreaterThan(0);
     expect(cycle.trigger).toContain('accuracy_delta > 0.05');
+    // The deploy decision follows the trigger on the eval metrics: deployed exactly when delta > 0.05.
+    const delta = cycle.deltas?.accuracy_delta?.[0];
+    expect(typeof delta).toBe('number');
+    expect(cycle.deployedAt !== undefined).toBe((delta ?? 0) > 0.05);
     return cycle;
   };
   try {

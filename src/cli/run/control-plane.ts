@@ -28,7 +28,7 @@ import {
 import { StatusStore, type JobState, type WorkerState } from './status.js';
 import { StorageInitializer, secretCredentials, type S3Credentials } from './storage.js';
 import { buildPod, type WorkerRequest, type WorkloadContext } from './workload.js';
-import { acquireJobLock, type JobLock } from './locks.js';
+import { acquireJobLock, processAlive, type JobLock } from './locks.js';
 
 export interface RunOptions {
   readonly files: readonly string[];
@@ -593,15 +593,6 @@ export class LocalRun {
     const snapshot = this.status.snapshot();
     await fs.writeFile(path.join(this.runDir, 'status.json'), JSON.stringify(snapshot, null, 1)).catch(() => {});
     for (const lock of this.locks) await lock.release(snapshot).catch(() => {});
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -32,7 +32,8 @@ export function jobsDir(stateDir: string): string {
   return path.join(stateDir, 'jobs');
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user's counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -48,7 +49,7 @@ export async function runningJobs(stateDir: string): Promise<LockRecord[]> {
   const records: LockRecord[] = [];
   for (const name of names.filter((n) => n.endsWith('.json') && !n.endsWith('.last.json'))) {
     const record = JSON.parse(await fs.readFile(path.join(dir, name), 'utf8').catch(() => 'null')) as LockRecord | null;
-    if (record !== null && alive(record.pid)) records.push(record);
+    if (record !== null && processAlive(record.pid)) records.push(record);
   }
   return records;
 }
@@ -78,7 +79,7 @@ export async function acquireJobLock(
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const held = JSON.parse(await fs.readFile(file, 'utf8').catch(() => 'null')) as LockRecord | null;
-      if (held !== null && held.pid !== process.pid && alive(held.pid))
+      if (held !== null && held.pid !== process.pid && processAlive(held.pid))
         throw new SednaError(
           'SEDNA_ERR_JOB_RUNNING',
           `${job.kind} ${job.metadata.namespace}/${job.metadata.name} is already running under sedna run (pid ${held.pid}` +

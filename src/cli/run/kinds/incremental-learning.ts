@@ -257,22 +257,27 @@ class IncrementalLearningController {
           envName: 'TRAIN_DATASET_URL',
           urls: [{ url: this.nodePath(dataFile), access: 'read', download: true, what: 'the round samples' }],
         },
-        {
-          envName: 'ORIGINAL_DATASET_URL',
-          urls: [
-            {
-              url: this.dataset.spec.url,
-              access: 'read',
-              download: true,
-              what: `Dataset ${this.dataset.metadata.name}`,
-            },
-          ],
-        },
+        this.originalDatasetMount(),
       ],
       restartPolicy: 'OnFailure',
     });
     this.setCondition('train', 'running');
     this.watchStageWorker(this.stageWorker, 'train');
+  }
+
+  /** The Dataset itself, which the GM gives the train and eval workers as ORIGINAL_DATASET_URL. */
+  private originalDatasetMount() {
+    return {
+      envName: 'ORIGINAL_DATASET_URL',
+      urls: [
+        {
+          url: this.dataset.spec.url,
+          access: 'read' as const,
+          download: true,
+          what: `Dataset ${this.dataset.metadata.name}`,
+        },
+      ],
+    };
   }
 
   private nodePath(local: string): string {
@@ -315,17 +320,7 @@ class IncrementalLearningController {
           envName: 'TEST_DATASET_URL',
           urls: [{ url: this.nodePath(dataFile), access: 'read', download: true, what: 'the eval samples' }],
         },
-        {
-          envName: 'ORIGINAL_DATASET_URL',
-          urls: [
-            {
-              url: this.dataset.spec.url,
-              access: 'read',
-              download: true,
-              what: `Dataset ${this.dataset.metadata.name}`,
-            },
-          ],
-        },
+        this.originalDatasetMount(),
       ],
       restartPolicy: 'OnFailure',
     });
