@@ -77,7 +77,8 @@ export function startRun(args: readonly string[], stateDir: string, env: NodeJS.
       const deadline = Date.now() + timeoutMs;
       let last: RunSnapshot | undefined;
       for (;;) {
-        if (state.ended) throw new Error(`sedna run ended before ${what}\nstdout:\n${out.slice(-4000)}\nstderr:\n${err}`);
+        if (state.ended)
+          throw new Error(`sedna run ended before ${what}\nstdout:\n${out.slice(-4000)}\nstderr:\n${err}`);
         try {
           last = await status();
           const value = check(last);

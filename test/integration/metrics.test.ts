@@ -58,9 +58,7 @@ test('/metrics counts requests by route and status, latency, and errors by code'
     // One series per route pattern, not per URL: /ok/0, /ok/1, /ok/2 count together.
     expect(sample(text, 'sedna_http_requests_total', { server: 'metered', route: '/ok/:id', status: '200' })).toBe(3);
     expect(sample(text, 'sedna_http_requests_total', { server: 'metered', route: '/bad', status: '400' })).toBe(1);
-    expect(
-      sample(text, 'sedna_http_request_duration_seconds_count', { server: 'metered', route: '/ok/:id' }),
-    ).toBe(3);
+    expect(sample(text, 'sedna_http_request_duration_seconds_count', { server: 'metered', route: '/ok/:id' })).toBe(3);
     expect(sample(text, 'sedna_http_errors_total', { server: 'metered', code: 'SEDNA_ERR_INVALID_ARGUMENT' })).toBe(1);
     // The process-wide metrics come with every server's page.
     expect(text).toContain('sedna_process_nodejs_heap_size_used_bytes');
