@@ -164,7 +164,8 @@ export class LocalRun {
     try {
       await run.boot();
     } catch (err) {
-      await run.teardown();
+      // Workers a job started before another failed (a Dataset that cannot be read, say) stop too.
+      await run.stop(`could not start: ${messageOf(err)}`);
       throw err;
     }
     return run;
