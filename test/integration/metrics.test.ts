@@ -7,6 +7,8 @@ import { SednaError } from '../../src/common/errors.js';
 import { createServer } from '../../src/service/server/base.js';
 import { InferenceServer } from '../../src/service/server/inference-server.js';
 import { loadMetricsConfig } from '../../src/common/config.js';
+import { AggregationServer } from '../../src/service/server/aggregation-server.js';
+import { RawClient } from '../helpers/raw-ws.js';
 
 /** The value of one sample line `name{labels} value` in an exposition text (undefined when absent). */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -109,6 +111,45 @@ test("an inference server's queue gauges read its limiter at scrape time", async
     expect(sample(text, 'sedna_inference_queue_depth', {})).toBe(0);
     expect(sample(text, 'sedna_inference_active', {})).toBe(0);
   } finally {
+    await server.close();
+  }
+});
+
+test("the aggregator's families: rounds, updates, bytes in and out, connected clients", async () => {
+  const server = await AggregationServer.create({
+    host: '127.0.0.1',
+    port: 0,
+    metrics: true,
+    participantsCount: 2,
+    exitRound: 2,
+    exitGraceMs: 100,
+  });
+  await server.start();
+  const clients: RawClient[] = [];
+  try {
+    const update = (client: string, values: number[]): string =>
+      JSON.stringify({ type: 'update_weight', client, data: { num_samples: 1, weights: [values] }, job_name: 'j' });
+    for (const id of ['a', 'b']) {
+      const client = await RawClient.connect(server.wsUrl);
+      await client.subscribe(id);
+      clients.push(client);
+    }
+    const scrape = async (): Promise<string> => (await fetch(`${server.url}/metrics`)).text();
+    expect(sample(await scrape(), 'sedna_fl_clients', {})).toBe(2);
+    const [a, b] = clients as [RawClient, RawClient];
+    const sentBytes = Buffer.byteLength(update('a', [1, 2])) + Buffer.byteLength(update('b', [3, 4]));
+    a.sendText(update('a', [1, 2]));
+    b.sendText(update('b', [3, 4]));
+    await Promise.all([a, b].map((c) => c.waitFor((f) => f.json.type === 'recv_weight')));
+    const text = await scrape();
+    expect(sample(text, 'sedna_fl_rounds_total', {})).toBe(1);
+    expect(sample(text, 'sedna_fl_updates_total', {})).toBe(2);
+    expect(sample(text, 'sedna_fl_round_duration_seconds_count', {})).toBe(1);
+    // Every client message counts (the two subscribes too); each client got one aggregate.
+    expect(sample(text, 'sedna_fl_received_bytes_total', {})).toBeGreaterThan(sentBytes);
+    expect(sample(text, 'sedna_fl_sent_bytes_total', {})).toBeGreaterThan(0);
+  } finally {
+    for (const c of clients) await c.kill();
     await server.close();
   }
 });

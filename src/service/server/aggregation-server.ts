@@ -91,7 +91,7 @@ export interface AggregationSummary {
   readonly lastRound: RoundEvent | undefined;
 }
 
-/** Options passed on to the server factory (its bind, TLS, timeouts and connection cap). */
+/** Options passed on to the server factory (its bind, TLS, timeouts, connection cap and metrics). */
 const SERVER_OPTION_KEYS = [
   'host',
   'port',
@@ -103,6 +103,7 @@ const SERVER_OPTION_KEYS = [
   'closeGraceMs',
   'healthPath',
   'tls',
+  'metrics',
 ] as const satisfies readonly (keyof AggregationServerOptions & keyof ServerOptions)[];
 
 /** A GET request's JSON body (up to 64 KiB), or undefined when there is none or it is not JSON. */
@@ -243,7 +244,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     const algorithm = resolveAlgorithm(options.aggregation);
     const settings = resolveSettings(options);
     const chooser = resolveChooser(options.clientChoose);
-    // The factory's own options (bind, TLS, timeouts, connection cap), those the caller set.
+    // The factory's own options (bind, TLS, timeouts, connection cap, metrics), those the caller set.
     const serverOptions = Object.fromEntries(
       SERVER_OPTION_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
     ) as Partial<ServerOptions>;
