@@ -50,3 +50,28 @@ export function containerOf(job: JobDocument, worker: string): Container {
 export function setEnv(container: Container, name: string, value: string): void {
   container.env = [...(container.env ?? []).filter((e) => e.name !== name), { name, value }];
 }
+
+/** A container command that prints the container's environment as one `ENV {...}` line. */
+export const PRINT_ENV = ['node', '-e', 'console.log("ENV " + JSON.stringify(process.env))'];
+
+/** Every container of the FL job prints its environment instead of running. */
+export function printEnvInFederatedJob(docs: JobDocument[]): void {
+  const job = documentOf(docs, 'FederatedLearningJob');
+  containerOf(job, 'aggregationWorker').command = PRINT_ENV;
+  for (const trainer of job.spec.trainingWorkers as { template: { spec: { containers: Container[] } } }[])
+    for (const c of trainer.template.spec.containers) c.command = PRINT_ENV;
+}
+
+/** The environments PRINT_ENV printed, from the logs of the pods whose names start with `prefix`. */
+export async function printedEnvs(stateDir: string, prefix: string): Promise<Record<string, string>[]> {
+  const [run] = await fs.readdir(path.join(stateDir, 'runs'));
+  const logs = path.join(stateDir, 'runs', run as string, 'logs');
+  const out: Record<string, string>[] = [];
+  for (const name of (await fs.readdir(logs)).filter((n) => n.startsWith(prefix)).sort()) {
+    const text = await fs.readFile(path.join(logs, name), 'utf8');
+    const line = text.split('\n').find((l) => l.includes(' ENV {'));
+    if (line === undefined) throw new Error(`no environment in ${name}:\n${text}`);
+    out.push(JSON.parse(line.slice(line.indexOf(' ENV {') + 5)) as Record<string, string>);
+  }
+  return out;
+}

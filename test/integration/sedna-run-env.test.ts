@@ -6,10 +6,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { containerOf, documentOf, editedExample } from '../helpers/job-yaml.js';
+import { editedExample, printEnvInFederatedJob, printedEnvs } from '../helpers/job-yaml.js';
 import { runCli, tempStateDir } from '../helpers/sedna-run.js';
-
-const PRINT_ENV = ['node', '-e', 'console.log("ENV " + JSON.stringify(process.env))'];
 
 let dir: string;
 beforeAll(async () => {
@@ -21,12 +19,7 @@ afterAll(async () => {
 
 test("FL workers get the GlobalManager's variables, their template env, and the URLs of their Model and Dataset", async () => {
   const file = await editedExample('examples/federated-learning/federated-learning-job.yaml', dir, (docs) => {
-    const job = documentOf(docs, 'FederatedLearningJob');
-    containerOf(job, 'aggregationWorker').command = PRINT_ENV;
-    for (const trainer of job.spec.trainingWorkers as {
-      template: { spec: { containers: { command?: string[] }[] } };
-    }[])
-      for (const c of trainer.template.spec.containers) c.command = PRINT_ENV;
+    printEnvInFederatedJob(docs);
   });
   const stateDir = path.join(dir, 'state');
   const result = await runCli(
@@ -34,18 +27,7 @@ test("FL workers get the GlobalManager's variables, their template env, and the 
     { env: { SEDNA_TEST_SECRET: 'runner-only' } },
   );
   expect(result.code).toBe(0);
-  const runs = await fs.readdir(path.join(stateDir, 'runs'));
-  const logs = path.join(stateDir, 'runs', runs[0] as string, 'logs');
-  const envOf = async (prefix: string): Promise<Record<string, string>[]> => {
-    const out: Record<string, string>[] = [];
-    for (const name of (await fs.readdir(logs)).filter((n) => n.startsWith(prefix)).sort()) {
-      const text = await fs.readFile(path.join(logs, name), 'utf8');
-      const line = text.split('\n').find((l) => l.includes(' ENV {'));
-      if (line === undefined) throw new Error(`no environment in ${name}:\n${text}`);
-      out.push(JSON.parse(line.slice(line.indexOf(' ENV {') + 5)) as Record<string, string>);
-    }
-    return out;
-  };
+  const envOf = (prefix: string): Promise<Record<string, string>[]> => printedEnvs(stateDir, prefix);
 
   const [agg] = await envOf('digits-fl-aggregation-');
   expect(agg).toMatchObject({

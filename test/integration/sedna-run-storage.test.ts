@@ -9,7 +9,14 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { containerOf, documentOf, editedExample, type JobDocument } from '../helpers/job-yaml.js';
+import {
+  containerOf,
+  documentOf,
+  editedExample,
+  printEnvInFederatedJob,
+  printedEnvs,
+  type JobDocument,
+} from '../helpers/job-yaml.js';
 import { s3FileOps, s3TestSettings, uniquePrefix } from '../helpers/s3.js';
 import { runCli, startRun, tempStateDir } from '../helpers/sedna-run.js';
 import { CLOUD_ONNX, EDGE_ONNX } from '../helpers/backend-fixtures.js';
@@ -19,7 +26,6 @@ const FL = 'examples/federated-learning/federated-learning-job.yaml';
 const FL_LOCAL = 'examples/federated-learning/sedna.local.yaml';
 const JI = 'examples/joint-inference/joint-inference-service.yaml';
 const JI_LOCAL = 'examples/joint-inference/sedna.local.yaml';
-const PRINT_ENV = ['node', '-e', 'console.log("ENV " + JSON.stringify(process.env))'];
 const CSV = path.join(ROOT, 'test', 'fixtures', 'data', 'digits-test.csv');
 
 let dir: string;
@@ -48,24 +54,6 @@ function datasets(docs: JobDocument[]): JobDocument[] {
   return docs.filter((d) => d.kind === 'Dataset');
 }
 
-function printEnvEverywhere(docs: JobDocument[]): void {
-  const job = documentOf(docs, 'FederatedLearningJob');
-  containerOf(job, 'aggregationWorker').command = PRINT_ENV;
-  for (const trainer of job.spec.trainingWorkers as { template: { spec: { containers: { command?: string[] }[] } } }[])
-    for (const c of trainer.template.spec.containers) c.command = PRINT_ENV;
-}
-
-async function trainerEnvs(stateDir: string): Promise<Record<string, string>[]> {
-  const [run] = await fs.readdir(path.join(stateDir, 'runs'));
-  const logs = path.join(stateDir, 'runs', run as string, 'logs');
-  const out: Record<string, string>[] = [];
-  for (const name of (await fs.readdir(logs)).filter((n) => n.startsWith('digits-fl-train-'))) {
-    const line = (await fs.readFile(path.join(logs, name), 'utf8')).split('\n').find((l) => l.includes(' ENV {'));
-    if (line !== undefined) out.push(JSON.parse(line.slice(line.indexOf(' ENV {') + 5)) as Record<string, string>);
-  }
-  return out;
-}
-
 test("FL datasets at http:// and s3:// reach the trainers as Sedna gives them: the URL, and the Secret's credentials", async () => {
   const s3 = s3TestSettings();
   const file = await editedExample(FL, dir, (docs) => {
@@ -81,12 +69,12 @@ test("FL datasets at http:// and s3:// reach the trainers as Sedna gives them: t
       metadata: { name: 's3-secret', namespace: 'default', annotations: { 's3-endpoint': s3.endpoint } },
       stringData: { ACCESS_KEY_ID: s3.accessKeyId, SECRET_ACCESS_KEY: s3.secretAccessKey },
     } as unknown as JobDocument);
-    printEnvEverywhere(docs);
+    printEnvInFederatedJob(docs);
   });
   const stateDir = path.join(dir, 'fl');
   const result = await runCli(['run', file, '--local', FL_LOCAL, '--state-dir', stateDir, '--json']);
   expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
-  const envs = await trainerEnvs(stateDir);
+  const envs = await printedEnvs(stateDir, 'digits-fl-train-');
   // Sedna's FL controller mounts the dataset without the storage initializer: the trainer gets
   // the URL itself and reads it (FileOps), with the credentials of the Dataset's Secret if any.
   expect(envs.map((e) => e.TRAIN_DATASET_URL).sort()).toEqual(
