@@ -9,6 +9,7 @@ import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { parseAllDocuments, stringify } from 'yaml';
 import { crdKinds, validateDocument } from '../../src/cli/run/crd-schema.js';
+import { inheritFrom, parseDockerfile } from '../../src/cli/run/dockerfile.js';
 import { parseResources } from '../../src/cli/run/resources.js';
 import { conditionHolds, timerOpen, triggerFires, triggerProblems } from '../../src/cli/run/triggers.js';
 import { isSednaError } from '../../src/common/errors.js';
@@ -176,4 +177,28 @@ test("Sedna's trigger logic: operators with the 1e-6 tolerance, indexed and list
   expect(triggerFires(trigger, stats, at(10, 0))).toBe(true);
   expect(triggerFires(trigger, stats, at(18, 0))).toBe(false);
   expect(triggerFires(trigger, { num_of_samples: 10 }, at(10, 0))).toBe(false);
+});
+
+test('a Dockerfile FROM a base image: build-arg defaults in FROM, and what the stage inherits', () => {
+  const base = parseDockerfile(
+    'FROM node:20 AS install\nRUN x\nFROM node:20\nENV A=1 B=2\nWORKDIR /app\nENTRYPOINT ["node"]\nCMD ["worker.mjs"]\n',
+  );
+  const stage = parseDockerfile(
+    'ARG BASE=sedna-sdk-onnx:0.1.0\nFROM ${BASE}\nENV B=3\nCOPY edge.mjs ./\nCMD ["edge.mjs"]\n',
+  );
+  expect(stage.base).toBe('sedna-sdk-onnx:0.1.0');
+  expect(inheritFrom(stage, base)).toEqual({
+    entrypoint: ['node'],
+    cmd: ['edge.mjs'],
+    workdir: '/app',
+    env: { A: '1', B: '3' },
+  });
+  // A stage's own ENTRYPOINT drops the base's CMD, as Docker does.
+  const own = parseDockerfile('FROM base\nENTRYPOINT ["python3"]\n');
+  expect(inheritFrom(own, base)).toMatchObject({ entrypoint: ['python3'], cmd: [] });
+  // Nothing set: all from the base.
+  expect(inheritFrom(parseDockerfile('FROM base\n'), base)).toMatchObject({
+    entrypoint: ['node'],
+    cmd: ['worker.mjs'],
+  });
 });

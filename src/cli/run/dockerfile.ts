@@ -11,6 +11,29 @@ export interface ImageConfig {
   cmd: string[];
   workdir: string | undefined;
   env: Record<string, string>;
+  /** The final stage's base image (`FROM`, build-arg defaults expanded). */
+  base?: string;
+  /** Which of ENTRYPOINT / CMD the final stage sets itself (the rest comes from its base). */
+  sets?: { entrypoint: boolean; cmd: boolean };
+}
+
+/** `${NAME}` and `$NAME` from build-arg defaults. */
+function expandArgs(text: string, args: Record<string, string>): string {
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, a?: string, b?: string) => args[a ?? b ?? ''] ?? whole);
+}
+
+/**
+ * An image built `FROM` a base: the base's ENTRYPOINT, CMD, WORKDIR and ENV unless the stage sets
+ * its own, as Docker does (a stage's ENTRYPOINT drops the base's CMD).
+ */
+export function inheritFrom(stage: ImageConfig, base: ImageConfig): ImageConfig {
+  const sets = stage.sets ?? { entrypoint: true, cmd: true };
+  return {
+    entrypoint: sets.entrypoint ? stage.entrypoint : base.entrypoint,
+    cmd: sets.cmd ? stage.cmd : sets.entrypoint ? [] : base.cmd,
+    workdir: stage.workdir ?? base.workdir,
+    env: { ...base.env, ...stage.env },
+  };
 }
 
 /** Joins continuation lines and drops comments, as Docker's parser does. */
@@ -69,21 +92,44 @@ function envPairs(rest: string): [string, string][] {
 
 /** Reads the final build stage of a Dockerfile. */
 export function parseDockerfile(text: string): ImageConfig {
-  let config: ImageConfig = { entrypoint: [], cmd: [], workdir: undefined, env: {} };
+  const fresh = (): ImageConfig => ({
+    entrypoint: [],
+    cmd: [],
+    workdir: undefined,
+    env: {},
+    sets: { entrypoint: false, cmd: false },
+  });
+  let config = fresh();
+  // Build-arg defaults declared before the first FROM may be used in FROM lines.
+  const globalArgs: Record<string, string> = {};
+  let seenFrom = false;
   for (const { keyword, rest, line } of instructions(text)) {
     switch (keyword) {
-      case 'FROM':
-        // A new stage starts from its base image, whose settings we cannot see: only the last
-        // stage counts, and what it sets itself.
-        config = { entrypoint: [], cmd: [], workdir: undefined, env: {} };
+      case 'ARG': {
+        const eq = rest.indexOf('=');
+        if (!seenFrom && eq > 0)
+          globalArgs[rest.slice(0, eq).trim()] = rest
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, '$1');
         break;
+      }
+      case 'FROM': {
+        // A new stage: only the last one counts. Its base image's settings come from the base's
+        // own Dockerfile when the local map names it (inheritFrom), else they are unknown.
+        seenFrom = true;
+        config = fresh();
+        const base = expandArgs(rest.split(/\s+/)[0] ?? '', globalArgs);
+        if (base !== '') config.base = base;
+        break;
+      }
       case 'ENTRYPOINT':
-        // Docker resets a CMD inherited from the base image here; the stage's own CMD (before or
-        // after) stays, and we never see the base image's.
         config.entrypoint = commandForm(rest, 'ENTRYPOINT', line);
+        if (config.sets !== undefined) config.sets.entrypoint = true;
         break;
       case 'CMD':
         config.cmd = commandForm(rest, 'CMD', line);
+        if (config.sets !== undefined) config.sets.cmd = true;
         break;
       case 'WORKDIR':
         config.workdir = rest;

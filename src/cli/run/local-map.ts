@@ -17,13 +17,13 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { SednaError, messageOf } from '../../common/errors.js';
-import { parseDockerfile, type ImageConfig } from './dockerfile.js';
+import { inheritFrom, parseDockerfile, type ImageConfig } from './dockerfile.js';
 
 export const LOCAL_FILE_NAME = 'sedna.local.yaml';
 
 export interface ImageMapping {
   readonly image: string;
-  /** The folder the worker runs in (the image's build context). */
+  /** The folder the worker runs in: `workdir` of the map (the image's WORKDIR), else the build context. */
   readonly context: string;
   readonly dockerfile: string | undefined;
   readonly config: ImageConfig;
@@ -68,6 +68,8 @@ const localFileSchema = z
           .object({
             dockerfile: z.string().min(1).optional(),
             context: z.string().min(1).optional(),
+            /** The local folder that stands for the image's WORKDIR (where its COPYs put the files). */
+            workdir: z.string().min(1).optional(),
           })
           .strict(),
       )
@@ -116,11 +118,19 @@ export async function readLocalFile(file: string): Promise<LocalMap> {
   const dir = path.dirname(path.resolve(file));
   const images = new Map<string, ImageMapping>();
   for (const [image, entry] of Object.entries(parsed.data.images ?? {})) {
-    const context = path.resolve(dir, entry.context ?? '.');
+    const context = path.resolve(dir, entry.workdir ?? entry.context ?? '.');
     if (entry.dockerfile === undefined)
       images.set(image, { image, context, dockerfile: undefined, config: parseDockerfile(''), from: file });
     else images.set(image, await imageMapping(image, path.resolve(dir, entry.dockerfile), context, file));
   }
+  // An image built FROM another image of the map inherits its ENTRYPOINT, CMD, WORKDIR and ENV.
+  const resolved = (image: ImageMapping, seen: Set<string>): ImageMapping => {
+    const base = image.config.base === undefined ? undefined : images.get(image.config.base);
+    if (base === undefined || seen.has(base.image)) return image;
+    seen.add(image.image);
+    return { ...image, config: inheritFrom(image.config, resolved(base, seen).config) };
+  };
+  for (const [name, image] of images) images.set(name, resolved(image, new Set()));
   const paths: NodePathMapping[] = [];
   const prepare: NodePrepare[] = [];
   for (const [node, entry] of Object.entries(parsed.data.nodes ?? {})) {
