@@ -144,7 +144,9 @@ test('incremental learning: the example YAML, unchanged; adding samples to the d
       (s) => {
         const job = jobOf(s);
         const row = job.charts.cycles[n - 1];
-        return decided(row) && job.stage.endsWith('train/waiting') ? row : undefined;
+        // The stage workers' processes exit just after their last report.
+        const stageWorkersDone = job.workers.every((w) => w.role === 'inference' || w.phase !== 'Running');
+        return decided(row) && job.stage.endsWith('train/waiting') && stageWorkersDone ? row : undefined;
       },
       240_000,
     );
