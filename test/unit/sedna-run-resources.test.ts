@@ -4,12 +4,15 @@
  * crashes the reader) and Sedna's trigger logic.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { parseAllDocuments, stringify } from 'yaml';
 import { crdKinds, validateDocument } from '../../src/cli/run/crd-schema.js';
 import { inheritFrom, parseDockerfile } from '../../src/cli/run/dockerfile.js';
+import { readLocalFile } from '../../src/cli/run/local-map.js';
+import { rewriteMountedPath } from '../../src/cli/run/workload.js';
 import { parseResources } from '../../src/cli/run/resources.js';
 import { conditionHolds, timerOpen, triggerFires, triggerProblems } from '../../src/cli/run/triggers.js';
 import { isSednaError } from '../../src/common/errors.js';
@@ -201,4 +204,30 @@ test('a Dockerfile FROM a base image: build-arg defaults in FROM, and what the s
     entrypoint: ['node'],
     cmd: ['worker.mjs'],
   });
+});
+
+test("a local map's worker variables: by the job's name, names checked", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sedna-local-map-'));
+  try {
+    const file = path.join(dir, 'sedna.local.yaml');
+    const head = 'apiVersion: sedna-sdk.io/v1alpha1\nkind: LocalRun\n';
+    fs.writeFileSync(file, `${head}workers:\n  camera:\n    env:\n      video_address: /data/videos/a.mp4\n`);
+    const map = await readLocalFile(file);
+    expect(map.workers).toEqual([{ job: 'camera', env: { video_address: '/data/videos/a.mp4' }, from: file }]);
+    fs.writeFileSync(file, `${head}workers:\n  camera:\n    env:\n      '1bad name': x\n`);
+    const err: unknown = await readLocalFile(file).catch((e: unknown) => e);
+    expect(isSednaError(err) && err.code).toBe('SEDNA_ERR_INVALID_ARGUMENT');
+    expect((err as Error).message).toContain('workers.camera.env');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('mount paths in a value are rewritten, also in the lists Sedna joins with | ; ,', () => {
+  const mounts = [{ mountPath: '/data/reid', local: '/n/reid' }];
+  expect(rewriteMountedPath('/data/reid/q/a.jpg', mounts)).toBe('/n/reid/q/a.jpg');
+  expect(rewriteMountedPath('/data/reid/a.jpg|/data/reid/b.jpg', mounts)).toBe('/n/reid/a.jpg|/n/reid/b.jpg');
+  expect(rewriteMountedPath('/data/reid/a;/other/b,/data/reid', mounts)).toBe('/n/reid/a;/other/b,/n/reid');
+  // Not a mount path (a prefix of a name is not a folder): kept.
+  expect(rewriteMountedPath('/data/reidx|x', mounts)).toBe('/data/reidx|x');
 });

@@ -12,6 +12,7 @@ import { primaryHostIp } from '../../common/host-ip.js';
 import { SednaError, messageOf } from '../../common/errors.js';
 import { VERSION } from '../../common/version.js';
 import { LCEmulator, type ForwardedMessage, type RecordedReport } from '../../testing/lc-emulator.js';
+import { LocalMesh } from './edgemesh.js';
 import { type JobController, type JobRuntime, type WorkerHandle } from './job-kind.js';
 import { jobKind, JOB_KINDS } from './kinds/index.js';
 import { loadLocalMap, type LocalMap } from './local-map.js';
@@ -132,6 +133,8 @@ export class LocalRun {
   private nodes!: NodeFs;
   private storage!: StorageInitializer;
   private localMap!: LocalMap;
+  private mesh!: LocalMesh;
+  private meshWarned = false;
   private loaded!: LoadedResources;
   private readonly locks: JobLock[] = [];
   private readonly cleanups: (() => Promise<void> | void)[] = [];
@@ -248,6 +251,7 @@ export class LocalRun {
       this.status.log('run', 'runner', `downloaded ${url} → ${path.relative(this.options.cwd, local)}`);
     });
     this.cleanups.push(() => this.storage.close());
+    this.mesh = await LocalMesh.create(this.runDir, this.hostIp, process.pid);
     this.reaper = Reaper.start();
     this.cleanups.push(() => {
       this.reaper.close();
@@ -333,6 +337,17 @@ export class LocalRun {
         return port;
       },
       startWorker: (request) => this.startWorker(job, request),
+      meshPod: (bindVariables) => {
+        if (this.mesh.shared && !this.meshWarned) {
+          this.meshWarned = true;
+          log('no loopback range on this host: meshed pods share its address (and its ports)', 'warn', 'runner');
+        }
+        return this.mesh.network(this.mesh.podIp(), bindVariables);
+      },
+      addService: async (name, ip, port) => {
+        await this.mesh.addService(ns, name, ip);
+        log(`Service ${name}.${ns}:${port} → ${ip}:${port} (edgemesh)`);
+      },
       log,
       setStage: (stage) => {
         job.state.stage = stage;

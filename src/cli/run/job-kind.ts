@@ -10,7 +10,7 @@ import type { DatasetSpec, ModelSpec, SednaResource } from './resources.js';
 import type { JobState, WorkerState } from './status.js';
 import type { S3Credentials } from './storage.js';
 import type { NodeFs } from './node-fs.js';
-import type { WorkerRequest } from './workload.js';
+import type { PodNetwork, WorkerRequest } from './workload.js';
 
 /** A Dataset or Model the job names, and where (for the error when it is missing). */
 export interface Reference {
@@ -49,6 +49,13 @@ export interface JobRuntime {
   /** Sedna's fixed port if free on this host, else a free one (noted in the timeline). */
   port(preferred: number, what: string): Promise<number>;
   startWorker(request: WorkerRequest): Promise<WorkerHandle>;
+  /**
+   * A pod address of its own on the local mesh (edgemesh.ts), for `startWorker`'s `network`: the
+   * pod's server binds it through `bindVariables` (unless the template sets them).
+   */
+  meshPod(bindVariables: readonly string[]): PodNetwork;
+  /** The GlobalManager's Service `name` (edgemesh): meshed workers resolve it to `ip`. */
+  addService(name: string, ip: string, port: number): Promise<void>;
   /** A timeline entry for this job. */
   log(message: string, level?: 'info' | 'warn' | 'error', source?: 'gm' | 'lc' | 'runner'): void;
   setStage(stage: string): void;

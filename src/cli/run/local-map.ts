@@ -7,7 +7,10 @@
  *   local folder; unmapped node paths live under the node's own folder in the run state
  *   (`.sedna/nodes/<node>/...`), one per node, as each node has its own disk;
  * - a node can have **prepare** commands (put the dataset and the initial model on it first),
- *   run before the job starts.
+ *   run before the job starts;
+ * - a job's workers can get **env** values that the cluster's network gives and this machine has
+ *   not (a camera's stream address becomes a recording on the node); an absolute path there is a
+ *   node path.
  *
  * It comes from `sedna.local.yaml` files next to the job YAML (found by themselves, so an example
  * runs with no flag), from `--local FILE`, and from `--image` / `--node-path` flags, which win.
@@ -48,10 +51,18 @@ export interface NodePrepare {
   readonly from: string;
 }
 
+/** Variables a job's workers get in place of the template's (by the job resource's name). */
+export interface WorkerEnvOverride {
+  readonly job: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly from: string;
+}
+
 export interface LocalMap {
   readonly images: ReadonlyMap<string, ImageMapping>;
   readonly paths: readonly NodePathMapping[];
   readonly prepare: readonly NodePrepare[];
+  readonly workers: readonly WorkerEnvOverride[];
   /** The local files that were read. */
   readonly files: readonly string[];
 }
@@ -82,6 +93,14 @@ const localFileSchema = z
             paths: z.record(absolutePath, z.string().min(1)).optional(),
             prepare: z.array(z.array(z.string()).min(1)).optional(),
           })
+          .strict(),
+      )
+      .optional(),
+    workers: z
+      .record(
+        z.string().min(1),
+        z
+          .object({ env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'not a variable name'), z.string()) })
           .strict(),
       )
       .optional(),
@@ -138,7 +157,12 @@ export async function readLocalFile(file: string): Promise<LocalMap> {
       paths.push({ node, nodePath: path.posix.normalize(nodePath), local: path.resolve(dir, local), from: file });
     for (const command of entry.prepare ?? []) prepare.push({ node, command, cwd: dir, from: file });
   }
-  return { images, paths, prepare, files: [file] };
+  const workers = Object.entries(parsed.data.workers ?? {}).map(([job, entry]) => ({
+    job,
+    env: entry.env,
+    from: file,
+  }));
+  return { images, paths, prepare, workers, files: [file] };
 }
 
 /** `IMAGE=DOCKERFILE` (the context is the current folder, as in `docker build -f DOCKERFILE .`). */
@@ -192,16 +216,18 @@ export async function loadLocalMap(options: LocalMapOptions): Promise<LocalMap> 
   const images = new Map<string, ImageMapping>();
   const paths: NodePathMapping[] = [];
   const prepare: NodePrepare[] = [];
+  const workers: WorkerEnvOverride[] = [];
   for (const file of files) {
     const map = await readLocalFile(file);
     for (const [k, v] of map.images) images.set(k, v);
     paths.push(...map.paths);
     prepare.push(...map.prepare);
+    workers.push(...map.workers);
   }
   for (const flag of options.imageFlags ?? []) {
     const mapping = await parseImageFlag(flag, options.cwd);
     images.set(mapping.image, mapping);
   }
   for (const flag of options.nodePathFlags ?? []) paths.push(parseNodePathFlag(flag, options.cwd));
-  return { images, paths, prepare, files };
+  return { images, paths, prepare, workers, files };
 }

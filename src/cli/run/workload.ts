@@ -90,6 +90,18 @@ export interface WorkerRequest {
   readonly restartPolicy?: RestartPolicy;
   /** IL/LL inference workers with `hotUpdateEnabled`: the hot-update folder and poll period. */
   readonly hotUpdate?: { pollPeriodSeconds: number };
+  /** A pod with an address of its own on the local mesh (edgemesh.ts); else it shares the host's. */
+  readonly network?: PodNetwork;
+}
+
+/** What a pod has by itself in a cluster and a local process has not (edgemesh.ts). */
+export interface PodNetwork {
+  /** The pod's IP (`status.podIP`). */
+  readonly podIp: string;
+  /** Variables the pod gets before the template's (the template's win): its server's bind address. */
+  readonly defaults: Readonly<Record<string, string>>;
+  /** Variables that make the pod's Node resolve the job's Service names (added to NODE_OPTIONS). */
+  readonly resolver: { readonly nodeOptions: string; readonly env: Readonly<Record<string, string>> };
 }
 
 export interface WorkloadContext {
@@ -129,8 +141,20 @@ function unsupported(what: string, detail: string): SednaError {
   return new SednaError('SEDNA_ERR_INVALID_RESOURCE', `${what}: ${detail} is not supported by sedna run`);
 }
 
-/** Replaces a leading container mount path in `value` with its local folder. */
+/**
+ * Replaces a leading container mount path in `value` with its local folder; in a list of paths
+ * (`a|b`, `a;b`, `a,b`, as Sedna's parameters join them) each one.
+ */
 export function rewriteMountedPath(value: string, mounts: readonly { mountPath: string; local: string }[]): string {
+  if (/[|;,]/.test(value))
+    return value
+      .split(/([|;,])/)
+      .map((part, i) => (i % 2 === 1 ? part : rewriteOnePath(part, mounts)))
+      .join('');
+  return rewriteOnePath(value, mounts);
+}
+
+function rewriteOnePath(value: string, mounts: readonly { mountPath: string; local: string }[]): string {
   let best: { mountPath: string; local: string } | undefined;
   for (const m of mounts) {
     const mp = m.mountPath.replace(/\/+$/, '') || '/';
@@ -208,7 +232,11 @@ async function volumeFolders(
   return folders;
 }
 
-function fieldValue(fieldPath: string, pod: { name: string; namespace: string; node: string }, hostIp: string): string {
+function fieldValue(
+  fieldPath: string,
+  pod: { name: string; namespace: string; node: string; podIp: string },
+  hostIp: string,
+): string {
   switch (fieldPath) {
     case 'metadata.name':
       return pod.name;
@@ -217,6 +245,7 @@ function fieldValue(fieldPath: string, pod: { name: string; namespace: string; n
     case 'spec.nodeName':
       return pod.node;
     case 'status.podIP':
+      return pod.podIp;
     case 'status.hostIP':
       return hostIp;
     default:
@@ -277,6 +306,7 @@ export async function buildPod(req: WorkerRequest, ctx: WorkloadContext): Promis
     const env: Record<string, string> = {};
     for (const name of PASSED_ENV) if (ctx.baseEnv[name] !== undefined) env[name] = ctx.baseEnv[name];
     Object.assign(env, image?.config.env ?? {});
+    Object.assign(env, req.network?.defaults ?? {});
     for (const e of container.env ?? []) {
       if (e.valueFrom === undefined) {
         env[e.name] = rewriteMountedPath(expandEnvReferences(e.value ?? '', env), mounts);
@@ -285,7 +315,7 @@ export async function buildPod(req: WorkerRequest, ctx: WorkloadContext): Promis
       if (e.valueFrom.fieldRef !== undefined)
         env[e.name] = fieldValue(
           e.valueFrom.fieldRef.fieldPath,
-          { name: podName, namespace: req.job.namespace, node },
+          { name: podName, namespace: req.job.namespace, node, podIp: req.network?.podIp ?? ctx.hostIp },
           ctx.hostIp,
         );
       else if (e.valueFrom.secretKeyRef !== undefined) {
@@ -302,7 +332,15 @@ export async function buildPod(req: WorkerRequest, ctx: WorkloadContext): Promis
           );
       } else throw unsupported(`${cwhat}, env ${e.name}`, 'this valueFrom source');
     }
+    // The local map's values for this job (a camera's address on this machine); node paths made local.
+    for (const override of ctx.localMap.workers.filter((w) => w.job === req.job.name))
+      for (const [name, value] of Object.entries(override.env))
+        env[name] = value.startsWith('/') ? ctx.nodes.local(node, value) : value;
     Object.assign(env, injected);
+    if (req.network !== undefined) {
+      Object.assign(env, req.network.resolver.env);
+      env.NODE_OPTIONS = [env.NODE_OPTIONS, req.network.resolver.nodeOptions].filter((o) => o).join(' ');
+    }
 
     const entrypoint = image?.config.entrypoint ?? [];
     const cmd = image?.config.cmd ?? [];

@@ -5,8 +5,18 @@ import type { JobKindModule } from '../job-kind.js';
 import { federatedLearning } from './federated-learning.js';
 import { incrementalLearning } from './incremental-learning.js';
 import { jointInference } from './joint-inference.js';
+import { featureExtraction, objectSearch, objectTracking, reidJob, videoAnalytics } from './multi-edge-inference.js';
 
-export const JOB_KINDS: readonly JobKindModule[] = [jointInference, incrementalLearning, federatedLearning];
+export const JOB_KINDS: readonly JobKindModule[] = [
+  jointInference,
+  incrementalLearning,
+  federatedLearning,
+  featureExtraction,
+  reidJob,
+  videoAnalytics,
+  objectSearch,
+  objectTracking,
+];
 
 export function jobKind(kind: string): JobKindModule | undefined {
   return JOB_KINDS.find((k) => k.kind === kind);
