@@ -67,6 +67,28 @@ test("FL workers get the GlobalManager's variables, their template env, and the 
     expect(env.PATH).toBeDefined();
   }
   expect(names.size).toBe(3);
+  // The round's per-job token: one file, for the aggregator and every trainer, readable by its owner only.
+  const tokenFile = agg?.AGG_TOKEN_FILE as string;
+  expect(trainers.map((e) => e.AGG_TOKEN_FILE)).toEqual([tokenFile, tokenFile, tokenFile]);
+  expect((await fs.stat(tokenFile)).mode & 0o077).toBe(0);
+  expect((await fs.readFile(tokenFile, 'utf8')).length).toBeGreaterThanOrEqual(32);
+
+  // --no-fl-token (Python trainers send none): Sedna's variables only.
+  const plain = path.join(dir, 'plain');
+  const again = await runCli([
+    'run',
+    file,
+    '--local',
+    'examples/federated-learning/sedna.local.yaml',
+    '--state-dir',
+    plain,
+    '--json',
+    '--no-fl-token',
+  ]);
+  expect(again.code).toBe(0);
+  const [plainAgg] = await printedEnvs(plain, 'digits-fl-aggregation-');
+  expect(plainAgg?.AGG_TOKEN_FILE).toBeUndefined();
+  expect(plainAgg?.JOB_NAME).toBe('digits-fl');
   // Each trainer's dataset is its own node's file.
   expect(new Set(trainers.map((e) => e.TRAIN_DATASET_URL)).size).toBe(3);
 }, 180_000);

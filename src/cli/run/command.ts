@@ -35,6 +35,7 @@ interface RunFlags {
   json?: boolean;
   timeout?: number;
   metrics?: boolean;
+  flToken: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -113,6 +114,10 @@ export function registerRunCommands(program: Command, io: RunCommandIo): void {
       numberFlag('--timeout', 0),
     )
     .option('--metrics', 'serve Prometheus metrics of the run at /metrics')
+    .option(
+      '--no-fl-token',
+      'no per-job token for a federated round (Python trainers, which send none, can join; else AGG_TOKEN_FILE)',
+    )
     .action(async (files: string[], flags: RunFlags) => {
       const cwd = io.cwd ?? process.cwd();
       const say = io.stdout;
@@ -128,6 +133,7 @@ export function registerRunCommands(program: Command, io: RunCommandIo): void {
         ...(flags.checkPeriod === undefined ? {} : { checkPeriodSeconds: flags.checkPeriod }),
         restart: { maxRestarts: flags.maxRestarts, initialBackoffMs: flags.backoff },
         stopGraceMs: flags.stopGrace * 1000,
+        flToken: flags.flToken,
         api: async (store, localRun) => {
           api = await startApiServer(store, localRun, {
             host: flags.uiHost,

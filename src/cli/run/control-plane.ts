@@ -5,6 +5,7 @@
  * processes (processes.ts), with the run's status (status.ts) for the terminal, `sedna status` and
  * the status page.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -46,6 +47,11 @@ export interface RunOptions {
   readonly restart?: Partial<RestartSettings>;
   /** How long a worker gets between SIGTERM and SIGKILL when the run stops (default 10 s). */
   readonly stopGraceMs?: number;
+  /**
+   * A random token per federated-learning job, given to its aggregator and trainers in a file
+   * (AGG_TOKEN_FILE) unless a template sets its own (default true; false for Python trainers).
+   */
+  readonly flToken?: boolean;
   /** Called once the API server listens (the status page and `sedna status` use it). */
   readonly api?: (store: StatusStore, run: LocalRun) => Promise<string>;
 }
@@ -337,6 +343,13 @@ export class LocalRun {
         return port;
       },
       startWorker: (request) => this.startWorker(job, request),
+      jobTokenFile: async () => {
+        if (this.options.flToken === false) return undefined;
+        const file = path.join(this.runDir, 'secrets', `${ns}.${jobName}.token`);
+        await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+        await fs.writeFile(file, crypto.randomBytes(32).toString('base64url'), { mode: 0o600 });
+        return file;
+      },
       meshPod: (bindVariables) => {
         if (this.mesh.shared && !this.meshWarned) {
           this.meshWarned = true;

@@ -50,6 +50,11 @@ export interface JobRuntime {
   port(preferred: number, what: string): Promise<number>;
   startWorker(request: WorkerRequest): Promise<WorkerHandle>;
   /**
+   * A file holding a fresh random token for this job (mode 0600, in the run folder), or undefined
+   * when the run gives none (`--no-fl-token`).
+   */
+  jobTokenFile(): Promise<string | undefined>;
+  /**
    * A pod address of its own on the local mesh (edgemesh.ts), for `startWorker`'s `network`: the
    * pod's server binds it through `bindVariables` (unless the template sets them).
    */

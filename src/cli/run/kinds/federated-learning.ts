@@ -80,6 +80,20 @@ export const federatedLearning: JobKindModule = {
       transmitter.AGG_DATA_PATH = spec.transmitter.s3.aggDataPath;
     } else if (spec.transmitter?.ws !== undefined) transmitter.TRANSMITTER = 'ws';
 
+    // The round's admission (docs/security.md): a per-job token in a file for the aggregator and
+    // every trainer, so no other process on this machine or network joins the round. Not Sedna's
+    // (its GM injects none): a template that sets its own token keeps it; --no-fl-token for
+    // trainers that send none (Sedna's Python ones).
+    const templates = [spec.aggregationWorker.template, ...spec.trainingWorkers.map((t) => t.template)];
+    const ownToken = templates.some((t) =>
+      t.spec.containers.some((c) => (c.env ?? []).some((e) => e.name === 'AGG_TOKEN' || e.name === 'AGG_TOKEN_FILE')),
+    );
+    const tokenFile = ownToken ? undefined : await rt.jobTokenFile();
+    const token: Record<string, string> = tokenFile === undefined ? {} : { AGG_TOKEN_FILE: tokenFile };
+    if (tokenFile !== undefined) {
+      rt.log('the round takes a per-job token (AGG_TOKEN_FILE for the aggregator and each trainer)');
+    }
+
     const port = await rt.port(AGG_PORT, 'the aggregation worker (AGG_BIND_PORT)');
     rt.setStage('aggregator starting');
     const aggregator = await rt.startWorker({
@@ -94,6 +108,7 @@ export const federatedLearning: JobKindModule = {
         AGG_BIND_PORT: String(port),
         PARTICIPANTS_COUNT: participants,
         ...transmitter,
+        ...token,
       },
       mounts: shared,
       restartPolicy: 'OnFailure',
@@ -125,6 +140,7 @@ export const federatedLearning: JobKindModule = {
             DATASET_NAME: dataset.metadata.name,
             LC_SERVER: rt.lcServer,
             ...transmitter,
+            ...token,
           },
           mounts: [
             ...shared,
