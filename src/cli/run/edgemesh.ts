@@ -16,9 +16,9 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { SednaError } from '../../common/errors.js';
+import { builtFile } from './built-file.js';
 import type { PodNetwork } from './workload.js';
 
 /** Whether this host can bind `ip` (a loopback alias). */
@@ -34,17 +34,6 @@ function canBind(ip: string): Promise<boolean> {
       }),
     );
   });
-}
-
-/** The built resolver (dist/cli/run/mesh-resolver.js), also when this module runs from the sources. */
-function resolverScript(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const script = [
-    path.join(here, 'mesh-resolver.js'),
-    path.join(here, '..', '..', '..', 'dist', 'cli', 'run', 'mesh-resolver.js'),
-  ].find((f) => existsSync(f));
-  if (script === undefined) throw new SednaError('SEDNA_ERR_INTERNAL', 'mesh-resolver.js not found: run npm run build');
-  return script;
 }
 
 export class LocalMesh {
@@ -97,7 +86,7 @@ export class LocalMesh {
       podIp,
       defaults: Object.fromEntries(bindVariables.map((v) => [v, podIp])),
       resolver: {
-        nodeOptions: `--import=${pathToFileURL(resolverScript()).href}`,
+        nodeOptions: `--import=${pathToFileURL(builtFile('mesh-resolver.js')).href}`,
         env: { SEDNA_RUN_MESH_HOSTS: this.file },
       },
     };

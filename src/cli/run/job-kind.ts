@@ -90,6 +90,27 @@ export interface JobKindModule {
   start(runtime: JobRuntime): Promise<JobController>;
 }
 
+/** A Job's end: succeeded when every pod has, failed when one gives up. */
+export function followJob(rt: JobRuntime, workers: readonly WorkerHandle[]): void {
+  void Promise.all(
+    workers.map(async (w) => {
+      const phase = await w.done;
+      if (phase === 'Failed') rt.finish('Failed', w.failure ?? `${w.state.pod} failed`);
+      return phase;
+    }),
+  ).then((phases) => {
+    if (phases.every((p) => p === 'Succeeded')) rt.finish('Succeeded', `all ${phases.length} workers completed`);
+  });
+}
+
+/** A service's end: it only fails (a worker gave up); it runs until stopped. */
+export function followService(rt: JobRuntime, workers: readonly WorkerHandle[]): void {
+  for (const w of workers)
+    void w.done.then((phase) => {
+      if (phase === 'Failed') rt.finish('Failed', w.failure ?? `${w.state.pod} failed`);
+    });
+}
+
 /** The value at a path of a loosely typed object (a report body), for the caller to check. */
 export function at(value: unknown, ...keys: (string | number)[]): unknown {
   let v: unknown = value;

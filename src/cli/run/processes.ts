@@ -10,8 +10,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { SednaError } from '../../common/errors.js';
+import { builtFile } from './built-file.js';
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 /** Kubernetes' pod phases, plus Stopped: ended because the run stopped it. */
@@ -93,13 +92,7 @@ export class Reaper {
   private constructor(private readonly child: ChildProcess) {}
 
   static start(): Reaper {
-    const here = path.dirname(fileURLToPath(import.meta.url));
-    // Built: dist/cli/run/reaper-main.js. From the sources (tests through SWC), the built file too.
-    const script = [
-      path.join(here, 'reaper-main.js'),
-      path.join(here, '..', '..', '..', 'dist', 'cli', 'run', 'reaper-main.js'),
-    ].find((f) => fs.existsSync(f));
-    if (script === undefined) throw new SednaError('SEDNA_ERR_INTERNAL', 'reaper-main.js not found: run npm run build');
+    const script = builtFile('reaper-main.js');
     const child = spawn(process.execPath, [script], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
     child.unref();
     (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();

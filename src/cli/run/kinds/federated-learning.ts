@@ -4,7 +4,7 @@
  * Pods restart OnFailure; the job succeeds when every pod has succeeded and fails when one gives
  * up. The trainers' `train` reports (round, loss, accuracy) feed the chart.
  */
-import { at, type JobKindModule, type WorkerHandle } from '../job-kind.js';
+import { at, followJob, type JobKindModule, type WorkerHandle } from '../job-kind.js';
 import type { PodTemplate, WorkerMount } from '../workload.js';
 import { randomSuffix } from '../workload.js';
 
@@ -163,15 +163,7 @@ export const federatedLearning: JobKindModule = {
     }
     rt.setStage('training');
     rt.setFact('trainers', participants);
-    void Promise.all(
-      workers.map(async (w) => {
-        const phase = await w.done;
-        if (phase === 'Failed') rt.finish('Failed', w.failure ?? `${w.state.pod} failed`);
-        return phase;
-      }),
-    ).then((phases) => {
-      if (phases.every((p) => p === 'Succeeded')) rt.finish('Succeeded', `all ${phases.length} workers completed`);
-    });
+    followJob(rt, workers);
 
     // Round → the trainers' latest loss/accuracy for that round (their mean is the chart's point).
     type RoundMetrics = { loss?: number | undefined; accuracy?: number | undefined; samples?: number | undefined };

@@ -19,18 +19,20 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { messageOf, notSupported } from '../../../common/errors.js';
+import { notSupported } from '../../../common/errors.js';
 import { schemeOf } from '../../../datasources/file-ops.js';
 import type { ForwardedMessage } from '../../../testing/lc-emulator.js';
-import { at, hemParameters, type JobKindModule, type JobRuntime, type WorkerHandle } from '../job-kind.js';
-import { SampleSplitter, readDatasetSamples, writeRoundSamples } from '../lc-dataset.js';
+import { hemParameters, type JobKindModule, type JobRuntime, type WorkerHandle } from '../job-kind.js';
 import type { DatasetSpec, ModelSpec, SednaResource } from '../resources.js';
-import type { CycleRow } from '../status.js';
-import { conditionHolds, describeTrigger, triggerFires, type TriggerSpec } from '../triggers.js';
-import { randomSuffix, type PodTemplate } from '../workload.js';
-
-/** Sedna's JobIterationIntervalSeconds and DatasetHandlerIntervalSeconds. */
-const LC_PERIOD_SECONDS = 10;
+import { conditionHolds, describeTrigger, type TriggerSpec } from '../triggers.js';
+import type { PodTemplate } from '../workload.js';
+import {
+  StagedLearningController,
+  copyModel,
+  metricLists,
+  reportedModels,
+  type ReportedModel,
+} from './staged-learning.js';
 
 interface Spec {
   dataset: { name: string; trainProb: number };
@@ -46,90 +48,40 @@ interface Spec {
   };
 }
 
-type Stage = 'train' | 'eval' | 'deploy';
-type Condition = 'waiting' | 'ready' | 'starting' | 'running' | 'completed' | 'failed';
-
-interface ReportedModel {
-  format: string;
-  url: string;
-  metrics?: Record<string, unknown>;
-}
-
 /** Go's time.Now().String(), the LC's `model_update_time`. */
 function goTimeNow(): string {
   const iso = new Date().toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000000 +0000 UTC`;
 }
 
-function models(message: ForwardedMessage): ReportedModel[] {
-  const list = message.content.output.models ?? [];
-  return list.filter((m): m is ReportedModel => typeof at(m, 'url') === 'string');
-}
-
-function metricLists(metrics: Record<string, unknown> | undefined): Record<string, number[]> {
-  const out: Record<string, number[]> = {};
-  for (const [k, v] of Object.entries(metrics ?? {})) {
-    const list = Array.isArray(v) ? v : [v];
-    if (list.every((x) => typeof x === 'number')) out[k] = list;
-  }
-  return out;
-}
-
-class IncrementalLearningController {
-  private stage: Stage = 'train';
-  private condition: Condition = 'waiting';
-  private rounds = 0;
-  private readonly samples: SampleSplitter;
+class IncrementalLearningController extends StagedLearningController {
   private inference: WorkerHandle | undefined;
-  private stageWorker: WorkerHandle | undefined;
   /** The last train stage's reported models (results[0] new model, results[1] to continue from). */
   private trainOutput: ReportedModel[] = [];
   private evalInput: { trained: ReportedModel; deployed: ReportedModel } | undefined;
-  private cycle: CycleRow | undefined;
-  private busy = false;
-  private readonly lcNode: string;
-  private readonly outputDir: string;
 
   constructor(
-    private readonly rt: JobRuntime,
+    rt: JobRuntime,
     private readonly spec: Spec,
-    private readonly dataset: SednaResource<DatasetSpec>,
+    dataset: SednaResource<DatasetSpec>,
     private readonly deployModel: SednaResource<ModelSpec>,
     private readonly initialModel: SednaResource<ModelSpec>,
   ) {
-    this.samples = new SampleSplitter(spec.dataset.trainProb);
-    this.lcNode = dataset.spec.nodeName ?? spec.trainSpec.template.spec.nodeName ?? '';
-    this.outputDir = rt.nodes.local(this.lcNode, spec.outputDir);
-  }
-
-  private get jobRef() {
-    return {
-      name: this.rt.job.metadata.name,
-      namespace: this.rt.job.metadata.namespace,
+    super(rt, {
       kind: 'incrementallearningjob',
-    };
-  }
-
-  private baseEnv(prefix: string): Record<string, string> {
-    return {
-      NAMESPACE: this.rt.job.metadata.namespace,
-      JOB_NAME: this.rt.job.metadata.name,
-      WORKER_NAME: `${prefix}-${randomSuffix()}`,
-      LC_SERVER: this.rt.lcServer,
-    };
+      dataset,
+      trainProb: spec.dataset.trainProb,
+      trigger: spec.trainSpec.trigger,
+      outputDir: spec.outputDir,
+      lcNode: dataset.spec.nodeName ?? spec.trainSpec.template.spec.nodeName ?? '',
+    });
   }
 
   async start(): Promise<void> {
-    for (const dir of ['data/train', 'data/eval', 'train', 'eval'])
-      await fs.mkdir(path.join(this.outputDir, dir), { recursive: true });
-    this.rt.insertIntoLc('incrementallearningjob');
+    await this.prepare();
     await this.startInference();
-    this.rt.setFact('train trigger', describeTrigger(this.spec.trainSpec.trigger));
     this.rt.setFact('deploy trigger', describeTrigger(this.spec.deploySpec.trigger));
-    this.setCondition('train', 'waiting');
-    const period = this.rt.periodMs(this.spec.trainSpec.trigger.checkPeriodSeconds ?? LC_PERIOD_SECONDS);
-    this.rt.every(period, () => this.step());
-    await this.step();
+    await this.loop();
   }
 
   private async startInference(): Promise<void> {
@@ -169,80 +121,13 @@ class IncrementalLearningController {
     };
   }
 
-  private setCondition(stage: Stage, condition: Condition): void {
-    if (this.stage === stage && this.condition === condition) return;
-    this.stage = stage;
-    this.condition = condition;
-    const cycle = this.rounds === 0 ? '' : `cycle ${this.rounds}: `;
-    this.rt.setStage(`${cycle}${stage}/${condition}`);
-    this.rt.log(`${stage} ${condition}`, 'info', 'gm');
-  }
-
-  /** The LC's loop: read the dataset, then whatever the current stage waits for. */
-  async step(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      await this.readDataset();
-      if (this.condition !== 'waiting') return;
-      if (this.stage === 'train') await this.maybeTrain();
-      else if (this.stage === 'eval') await this.startEval();
-      else await this.deploy();
-    } catch (err) {
-      this.rt.log(`${this.stage} stage: ${messageOf(err)}`, 'error', 'lc');
-      this.fail(messageOf(err));
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private async readDataset(): Promise<void> {
-    if (schemeOf(this.dataset.spec.url) !== 'file') return;
-    const file = this.rt.nodes.local(this.dataset.spec.nodeName ?? this.lcNode, this.dataset.spec.url);
-    const current = await readDatasetSamples(file, this.dataset.spec.format).catch((err: unknown) => {
-      this.rt.setFact('dataset', `unreadable: ${messageOf(err)}`);
-      return undefined;
-    });
-    if (current === undefined) return;
-    const fresh = this.samples.update(current);
-    if (fresh > 0)
-      this.rt.log(
-        `dataset ${this.dataset.metadata.name}: ${fresh} new samples (${current.samples.length} in all)`,
-        'info',
-        'lc',
-      );
-    this.rt.setFact(
-      'samples',
-      `${current.samples.length} in the dataset; waiting for training ${this.samples.train.length}, for eval ${this.samples.evalSamples().length}`,
-    );
-  }
-
-  private async maybeTrain(): Promise<void> {
-    const stats = { num_of_samples: this.samples.train.length };
-    if (!triggerFires(this.spec.trainSpec.trigger, stats)) return;
-    this.rounds += 1;
-    const round = this.rounds;
-    const trainSamples = this.samples.consumeTrain();
-    const dataFile = await writeRoundSamples(
-      path.join(this.outputDir, 'data', 'train'),
-      round,
-      trainSamples,
-      this.samples.header,
-    );
+  protected async startTrain(round: number, dataNodePath: string): Promise<WorkerHandle> {
     const base =
       round <= 1
         ? this.initialModel.spec.url
         : ((this.trainOutput[1] ?? this.trainOutput[0])?.url ?? this.initialModel.spec.url);
-    this.cycle = { cycle: round, trainSamples: trainSamples.length, evalSamples: 0 };
-    this.rt.state.charts.cycles.push(this.cycle);
-    this.rt.log(
-      `train trigger fired: num_of_samples ${trainSamples.length} (${describeTrigger(this.spec.trainSpec.trigger)}); round ${round}`,
-      'info',
-      'lc',
-    );
-    this.setCondition('train', 'ready');
     const outputNodePath = path.posix.join(this.spec.outputDir, 'train', String(round));
-    this.stageWorker = await this.rt.startWorker({
+    return this.rt.startWorker({
       job: this.jobRef,
       workerType: 'train',
       template: this.spec.trainSpec.template,
@@ -255,36 +140,15 @@ class IncrementalLearningController {
         },
         {
           envName: 'TRAIN_DATASET_URL',
-          urls: [{ url: this.nodePath(dataFile), access: 'read', download: true, what: 'the round samples' }],
+          urls: [{ url: dataNodePath, access: 'read', download: true, what: 'the round samples' }],
         },
         this.originalDatasetMount(),
       ],
       restartPolicy: 'OnFailure',
     });
-    this.setCondition('train', 'running');
-    this.watchStageWorker(this.stageWorker, 'train');
   }
 
-  /** The Dataset itself, which the GM gives the train and eval workers as ORIGINAL_DATASET_URL. */
-  private originalDatasetMount() {
-    return {
-      envName: 'ORIGINAL_DATASET_URL',
-      urls: [
-        {
-          url: this.dataset.spec.url,
-          access: 'read' as const,
-          download: true,
-          what: `Dataset ${this.dataset.metadata.name}`,
-        },
-      ],
-    };
-  }
-
-  private nodePath(local: string): string {
-    return this.rt.nodes.nodePathOf(this.lcNode, local) ?? local;
-  }
-
-  private async startEval(): Promise<void> {
+  protected async startEval(): Promise<void> {
     const trained = this.trainOutput[0];
     if (trained === undefined) {
       this.fail('the train stage reported no model');
@@ -292,14 +156,7 @@ class IncrementalLearningController {
     }
     const deployed: ReportedModel = { format: this.deployModel.spec.format, url: this.deployModel.spec.url };
     this.evalInput = { trained, deployed };
-    const evalSamples = this.samples.evalSamples();
-    const dataFile = await writeRoundSamples(
-      path.join(this.outputDir, 'data', 'eval'),
-      this.rounds,
-      evalSamples,
-      this.samples.header,
-    );
-    if (this.cycle !== undefined) this.cycle.evalSamples = evalSamples.length;
+    const dataNodePath = await this.writeEvalSamples();
     this.setCondition('eval', 'ready');
     this.stageWorker = await this.rt.startWorker({
       job: this.jobRef,
@@ -318,7 +175,7 @@ class IncrementalLearningController {
         },
         {
           envName: 'TEST_DATASET_URL',
-          urls: [{ url: this.nodePath(dataFile), access: 'read', download: true, what: 'the eval samples' }],
+          urls: [{ url: dataNodePath, access: 'read', download: true, what: 'the eval samples' }],
         },
         this.originalDatasetMount(),
       ],
@@ -328,33 +185,7 @@ class IncrementalLearningController {
     this.watchStageWorker(this.stageWorker, 'eval');
   }
 
-  /** A train/eval worker that ends without its `completed` report fails the stage. */
-  private watchStageWorker(worker: WorkerHandle, stage: Stage): void {
-    void worker.done.then((phase) => {
-      if (this.stageWorker !== worker || this.stage !== stage || this.condition === 'completed') return;
-      if (this.condition === 'failed') return;
-      this.fail(
-        phase === 'Failed'
-          ? (worker.failure ?? `the ${stage} worker failed`)
-          : `the ${stage} worker exited without reporting "${stage} completed"`,
-      );
-    });
-  }
-
-  private fail(why: string): void {
-    const stage = this.stage;
-    this.setCondition(stage, 'failed');
-    if (this.cycle !== undefined && this.cycle.outcome === undefined)
-      this.cycle.outcome = `${stage} failed: ${why.split('\n')[0] ?? why}`;
-    this.rt.log(`${stage} failed: ${why}`, 'error', 'gm');
-    const worker = this.stageWorker;
-    this.stageWorker = undefined;
-    if (worker !== undefined && worker.phase === 'Running') void worker.stop();
-    // Sedna's GM: a failed stage goes back to train/waiting.
-    this.setCondition('train', 'waiting');
-  }
-
-  private async deploy(): Promise<void> {
+  protected async deploy(): Promise<void> {
     const input = this.evalInput;
     const [newer, older] = [this.cycle?.newMetrics, this.cycle?.oldMetrics];
     if (input === undefined || newer === undefined || older === undefined) {
@@ -436,9 +267,9 @@ class IncrementalLearningController {
 
   onUpstream(message: ForwardedMessage, worker: string): void {
     const { phase, status } = message.content;
-    if (phase === 'train' && this.stage === 'train' && worker === this.stageWorker?.state.workerName) {
+    if (this.fromStageWorker(message, worker, 'train')) {
       if (status === 'completed') {
-        this.trainOutput = models(message);
+        this.trainOutput = reportedModels(message);
         if (this.cycle !== undefined) {
           this.cycle.trainedAt = new Date().toISOString();
           const m = metricLists(this.trainOutput[0]?.metrics);
@@ -448,9 +279,9 @@ class IncrementalLearningController {
         this.setCondition('eval', 'waiting');
         void this.step();
       } else if (status === 'failed') this.fail('the train worker reported "train failed"');
-    } else if (phase === 'eval' && this.stage === 'eval' && worker === this.stageWorker?.state.workerName) {
+    } else if (this.fromStageWorker(message, worker, 'eval')) {
       if (status === 'completed') {
-        const [newer, older] = models(message);
+        const [newer, older] = reportedModels(message);
         if (this.cycle !== undefined) {
           this.cycle.newMetrics = metricLists(newer?.metrics);
           this.cycle.oldMetrics = metricLists(older?.metrics);
@@ -465,18 +296,6 @@ class IncrementalLearningController {
         this.fail('the inference worker could not load the new model ("deploy failed"); it keeps the old one');
     }
   }
-}
-
-async function copyModel(src: string, dst: string): Promise<void> {
-  await fs.mkdir(path.dirname(dst), { recursive: true });
-  const stat = await fs.stat(src);
-  if (stat.isDirectory()) {
-    await fs.cp(src, dst, { recursive: true, force: true });
-    return;
-  }
-  // Atomic for the reader: the inference worker never loads half a model.
-  await fs.copyFile(src, `${dst}.tmp`);
-  await fs.rename(`${dst}.tmp`, dst);
 }
 
 export const incrementalLearning: JobKindModule = {

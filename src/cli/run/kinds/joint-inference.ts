@@ -4,7 +4,7 @@
  * at it. Both are Deployments in Sedna (restart Always); the service runs until stopped, and fails
  * when a worker gives up. Edge reports (`ownerInfo` counters every LC_PERIOD) feed the chart.
  */
-import { at, hemParameters, type JobKindModule } from '../job-kind.js';
+import { at, followService, hemParameters, type JobKindModule } from '../job-kind.js';
 import type { PodTemplate } from '../workload.js';
 import { randomSuffix } from '../workload.js';
 
@@ -91,10 +91,7 @@ export const jointInference: JobKindModule = {
     });
     rt.setStage('serving');
     rt.setFact('cloud', `${rt.hostIp}:${port}/sedna/predict`);
-    for (const worker of [cloud, edge])
-      void worker.done.then((phase) => {
-        if (phase === 'Failed') rt.finish('Failed', worker.failure ?? `${worker.state.pod} failed`);
-      });
+    followService(rt, [cloud, edge]);
     return {
       onUpstream(message) {
         const info = message.content.output.ownerInfo;

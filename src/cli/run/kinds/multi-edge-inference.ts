@@ -12,7 +12,7 @@
  * workers are Deployments: restarted always, the service fails when a worker gives up. Each
  * worker's `/{service}/status` counters are polled into the job's facts.
  */
-import type { JobKindModule, JobRuntime, WorkerHandle } from '../job-kind.js';
+import { followJob, followService, type JobKindModule, type JobRuntime, type WorkerHandle } from '../job-kind.js';
 import type { PodTemplate, WorkerMount, WorkerRequest } from '../workload.js';
 import { randomSuffix } from '../workload.js';
 
@@ -140,27 +140,6 @@ async function startMeshed(
   return { handle, podIp: network.podIp };
 }
 
-/** A Job's end: succeeded when every pod has, failed when one gives up. */
-function followJob(rt: JobRuntime, workers: readonly WorkerHandle[]): void {
-  void Promise.all(
-    workers.map(async (w) => {
-      const phase = await w.done;
-      if (phase === 'Failed') rt.finish('Failed', w.failure ?? `${w.state.pod} failed`);
-      return phase;
-    }),
-  ).then((phases) => {
-    if (phases.every((p) => p === 'Succeeded')) rt.finish('Succeeded', `all ${phases.length} workers completed`);
-  });
-}
-
-/** A service's end: it only fails (a worker gave up); it runs until stopped. */
-function followService(rt: JobRuntime, workers: readonly WorkerHandle[]): void {
-  for (const w of workers)
-    void w.done.then((phase) => {
-      if (phase === 'Failed') rt.finish('Failed', w.failure ?? `${w.state.pod} failed`);
-    });
-}
-
 function kafka(spec: { kafkaSupport?: boolean }): Record<string, string> {
   return spec.kafkaSupport === true ? { KAFKA_ENABLED: 'true' } : {};
 }
@@ -169,41 +148,6 @@ function modelReference(job: { spec: unknown }): { kind: 'Model'; name: string; 
   const model = (job.spec as JobSpec).model;
   return model === undefined ? [] : [{ kind: 'Model', name: model.name, path: ['spec', 'model', 'name'] }];
 }
-
-export const videoAnalytics: JobKindModule = {
-  kind: 'VideoAnalyticsJob',
-  ownerKind: 'videoanalyticsjob',
-  references: modelReference,
-  async start(rt) {
-    const spec = rt.job.spec as unknown as JobSpec;
-    const { name, namespace } = rt.job.metadata;
-    const modelName = spec.model?.name ?? '';
-    rt.setStage('detection starting');
-    const { handle } = await startMeshed(
-      rt,
-      {
-        job: { name, namespace, kind: 'videoanalyticsjob' },
-        workerType: 'videoanalytics',
-        role: 'detection',
-        template: spec.template,
-        env: {
-          WORKER_NAME: randomSuffix(),
-          JOB_NAME: name,
-          NAMESPACE: namespace,
-          MODEL_NAME: modelName,
-          LC_SERVER: rt.lcServer,
-          ...kafka(spec),
-        },
-        mounts: [modelMount(rt, modelName)],
-      },
-      DETECTION,
-      true,
-    );
-    rt.setStage('running');
-    followJob(rt, [handle]);
-    return {};
-  },
-};
 
 export const featureExtraction: JobKindModule = {
   kind: 'FeatureExtractionService',
@@ -245,38 +189,51 @@ export const featureExtraction: JobKindModule = {
   },
 };
 
-export const reidJob: JobKindModule = {
-  kind: 'ReidJob',
-  ownerKind: 'reidjob',
-  references: () => [],
-  async start(rt) {
-    const spec = rt.job.spec as unknown as JobSpec;
-    const { name, namespace } = rt.job.metadata;
-    rt.setStage('reid starting');
-    const { handle } = await startMeshed(
-      rt,
-      {
-        job: { name, namespace, kind: 'reidjob' },
-        workerType: 'reid',
-        role: 'reid',
-        template: spec.template,
-        env: {
-          WORKER_NAME: randomSuffix(),
-          JOB_NAME: name,
-          NAMESPACE: namespace,
-          LC_SERVER: rt.lcServer,
-          ...kafka(spec),
+/**
+ * A Kubernetes-Job kind of one worker (VideoAnalyticsJob, ReidJob): its Service first, the worker,
+ * succeeded when it exits 0.
+ */
+function oneWorkerJob(kind: string, served: Served, role: string, withModel: boolean): JobKindModule {
+  const ownerKind = kind.toLowerCase();
+  return {
+    kind,
+    ownerKind,
+    references: withModel ? modelReference : () => [],
+    async start(rt) {
+      const spec = rt.job.spec as unknown as JobSpec;
+      const { name, namespace } = rt.job.metadata;
+      const modelName = spec.model?.name ?? '';
+      rt.setStage(`${role} starting`);
+      const { handle } = await startMeshed(
+        rt,
+        {
+          job: { name, namespace, kind: ownerKind },
+          workerType: served.workerType,
+          role,
+          template: spec.template,
+          env: {
+            WORKER_NAME: randomSuffix(),
+            JOB_NAME: name,
+            NAMESPACE: namespace,
+            ...(withModel ? { MODEL_NAME: modelName } : {}),
+            LC_SERVER: rt.lcServer,
+            ...kafka(spec),
+          },
+          ...(withModel ? { mounts: [modelMount(rt, modelName)] } : {}),
         },
-      },
-      REID,
-      // Spec §1.6: the `<name>-reid:5000` Service the detection workers' forward_to_reid reaches.
-      true,
-    );
-    rt.setStage('running');
-    followJob(rt, [handle]);
-    return {};
-  },
-};
+        served,
+        // ReidJob: the `<name>-reid:5000` Service spec §1.6 lists, which detection's forward_to_reid reaches.
+        true,
+      );
+      rt.setStage('running');
+      followJob(rt, [handle]);
+      return {};
+    },
+  };
+}
+
+export const videoAnalytics = oneWorkerJob('VideoAnalyticsJob', DETECTION, 'detection', true);
+export const reidJob = oneWorkerJob('ReidJob', REID, 'reid', false);
 
 /**
  * ObjectSearchService (objectsearch controller, Sedna 0.4): the ReID workers (a Deployment, no
