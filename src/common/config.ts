@@ -39,7 +39,7 @@ export interface SednaConfig {
   readonly lcPeriod: number;
   readonly logLevel: LogLevel;
   /** Prometheus metrics at `/metrics` on every server of the process (SEDNA_METRICS). */
-  readonly metrics: boolean;
+  readonly serverMetrics: boolean;
   // Models and data.
   readonly backendType: string;
   readonly deviceCategory: string;
@@ -538,7 +538,7 @@ export const CONFIG_VARIABLES: ConfigTable = {
     optionalString,
   ),
   parameters: row('PARAMETERS', 'string', 'unset', USER, 'nothing (vestigial in Sedna; kept raw)', optionalString),
-  metrics: row(
+  serverMetrics: row(
     'SEDNA_METRICS',
     'boolean',
     'false',
@@ -1109,7 +1109,7 @@ export function loadLoggingConfig(env: Env = process.env): { level: LogLevel; na
 
 /** Whether servers expose Prometheus metrics (SEDNA_METRICS), read without the rest of the config. */
 export function loadMetricsConfig(env: Env = process.env): { enabled: boolean } {
-  return { enabled: CONFIG_VARIABLES.metrics.parse(lookup(env, 'SEDNA_METRICS'), {}) };
+  return { enabled: CONFIG_VARIABLES.serverMetrics.parse(lookup(env, 'SEDNA_METRICS'), {}) };
 }
 
 /** Renders the configuration table (docs/configuration.md is generated from it). */

@@ -300,7 +300,7 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
       resources.own(
         exposeInferenceCounts(
           { kind: 'incrementallearningjob', job: config.jobName, stats: () => job.counts },
-          config.metrics,
+          config.serverMetrics,
         ),
       );
       if (hotUpdate) await job.serving.startHotUpdate(hotUpdateConfig as string, periodMs, options.hotUpdateSettleMs);
