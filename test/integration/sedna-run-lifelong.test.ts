@@ -29,9 +29,19 @@ test('lifelong learning: the example YAML runs train, eval and deploy with the k
   const run = startRun(['examples/lifelong-learning/lifelong-learning-job.yaml'], stateDir);
   let snapshot: RunSnapshot;
   try {
+    // The cycle is over once deployed and its stage workers' processes have exited too (each exits
+    // just after its last report).
     snapshot = await run.until(
       'the first cycle deployed',
-      (s) => s.jobs[0]?.charts.cycles[0]?.deployedAt !== undefined && s.jobs[0].stage.endsWith('train/waiting') && s,
+      (s) => {
+        const job = s.jobs[0];
+        const stagesDone = job?.workers
+          .filter((w) => w.role === 'train' || w.role === 'eval')
+          .every((w) => w.phase === 'Succeeded');
+        return (
+          job?.charts.cycles[0]?.deployedAt !== undefined && job.stage.endsWith('train/waiting') && stagesDone && s
+        );
+      },
       240_000,
     );
     const job = snapshot.jobs[0];

@@ -26,13 +26,7 @@ import { hemParameters, type JobKindModule, type JobRuntime, type WorkerHandle }
 import type { DatasetSpec, ModelSpec, SednaResource } from '../resources.js';
 import { conditionHolds, describeTrigger, type TriggerSpec } from '../triggers.js';
 import type { PodTemplate } from '../workload.js';
-import {
-  StagedLearningController,
-  copyModel,
-  metricLists,
-  reportedModels,
-  type ReportedModel,
-} from './staged-learning.js';
+import { StagedLearningController, copyModel, metricLists, type ReportedModel } from './staged-learning.js';
 
 interface Spec {
   dataset: { name: string; trainProb: number };
@@ -265,32 +259,20 @@ class IncrementalLearningController extends StagedLearningController {
     this.setCondition('train', 'waiting');
   }
 
+  protected trained(models: ReportedModel[]): void {
+    this.trainOutput = models;
+  }
+
+  protected evaluated([newer, older]: ReportedModel[]): void {
+    if (this.cycle === undefined) return;
+    this.cycle.newMetrics = metricLists(newer?.metrics);
+    this.cycle.oldMetrics = metricLists(older?.metrics);
+  }
+
   onUpstream(message: ForwardedMessage, worker: string): void {
+    if (this.onStageReport(message, worker)) return;
     const { phase, status } = message.content;
-    if (this.fromStageWorker(message, worker, 'train')) {
-      if (status === 'completed') {
-        this.trainOutput = reportedModels(message);
-        if (this.cycle !== undefined) {
-          this.cycle.trainedAt = new Date().toISOString();
-          const m = metricLists(this.trainOutput[0]?.metrics);
-          this.cycle.trainMetrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v[0] ?? Number.NaN]));
-        }
-        this.setCondition('train', 'completed');
-        this.setCondition('eval', 'waiting');
-        void this.step();
-      } else if (status === 'failed') this.fail('the train worker reported "train failed"');
-    } else if (this.fromStageWorker(message, worker, 'eval')) {
-      if (status === 'completed') {
-        const [newer, older] = reportedModels(message);
-        if (this.cycle !== undefined) {
-          this.cycle.newMetrics = metricLists(newer?.metrics);
-          this.cycle.oldMetrics = metricLists(older?.metrics);
-        }
-        this.setCondition('eval', 'completed');
-        this.setCondition('deploy', 'waiting');
-        void this.step();
-      } else if (status === 'failed') this.fail('the eval worker reported "eval failed"');
-    } else if (phase === 'deploy' && this.stage === 'deploy' && this.condition === 'running') {
+    if (phase === 'deploy' && this.stage === 'deploy' && this.condition === 'running') {
       if (status === 'completed') this.completeDeploy();
       else if (status === 'failed')
         this.fail('the inference worker could not load the new model ("deploy failed"); it keeps the old one');

@@ -24,13 +24,7 @@ import type { DatasetSpec, SednaResource } from '../resources.js';
 import type { TriggerSpec } from '../triggers.js';
 import type { PodTemplate, WorkerMount } from '../workload.js';
 import { randomSuffix } from '../workload.js';
-import {
-  StagedLearningController,
-  copyModel,
-  metricLists,
-  reportedModels,
-  type ReportedModel,
-} from './staged-learning.js';
+import { StagedLearningController, copyModel, metricLists, type ReportedModel } from './staged-learning.js';
 
 /** Sedna's KB Service port (gm config knowledgeBaseServer.server). */
 const KB_PORT = 9020;
@@ -196,30 +190,18 @@ class LifelongLearningController extends StagedLearningController {
     this.setCondition('train', 'waiting');
   }
 
+  protected trained(models: ReportedModel[]): void {
+    this.trainOutput = models;
+    this.trainedOnce = true;
+  }
+
+  protected evaluated(models: ReportedModel[]): void {
+    this.evalOutput = models;
+    if (this.cycle !== undefined) this.cycle.newMetrics = metricLists(models[0]?.metrics);
+  }
+
   onUpstream(message: ForwardedMessage, worker: string): void {
-    const { status } = message.content;
-    if (this.fromStageWorker(message, worker, 'train')) {
-      if (status === 'completed') {
-        this.trainOutput = reportedModels(message);
-        this.trainedOnce = true;
-        if (this.cycle !== undefined) {
-          this.cycle.trainedAt = new Date().toISOString();
-          const m = metricLists(this.trainOutput[0]?.metrics);
-          this.cycle.trainMetrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v[0] ?? Number.NaN]));
-        }
-        this.setCondition('train', 'completed');
-        this.setCondition('eval', 'waiting');
-        void this.step();
-      } else if (status === 'failed') this.fail('the train worker reported "train failed"');
-    } else if (this.fromStageWorker(message, worker, 'eval')) {
-      if (status === 'completed') {
-        this.evalOutput = reportedModels(message);
-        if (this.cycle !== undefined) this.cycle.newMetrics = metricLists(this.evalOutput[0]?.metrics);
-        this.setCondition('eval', 'completed');
-        this.setCondition('deploy', 'waiting');
-        void this.step();
-      } else if (status === 'failed') this.fail('the eval worker reported "eval failed"');
-    }
+    this.onStageReport(message, worker);
   }
 }
 

@@ -255,7 +255,42 @@ export abstract class StagedLearningController {
   }
 
   /** Whether a report is the current stage worker's, about `stage`. */
-  protected fromStageWorker(message: ForwardedMessage, worker: string, stage: Stage): boolean {
+  private fromStageWorker(message: ForwardedMessage, worker: string, stage: Stage): boolean {
     return message.content.phase === stage && this.stage === stage && worker === this.stageWorker?.state.workerName;
+  }
+
+  /** The train worker's models (its `train completed` report). */
+  protected abstract trained(models: ReportedModel[]): void;
+  /** The eval worker's models (its `eval completed` report). */
+  protected abstract evaluated(models: ReportedModel[]): void;
+
+  /**
+   * The stage workers' reports: `completed` moves to the next stage (at once, not at the next
+   * check period), `failed` fails the stage. Returns false for a report this does not handle.
+   */
+  protected onStageReport(message: ForwardedMessage, worker: string): boolean {
+    const { status } = message.content;
+    for (const [stage, next] of [
+      ['train', 'eval'],
+      ['eval', 'deploy'],
+    ] as const) {
+      if (!this.fromStageWorker(message, worker, stage)) continue;
+      if (status === 'completed') {
+        const models = reportedModels(message);
+        if (stage === 'train') {
+          if (this.cycle !== undefined) {
+            this.cycle.trainedAt = new Date().toISOString();
+            const m = metricLists(models[0]?.metrics);
+            this.cycle.trainMetrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v[0] ?? Number.NaN]));
+          }
+          this.trained(models);
+        } else this.evaluated(models);
+        this.setCondition(stage, 'completed');
+        this.setCondition(next, 'waiting');
+        void this.step();
+      } else if (status === 'failed') this.fail(`the ${stage} worker reported "${stage} failed"`);
+      return true;
+    }
+    return false;
   }
 }
