@@ -11,6 +11,7 @@ export default tseslint.config(
       'coverage/',
       'docs/api/',
       'test/.scratch/',
+      '.sedna/',
       'test/fixtures/**/generated/',
       '**/*.cjs',
     ],

@@ -12,6 +12,7 @@ packages=(
   swift swift-proxy swift-account swift-container swift-object memcached
   # Multi-edge inference: video decoding and the test streams (ffmpeg), the Kafka mock cluster (kcat).
   ffmpeg kcat
+  chromium # the status page test of `sedna run --ui` (driven by playwright-core)
 )
 
 missing=()

@@ -244,6 +244,7 @@ export {
   type TlsOptions,
   type ErrorBody,
 } from './service/server/base.js';
+export type { ServerMetrics } from './service/server/metrics.js';
 export {
   InferenceServer,
   type InferenceModel,

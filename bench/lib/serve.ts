@@ -1,5 +1,5 @@
 /**
- * Benchmark servers, one per process: `tsx bench/lib/serve.ts bare|factory|predict`. Prints the
+ * Benchmark servers, one per process: `tsx bench/lib/serve.ts bare|factory|predict|predict-metrics`. Prints the
  * URL of the route under test on its first line.
  */
 import http from 'node:http';
@@ -27,11 +27,12 @@ if (mode === 'bare') {
   server.app.get('/hello', () => hello);
   const url = await server.listen();
   console.log(`${url}/hello`);
-} else if (mode === 'predict') {
+} else if (mode === 'predict' || mode === 'predict-metrics') {
   // A trivial model: the sum of each sample.
   const server = await InferenceServer.create({
     host: '127.0.0.1',
     port: 0,
+    metrics: mode === 'predict-metrics',
     maxConcurrency: 64,
     maxQueue: 1024,
     model: { inference: (data) => (data as number[][]).map((row) => row.reduce((a, b) => a + b, 0)) },
@@ -39,7 +40,7 @@ if (mode === 'bare') {
   await server.start();
   console.log(`${server.endpoint}/predict`);
 } else {
-  console.error('usage: serve.ts bare|factory|predict');
+  console.error('usage: serve.ts bare|factory|predict|predict-metrics');
   process.exit(2);
 }
 process.on('SIGTERM', () => process.exit(0));

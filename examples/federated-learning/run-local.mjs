@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { configureLogger } from 'sedna-sdk';
 import { TfjsEstimator } from 'sedna-sdk/backend/tfjs';
 import { LCEmulator } from 'sedna-sdk/testing';
-import { createDigitsModel, loadDigitsCsv } from './digits.mjs';
+import { createDigitsModel, digitsShards, loadDigitsCsv } from './digits.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -57,18 +57,11 @@ function freePort() {
 
 /** Deals the training CSV's rows into label-skewed shards (seeded: the same split every run). */
 async function writeShards(dir) {
-  const [header, ...rows] = (await fs.readFile(path.join(DATA, 'digits-train.csv'), 'utf8')).trim().split('\n');
-  let seed = 20240601;
-  const random = () => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
-  const shards = Array.from({ length: TRAINERS }, () => []);
-  for (const row of rows) {
-    const label = Number(row.slice(row.lastIndexOf(',') + 1));
-    const home = Math.min(TRAINERS - 1, Math.floor((label * TRAINERS) / 10));
-    shards[random() < MIX ? Math.floor(random() * TRAINERS) : home].push(row);
-  }
+  const { header, shards } = digitsShards(
+    await fs.readFile(path.join(DATA, 'digits-train.csv'), 'utf8'),
+    TRAINERS,
+    MIX,
+  );
   return Promise.all(
     shards.map(async (lines, k) => {
       const file = path.join(dir, `shard-${k}.csv`);

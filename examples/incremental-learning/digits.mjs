@@ -30,6 +30,16 @@ export function createDigitsModel(tf, hidden = 32) {
   });
 }
 
+/** Trains on the first `count` rows only (seeded, in order): a deliberately weak initial model. */
+export function trainWeak(estimator, train, count) {
+  return estimator.train({ x: train.x.slice(0, count), y: train.y.slice(0, count) }, undefined, {
+    epochs: 10,
+    learningRate: 0.01,
+    batchSize: 16,
+    shuffle: false,
+  });
+}
+
 /**
  * Reads an index file whose paths are relative to the dataset's folder (Sedna's examples join them
  * with dirname(ORIGINAL_DATASET_URL), see Sedna issue #35). Every listed file must exist: a missing

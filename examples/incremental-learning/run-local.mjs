@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { CSVDataParse, ModelClient, configureLogger, listHardExamples, metricDeltas } from 'sedna-sdk';
 import { TfjsEstimator } from 'sedna-sdk/backend/tfjs';
 import { LCEmulator } from 'sedna-sdk/testing';
-import { createDigitsModel } from './digits.mjs';
+import { createDigitsModel, trainWeak } from './digits.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -156,12 +156,7 @@ try {
   const testLines = await writeSamples(dir.dataset, 'test', test, [...test.y.keys()]);
   await fs.writeFile(path.join(dir.dataset, 'test.txt'), `${testLines.join('\n')}\n`);
   const weak = await TfjsEstimator.create({ model: (tf) => createDigitsModel(tf) });
-  await weak.train({ x: train.x.slice(0, ORIGINAL_SAMPLES), y: train.y.slice(0, ORIGINAL_SAMPLES) }, undefined, {
-    epochs: 10,
-    learningRate: 0.01,
-    batchSize: 16,
-    shuffle: false,
-  });
+  await trainWeak(weak, train, ORIGINAL_SAMPLES);
   await weak.save(dir.initial);
   await weak.close();
   await fs.cp(dir.initial, dir.deployed, { recursive: true });

@@ -20,6 +20,7 @@ try {
     env: process.env,
     stdout: (text) => process.stdout.write(text),
     stderr: process.stderr,
+    stdoutIsTTY: process.stdout.isTTY,
   }).parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {

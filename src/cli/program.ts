@@ -6,6 +6,7 @@ import { loadConfig, type Env } from '../common/config.js';
 import { VERSION } from '../common/version.js';
 import { formatDemoTable, runJointInferenceDemo } from './demo/joint-inference.js';
 import { numberOption, progressBar } from './options.js';
+import { registerRunCommands } from './run/command.js';
 import { addSimulateCommand } from './simulate/command.js';
 import { KBServer, kbServerOptionsFromConfig } from '../service/server/kb-server.js';
 
@@ -16,6 +17,8 @@ export interface CliIo {
   stdout: (text: string) => void;
   /** Where progress bars go (a TTY shows a live bar; anything else gets a line now and then). */
   stderr?: NodeJS.WriteStream;
+  /** stdout is a terminal (`sedna run` redraws its summary in place). */
+  stdoutIsTTY?: boolean;
 }
 
 export function buildProgram(io: CliIo): Command {
@@ -95,6 +98,7 @@ export function buildProgram(io: CliIo): Command {
         process.once('SIGTERM', stop);
       });
     });
+  registerRunCommands(program, { env: io.env, stdout: io.stdout, isTTY: io.stdoutIsTTY === true });
 
   return program;
 }

@@ -38,6 +38,8 @@ export interface SednaConfig {
   readonly lcServer: string;
   readonly lcPeriod: number;
   readonly logLevel: LogLevel;
+  /** Prometheus metrics at `/metrics` on every server of the process (SEDNA_METRICS). */
+  readonly serverMetrics: boolean;
   // Models and data.
   readonly backendType: string;
   readonly deviceCategory: string;
@@ -536,6 +538,14 @@ export const CONFIG_VARIABLES: ConfigTable = {
     optionalString,
   ),
   parameters: row('PARAMETERS', 'string', 'unset', USER, 'nothing (vestigial in Sedna; kept raw)', optionalString),
+  serverMetrics: row(
+    'SEDNA_METRICS',
+    'boolean',
+    'false',
+    USER,
+    'createServer (every server of the SDK): Prometheus metrics at `/metrics`',
+    bool(false),
+  ),
   s3EndpointUrl: row(
     'S3_ENDPOINT_URL',
     'http(s) URL',
@@ -1095,6 +1105,11 @@ export function loadLoggingConfig(env: Env = process.env): { level: LogLevel; na
     level: CONFIG_VARIABLES.logLevel.parse(lookup(env, 'LOG_LEVEL'), {}),
     name: CONFIG_VARIABLES.jobName.parse(lookup(env, 'JOB_NAME'), {}),
   };
+}
+
+/** Whether servers expose Prometheus metrics (SEDNA_METRICS), read without the rest of the config. */
+export function loadMetricsConfig(env: Env = process.env): { enabled: boolean } {
+  return { enabled: CONFIG_VARIABLES.serverMetrics.parse(lookup(env, 'SEDNA_METRICS'), {}) };
 }
 
 /** Renders the configuration table (docs/configuration.md is generated from it). */

@@ -314,6 +314,35 @@ export const ERROR_CATALOG = {
     fix: 'Check KAFKA_BIND_IPS / KAFKA_BIND_PORTS and that the brokers run; results not yet acknowledged stay queued and are retried.',
     httpStatus: 502,
   },
+  // `sedna run`: the local control plane
+  SEDNA_ERR_INVALID_RESOURCE: {
+    meaning:
+      'A job YAML document does not validate against the Sedna CRD schema, or refers to a Dataset or Model that is not defined.',
+    fix: 'Correct the field the message names (file, line, document, field path and the rule it breaks).',
+    httpStatus: 400,
+  },
+  SEDNA_ERR_WORKER_COMMAND: {
+    meaning:
+      "A worker's container has no command to run locally (no command/args, no image mapping), or its program does not exist.",
+    fix: 'Give the container a `command`, or map its image to a folder with a Dockerfile (sedna.local.yaml or --image); docs/sedna-run.md.',
+    httpStatus: 500,
+  },
+  SEDNA_ERR_PORT_IN_USE: {
+    meaning: 'A port `sedna run` needs (the status page, or a port the job names) is taken by another process.',
+    fix: 'Stop the other process, or choose another port (--ui-port, or the port in the job template).',
+    httpStatus: 500,
+  },
+  SEDNA_ERR_JOB_RUNNING: {
+    meaning: 'The same job (kind, namespace, name) is already running under another `sedna run` on this machine.',
+    fix: 'Watch it with `sedna status`, or stop it (Ctrl-C in its terminal) before running it again.',
+    httpStatus: 409,
+  },
+  SEDNA_ERR_JOB_FAILED: {
+    meaning:
+      "A job run by `sedna run` failed: a worker crashed more times than the restart policy allows, or exited with an error where the job's state machine needs success.",
+    fix: "Read the worker's last log lines in the message (all of them in the run folder's logs/), fix the worker, run again.",
+    httpStatus: 500,
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type SednaErrorCode = keyof typeof ERROR_CATALOG;

@@ -61,6 +61,8 @@ export interface LCEmulatorOptions {
 
 interface LCEmulatorEvents {
   report: [report: RecordedReport];
+  /** A report the LC forwards to the GM, with the report it came from. */
+  forward: [message: ForwardedMessage, report: RecordedReport];
 }
 
 /** The LC's Go struct `MessageContent`: JSON key → expected JSON type and Go type name. */
@@ -294,8 +296,9 @@ export class LCEmulator extends EventEmitter<LCEmulatorEvents> {
         scope.post<{ Params: { name: string }; Body: string | undefined }>(url, (request, reply) => {
           const contentType = request.headers['content-type'] ?? '';
           const raw = typeof request.body === 'string' ? request.body : '';
-          const answer = this.handle(request.params.name, contentType, raw);
-          this.record({ path: request.url, worker: request.params.name, contentType, raw, ...answer });
+          const { forwarded, ...answer } = this.handle(request.params.name, contentType, raw);
+          const recorded = this.record({ path: request.url, worker: request.params.name, contentType, raw, ...answer });
+          if (forwarded !== undefined) this.emit('forward', forwarded, recorded);
           if (answer.status === 415) return plain(reply, 415, '415: Unsupported Media Type');
           // A Buffer keeps fastify from appending "; charset=utf-8": the LC sends the bare type.
           return reply
@@ -313,7 +316,11 @@ export class LCEmulator extends EventEmitter<LCEmulatorEvents> {
     });
   }
 
-  private handle(worker: string, contentType: string, raw: string): { status: number; message: string; body: unknown } {
+  private handle(
+    worker: string,
+    contentType: string,
+    raw: string,
+  ): { status: number; message: string; body: unknown; forwarded?: ForwardedMessage } {
     const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
     let body: unknown;
     try {
@@ -334,18 +341,18 @@ export class LCEmulator extends EventEmitter<LCEmulatorEvents> {
     if (error !== undefined)
       return { status: 400, message: `read worker(name=${worker}) message body failed, error: ${error}`, body };
     const forwarded = forwardOf(fields, this.knownJobs);
-    if (forwarded !== undefined) {
-      this.forwarded.push(forwarded);
-      if (this.forwarded.length > this.maxRecorded) this.forwarded.shift();
-    }
-    return { status: 200, message: 'OK', body };
+    if (forwarded === undefined) return { status: 200, message: 'OK', body };
+    this.forwarded.push(forwarded);
+    if (this.forwarded.length > this.maxRecorded) this.forwarded.shift();
+    return { status: 200, message: 'OK', body, forwarded };
   }
 
-  private record(report: Omit<RecordedReport, 'receivedAt'> & { message?: string }): void {
+  private record(report: Omit<RecordedReport, 'receivedAt'> & { message?: string }): RecordedReport {
     const { message: _message, ...rest } = report;
     const recorded: RecordedReport = { receivedAt: new Date(), ...rest };
     this.reports.push(recorded);
     if (this.reports.length > this.maxRecorded) this.reports.shift();
     this.emit('report', recorded);
+    return recorded;
   }
 }

@@ -8,7 +8,8 @@
  *   (c) `npx sedna demo` runs from the installed package;
  *   (d) a worker bundled with esbuild still finds the built-in Threshold and FedAvg;
  *   (e) a multi-edge worker without the optional peers (sharp, @techstark/opencv-js, kafkajs):
- *       records travel over REST, and what needs a missing peer says which one.
+ *       records travel over REST, and what needs a missing peer says which one;
+ *   (f) `npx sedna run` validates job YAML with the shipped CRD schemas and runs a job's workers.
  * Nothing here reaches into the repository's sources: only the installed package is used.
  */
 import { execFile } from 'node:child_process';
@@ -298,3 +299,60 @@ console.log(JSON.stringify({
     kafka: 'SEDNA_ERR_MISSING_DEPENDENCY kafkajs',
   });
 }, 120_000);
+it('(f) npx sedna run checks YAML against the shipped CRD schemas and runs the workers', async () => {
+  fs.mkdirSync(path.join(project, 'models'), { recursive: true });
+  fs.writeFileSync(path.join(project, 'models', 'edge.onnx'), 'not read by these workers');
+  fs.writeFileSync(path.join(project, 'models', 'cloud.onnx'), 'not read by these workers');
+  const model = (name: string, file: string): string =>
+    `apiVersion: sedna.io/v1alpha1\nkind: Model\nmetadata: {name: ${name}, namespace: default}\nspec: {url: /models/${file}, format: onnx}\n`;
+  const worker = (name: string, script: string): string => `
+    template:
+      spec:
+        nodeName: ${name}-node
+        restartPolicy: Never
+        containers:
+          - name: ${name}
+            image: none
+            command: [node, -e, ${JSON.stringify(script)}]`;
+  const job = (edgeModel: string): string =>
+    `${model('edge', 'edge.onnx')}---\n${model('cloud', 'cloud.onnx')}---
+apiVersion: sedna.io/v1alpha1
+kind: JointInferenceService
+metadata: {name: packed, namespace: default}
+spec:
+  edgeWorker:
+    model: {name: ${edgeModel}}
+    hardExampleMining: {name: IBT}${worker('edge', 'console.log("edge " + process.env.BIG_MODEL_PORT)')}
+  cloudWorker:
+    model: {name: cloud}${worker('cloud', 'require("node:http").createServer().listen(Number(process.env.BIG_MODEL_BIND_PORT))')}
+`;
+  write('broken.yaml', job('edge').replace('hardExampleMining: {name: IBT}', 'hardExampleMining: {parameters: 3}'));
+  const broken = await sh('npx', ['--no-install', 'sedna', 'run', 'broken.yaml']).then(
+    () => '',
+    (err: unknown) => (err as Error).message,
+  );
+  expect(broken).toContain('SEDNA_ERR_INVALID_RESOURCE');
+  expect(broken).toContain('spec.edgeWorker.hardExampleMining');
+
+  write('job.yaml', job('edge'));
+  const { stdout } = await sh('npx', [
+    '--no-install',
+    'sedna',
+    'run',
+    'job.yaml',
+    '--node-path',
+    `/models=${path.join(project, 'models')}`,
+    '--timeout',
+    '3',
+    '--json',
+  ]);
+  const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
+    jobs: { phase: string }[];
+    status: { jobs: { workers: { role: string; phase: string }[] }[] };
+  };
+  expect(result.jobs[0]?.phase).toBe('Stopped');
+  expect(result.status.jobs[0]?.workers.map((w) => [w.role, w.phase])).toEqual([
+    ['cloud', 'Stopped'],
+    ['edge', 'Succeeded'],
+  ]);
+}, 180_000);

@@ -202,6 +202,7 @@ describe.each([
   'multi-edge-fe',
   'multi-edge-detection',
   'aggregation',
+  'sedna-run-api',
 ])('fuzzing %s', (name) => {
   test(`${INPUTS} inputs: no crash, no hang, coded 4xx, no 500, good traffic served, RSS bounded`, async () => {
     const f = await fuzz(name);

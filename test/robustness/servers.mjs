@@ -32,6 +32,8 @@ import { encodeJpeg } from '../../dist/datasources/multi-edge/image.js';
 import { DetTrackResult } from '../../dist/datasources/multi-edge/records.js';
 import { MultiEdgeClient } from '../../dist/service/client/multi-edge-client.js';
 import { ColorBlobDetector, ColorHistogramExtractor } from '../../examples/multi-edge-inference/models.mjs';
+import { startApiServer } from '../../dist/cli/run/api-server.js';
+import { StatusStore } from '../../dist/cli/run/status.js';
 
 configureLogger({ level: 'fatal', name: 'robustness' });
 
@@ -326,6 +328,29 @@ export const SERVERS = {
         closeGraceMs: 200,
       });
       await server.start();
+      return { url: server.url, close: () => server.close() };
+    },
+  },
+
+  /** `sedna run`'s status API and page, with Prometheus metrics on (one job, one worker's log). */
+  'sedna-run-api': {
+    spec: {
+      kind: 'http',
+      errorShapes: 'coded',
+      seeds: [
+        { method: 'GET', path: '/api/status' },
+        { method: 'GET', path: '/api/logs/digits-edge-abcde?lines=5' },
+        { method: 'GET', path: '/' },
+        { method: 'GET', path: '/metrics' },
+      ],
+      good: { method: 'GET', path: '/api/status', expect: /"jobs":\[\{"kind":"JointInferenceService"/ },
+    },
+    async start() {
+      const store = new StatusStore({ version: '0', files: ['job.yaml'], stateDir: '/tmp', startedAt: '' });
+      store.addJob('JointInferenceService', 'default', 'digits');
+      const logs = [{ t: 0, container: 'edge', text: 'a line' }];
+      const run = { logsOf: (pod) => (pod === 'digits-edge-abcde' ? logs : undefined) };
+      const server = await startApiServer(store, run, { host: '127.0.0.1', port: 0, page: true, metrics: true });
       return { url: server.url, close: () => server.close() };
     },
   },

@@ -23,6 +23,7 @@ describe('loadConfig defaults', () => {
     lcServer: 'http://127.0.0.1:9100',
     lcPeriod: 30,
     logLevel: 'info',
+    serverMetrics: false,
     backendType: 'TENSORFLOW',
     deviceCategory: 'CPU',
     cudaVisibleDevices: undefined,

@@ -26,6 +26,8 @@ import {
 } from '../../service/client/aggregation-client.js';
 import { formatLocalTime, type LCClient, type ReportResult } from '../../service/client/lc-client.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
+import { withEpochProgress } from '../progress.js';
+import { logProgress } from '../../common/progress.js';
 import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import type { SednaConfig } from '../../common/config.js';
 import { K8sResourceKind, type ReportStatus } from '../../common/constants.js';
@@ -226,7 +228,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> extends Jo
           metrics = await this.estimator.train(
             trainData,
             validData,
-            await this.roundTrainOptions(trainOptions, config),
+            withEpochProgress(await this.roundTrainOptions(trainOptions, config), log, `round ${localRound} training`),
           );
           weights = await this.estimator.getWeights();
           await client.sendUpdate(weights, numSamples, forRound === undefined ? {} : { round: forRound });
@@ -265,6 +267,7 @@ export class FederatedLearning<X = unknown, Y = unknown, P = unknown> extends Jo
           { round: aggregate.round, totalSamples: aggregate.totalSamples, exitFlag: aggregate.exitFlag, metrics },
           'federated round done',
         );
+        logProgress(log, { task: 'federated rounds', done: aggregate.round, unit: 'rounds' });
         const status: ReportStatus = aggregate.exitFlag === 'ok' ? 'completed' : 'running';
         await this.report('train', status, results, this.ownerInfo(lastRound, started));
         onRound?.(lastRound);

@@ -40,6 +40,8 @@ import type { PollOutcome } from '../hot-update.js';
 import { defaultModelName, inferenceModelLocation, saveModel, trainOutputLocation } from './model-files.js';
 import type { ModelVersion } from '../model-slot.js';
 import { ServingModel } from './serving-model.js';
+import { exposeInferenceCounts } from '../job-metrics.js';
+import { withEpochProgress } from '../progress.js';
 
 /** A dataset, or a function that loads one (so loading failures are reported as the stage's failure). */
 export type DataInput<X = unknown, Y = unknown> = Dataset<X, Y> | (() => Promise<Dataset<X, Y>>);
@@ -295,6 +297,12 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
               ...(options.maxHardExamples === undefined ? {} : { maxSamples: options.maxHardExamples }),
             });
       const job = new IncrementalLearning(options, { config, hem, store, lc, fileOps, resources });
+      resources.own(
+        exposeInferenceCounts(
+          { kind: 'incrementallearningjob', job: config.jobName, stats: () => job.counts },
+          config.serverMetrics,
+        ),
+      );
       if (hotUpdate) await job.serving.startHotUpdate(hotUpdateConfig as string, periodMs, options.hotUpdateSettleMs);
       else if (typeof options.modelUrl === 'string') await job.serving.ensureLoaded();
       return job;
@@ -349,7 +357,7 @@ export class IncrementalLearning<X = unknown, Y = unknown, P = unknown> extends 
         if (base !== undefined) await this.serving.loadInto(estimator, base);
         const train = await resolveData(trainData);
         const valid = validData === undefined ? undefined : await resolveData(validData);
-        const metrics = await estimator.train(train, valid, trainOptions);
+        const metrics = await estimator.train(train, valid, withEpochProgress(trainOptions, this.log));
         const saved = await saveModel(estimator, target, this.fileOps);
         const results = estimator
           .modelInfo(saved, { dataPathPrefix: this.config.dataPathPrefix, metrics })

@@ -21,6 +21,7 @@ import { LCClient, type LCReport, type WorkerIdentity } from '../../service/clie
 import { LCReporter } from '../../service/client/lc-reporter.js';
 import { ModelClient } from '../../service/client/model-client.js';
 import type { JsonTensorData } from '../../common/python-json.js';
+import { exposeInferenceCounts } from '../job-metrics.js';
 import { resolvePostProcess, type PostProcess } from '../callbacks.js';
 import {
   getAlgorithmFromConfig,
@@ -209,7 +210,11 @@ export class JointInference<X = unknown, P = unknown> extends JobBase {
       reporter = options.reporter;
     }
     if (reporter !== undefined) resources.own(reporter);
-    return new JointInference(options, { config, identity, hem, cloud, reporter, resources });
+    const job = new JointInference(options, { config, identity, hem, cloud, reporter, resources });
+    resources.own(
+      exposeInferenceCounts({ kind: 'jointinferenceservice', job: owner, stats: () => job.counts }, config.serverMetrics),
+    );
+    return job;
   }
 
   get stats(): JointInferenceStats {

@@ -34,6 +34,7 @@ import {
   type WireEncoding,
 } from '../aggregation-protocol.js';
 import { AggregateFrames, readMessage, readUpdate, type ReadUpdate } from '../aggregation-frames.js';
+import { aggregationObserver, type AggregationObserver } from './aggregation-metrics.js';
 import { createServer, type SednaServer, type ServerOptions } from './base.js';
 import { RoundCoordinator, type ClosedRound, type ExitCheck, type SubmitOutcome } from './aggregation-round.js';
 import { Sessions, type Connection, type Session } from './aggregation-sessions.js';
@@ -90,7 +91,7 @@ export interface AggregationSummary {
   readonly lastRound: RoundEvent | undefined;
 }
 
-/** Options passed on to the server factory (its bind, TLS, timeouts and connection cap). */
+/** Options passed on to the server factory (its bind, TLS, timeouts, connection cap and metrics). */
 const SERVER_OPTION_KEYS = [
   'host',
   'port',
@@ -102,6 +103,7 @@ const SERVER_OPTION_KEYS = [
   'closeGraceMs',
   'healthPath',
   'tls',
+  'metrics',
 ] as const satisfies readonly (keyof AggregationServerOptions & keyof ServerOptions)[];
 
 /** A GET request's JSON body (up to 64 KiB), or undefined when there is none or it is not JSON. */
@@ -132,6 +134,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   readonly done: Promise<AggregationSummary>;
 
   private readonly http: SednaServer;
+  private readonly observer: AggregationObserver;
   private readonly wss: WebSocketServer;
   private readonly rounds: RoundCoordinator;
   private readonly watchdog: RoundWatchdog;
@@ -173,6 +176,11 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     this.selection = selection;
     this.s3 = wiring.s3;
     this.http = http;
+    this.observer = aggregationObserver(http.metrics, {
+      exitRound: settings.exitRound,
+      clients: () => this.clients.length,
+      log: () => this.log,
+    });
     this.algorithm = algorithm;
     this.aggregation = algorithm.name;
     this.settings = settings;
@@ -236,7 +244,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     const algorithm = resolveAlgorithm(options.aggregation);
     const settings = resolveSettings(options);
     const chooser = resolveChooser(options.clientChoose);
-    // The factory's own options (bind, TLS, timeouts, connection cap), those the caller set.
+    // The factory's own options (bind, TLS, timeouts, connection cap, metrics), those the caller set.
     const serverOptions = Object.fromEntries(
       SERVER_OPTION_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
     ) as Partial<ServerOptions>;
@@ -389,6 +397,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     connection.subscribeTimer.unref();
     socket.on('message', (data: RawData, isBinary: boolean) => {
       connection.lastSeen = Date.now();
+      this.observer.received(data);
       this.onMessage(connection, data, isBinary);
     });
     socket.on('pong', () => {
@@ -727,6 +736,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       return;
     }
     const frame = frames.frame(session.encoding, session.float64 === true, session.viaS3);
+    this.observer.sent(frame);
     const socket = connection.socket;
     if (typeof frame === 'string') {
       socket.send(frame, { binary: false }, () => {
@@ -872,6 +882,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     };
     this.lastRound = event;
     this.log.info(event, `round ${closed.round} aggregated`);
+    this.observer.round(event);
     this.emit('round', event);
     if (closed.exitFlag === 'ok') this.beginExit();
   }

@@ -23,6 +23,8 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { ERROR_CATALOG, SednaError, invalidArgument, messageOf, type SednaErrorCode } from '../../common/errors.js';
 import { getLogger, type Logger } from '../../common/logger.js';
 import { bearerOf, tokensMatch } from '../../common/shared-token.js';
+import { metricsHookFor } from './metrics-hook.js';
+import type { ServerMetrics } from './metrics.js';
 
 export interface TlsOptions {
   keyPath: string;
@@ -74,6 +76,8 @@ export interface ServerOptions {
    * mimics Go's plain-text one). Gets node's raw request and response.
    */
   notFound?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** Prometheus metrics at `/metrics` (default: the SEDNA_METRICS variable, false); see metrics.ts. */
+  metrics?: boolean;
 }
 
 export interface ErrorBody {
@@ -90,6 +94,8 @@ export interface SednaServer {
   /** The base URL once listening. */
   readonly url: string;
   readonly port: number;
+  /** The server's metrics when they are on: servers add their own families to it. */
+  readonly metrics: ServerMetrics | undefined;
   close(): Promise<void>;
 }
 
@@ -219,6 +225,7 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
   const healthBody = JSON.stringify({ status: 'ok', name: options.name });
   const token = options.token;
   if (token !== undefined && token.trim() === '') throw invalidArgument('token', '(empty)', 'a non-empty token');
+  const metricsHook = metricsHookFor(options.name, options.metrics);
   const app = Fastify({
     // Our own node server in front of fastify's handler: the health check and the request deadline
     // watch live here, so neither adds a route or a hook to every request (each cost ~20 % of a
@@ -233,6 +240,8 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
           refuseUnauthorized(res);
           return;
         }
+        // /metrics too: with a token, only a scraper that has it reads the counters.
+        if (metricsHook?.intercept(req, res) === true) return;
         deadlines.watch(req, res);
         handler(req, res);
       };
@@ -272,7 +281,11 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
-  app.setErrorHandler((err, request, reply) => handleError(reply, request, err, logger, bodyLimit));
+  app.setErrorHandler((err, request, reply) => {
+    metricsHook?.countError(toErrorReply(err).body.code);
+    return handleError(reply, request, err, logger, bodyLimit);
+  });
+  metricsHook?.install(app);
   app.addHook('onClose', (_instance, done) => {
     deadlines.stop();
     done();
@@ -292,6 +305,7 @@ export async function createServer(options: ServerOptions): Promise<SednaServer>
     get port() {
       return boundPort;
     },
+    metrics: metricsHook?.metrics,
     async listen() {
       await app.listen({ host, port });
       const address = app.server.address() as AddressInfo;

@@ -94,6 +94,8 @@ export class InferenceServer {
       bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_INFERENCE_BODY_LIMIT,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     });
+    server.metrics?.gauge('sedna_inference_queue_depth', 'Requests waiting for a model slot', () => limiter.waiting);
+    server.metrics?.gauge('sedna_inference_active', 'Requests running on the model', () => limiter.active);
     const self = new InferenceServer(server, servername, limiter);
     self.routes(options.model);
     return self;

@@ -1,0 +1,53 @@
+/**
+ * How the server factory (base.ts) wires metrics into a server, kept here so base.ts only calls
+ * three functions: `intercept` answers `GET /metrics` in the raw node handler (before fastify, like
+ * the health check) and stamps the request's start; `install` adds one onResponse hook that
+ * records route, status and duration; `countError` counts coded error answers.
+ */
+import type http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
+import { loadMetricsConfig } from '../../common/config.js';
+import { METRICS_CONTENT_TYPE, METRICS_PATH, ServerMetrics } from './metrics.js';
+
+const STARTED = Symbol('sedna-sdk.metrics-started');
+type StampedRequest = http.IncomingMessage & { [STARTED]?: number };
+
+export interface MetricsHook {
+  readonly metrics: ServerMetrics;
+  /** True when it answered the request itself (`GET /metrics`). */
+  intercept(req: http.IncomingMessage, res: http.ServerResponse): boolean;
+  install(app: FastifyInstance): void;
+  countError(code: string): void;
+}
+
+/** The hook for a server, or undefined when metrics are off (`enabled`, else SEDNA_METRICS). */
+export function metricsHookFor(name: string, enabled: boolean | undefined): MetricsHook | undefined {
+  if (!(enabled ?? loadMetricsConfig().enabled)) return undefined;
+  const metrics = new ServerMetrics(name);
+  return {
+    metrics,
+    intercept(req, res) {
+      if (req.method === 'GET' && req.url === METRICS_PATH) {
+        metrics.render().then(
+          (text) => res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text),
+          () => res.writeHead(500).end(),
+        );
+        return true;
+      }
+      (req as StampedRequest)[STARTED] = performance.now();
+      return false;
+    },
+    install(app) {
+      app.addHook('onResponse', (request, reply, done) => {
+        const started = (request.raw as StampedRequest)[STARTED];
+        const seconds = started === undefined ? 0 : (performance.now() - started) / 1000;
+        metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, seconds);
+        done();
+      });
+    },
+    countError(code) {
+      metrics.error(code);
+    },
+  };
+}
