@@ -212,7 +212,10 @@ export class JointInference<X = unknown, P = unknown> extends JobBase {
     if (reporter !== undefined) resources.own(reporter);
     const job = new JointInference(options, { config, identity, hem, cloud, reporter, resources });
     resources.own(
-      exposeInferenceCounts({ kind: 'jointinferenceservice', job: owner, stats: () => job.counts }, config.serverMetrics),
+      exposeInferenceCounts(
+        { kind: 'jointinferenceservice', job: owner, stats: () => job.counts },
+        config.serverMetrics,
+      ),
     );
     return job;
   }
