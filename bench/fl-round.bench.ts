@@ -17,28 +17,13 @@ import path from 'node:path';
 import { AggregationServer } from '../src/service/server/aggregation-server.js';
 import { AggregationClient } from '../src/service/client/aggregation-client.js';
 import { configureLogger } from '../src/common/logger.js';
-import type { WeightRecord, WeightDtype } from '../src/backend/weights.js';
+import { layerWeights } from './lib/fl-weights.js';
 
 configureLogger({ level: 'warn', name: 'bench' });
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
-}
-
-function weights(params: number, seed: number): WeightRecord[] {
-  // Two tensors, like a layer: a kernel with nearly all parameters and a small bias.
-  const kernel = new Float32Array(params - 1000);
-  let s = seed;
-  for (let i = 0; i < kernel.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    kernel[i] = s / 2 ** 31 - 1;
-  }
-  const dtype: WeightDtype = 'float32';
-  return [
-    { name: 'dense/kernel', dtype, shape: [kernel.length], data: kernel },
-    { name: 'dense/bias', dtype, shape: [1000], data: new Float32Array(1000).fill(0.5) },
-  ];
 }
 
 /** Runs `rounds` rounds with two trainers in their own process; returns the round times (ms). */
@@ -76,7 +61,7 @@ console.log(
 
 // 2. A 200 MB update.
 const P2 = 50_000_000;
-const big = weights(P2, 7);
+const big = layerWeights(P2, 7);
 const bytes = P2 * 4;
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => {

@@ -15,6 +15,7 @@ import { AggregationServer } from '../src/service/server/aggregation-server.js';
 import { S3Transmitter, type Transmitter } from '../src/service/transmitter.js';
 import { configureLogger } from '../src/common/logger.js';
 import type { WeightRecord } from '../src/backend/weights.js';
+import { layerWeights } from './lib/fl-weights.js';
 import { startS3Server } from '../scripts/s3-server-launch.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -22,19 +23,6 @@ configureLogger({ level: 'warn', name: 'bench' });
 
 const P = Number(process.argv[2] ?? 10_000_000);
 const UPDATE_BYTES = P * 4;
-
-function update(seed: number): WeightRecord[] {
-  const kernel = new Float32Array(P - 1000);
-  let s = seed;
-  for (let i = 0; i < kernel.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    kernel[i] = s / 2 ** 31 - 1;
-  }
-  return [
-    { name: 'dense/kernel', dtype: 'float32', shape: [kernel.length], data: kernel },
-    { name: 'dense/bias', dtype: 'float32', shape: [1000], data: new Float32Array(1000).fill(0.5) },
-  ];
-}
 
 interface RoundResult {
   ms: number;
@@ -93,7 +81,7 @@ async function round(updates: WeightRecord[][], transmitter: () => Transmitter |
 const s3 = await startS3Server({ buckets: ['bench'] });
 try {
   console.log(`Swift s3api at ${s3.endpoint}; 2 clients × ${P.toLocaleString('en')} float32 parameters`);
-  const updates = [update(1), update(2)];
+  const updates = [layerWeights(P, 1), layerWeights(P, 2)];
   const made: S3Transmitter[] = [];
   // The server and its clients share one AGG_DATA_PATH; each round writes under its own.
   const viaS3 = (prefix: string) => (): Transmitter => {

@@ -6,27 +6,14 @@
  */
 import { AggregationClient } from '../../src/service/client/aggregation-client.js';
 import { configureLogger } from '../../src/common/logger.js';
-import type { WeightRecord } from '../../src/backend/weights.js';
+import { layerWeights } from './fl-weights.js';
 
 configureLogger({ level: 'warn', name: 'bench-clients' });
 const [url, encoding, rounds, params] = process.argv.slice(2) as [string, 'binary' | 'json', string, string];
 const P = Number(params);
 
-function weights(seed: number): WeightRecord[] {
-  const kernel = new Float32Array(P - 1000);
-  let s = seed;
-  for (let i = 0; i < kernel.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    kernel[i] = s / 2 ** 31 - 1;
-  }
-  return [
-    { name: 'dense/kernel', dtype: 'float32', shape: [kernel.length], data: kernel },
-    { name: 'dense/bias', dtype: 'float32', shape: [1000], data: new Float32Array(1000).fill(0.5) },
-  ];
-}
-
 const clients = await Promise.all(['a', 'b'].map((id) => AggregationClient.create({ url, clientId: id, encoding })));
-const updates = [weights(1), weights(2)];
+const updates = [layerWeights(P, 1), layerWeights(P, 2)];
 const times: number[] = [];
 for (let r = 0; r < Number(rounds); r++) {
   const t = performance.now();
