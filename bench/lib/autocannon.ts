@@ -4,6 +4,8 @@ import path from 'node:path';
 
 export interface LoadResult {
   requestsPerSec: number;
+  /** Requests answered over the whole run. */
+  requests: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
   errors: number;
@@ -34,13 +36,14 @@ export function autocannon(
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`autocannon exited with ${code}`));
       const r = JSON.parse(out) as {
-        requests: { average: number };
+        requests: { average: number; total: number };
         latency: { p50: number; p99: number };
         errors: number;
         non2xx: number;
       };
       resolve({
         requestsPerSec: r.requests.average,
+        requests: r.requests.total,
         latencyP50Ms: r.latency.p50,
         latencyP99Ms: r.latency.p99,
         errors: r.errors,
@@ -50,8 +53,23 @@ export function autocannon(
   });
 }
 
-/** Starts `tsx <script> <args>` and resolves with the first stdout line (the server's URL). */
-export function startServerProcess(script: string, args: string[] = []): Promise<{ url: string; stop: () => void }> {
+export interface ServerProcess {
+  /** The route under test: the first word of the server's first stdout line. */
+  url: string;
+  /** The second word, when the server prints one: a URL answering `process.cpuUsage()` as JSON. */
+  cpuUrl?: string;
+  stop: () => void;
+}
+
+/** The server process's CPU time so far (user + system, µs), read from its `cpuUrl`. */
+export async function serverCpuMicros(server: ServerProcess): Promise<number> {
+  if (server.cpuUrl === undefined) throw new Error('this server process reports no CPU time');
+  const usage = (await (await fetch(server.cpuUrl)).json()) as { user: number; system: number };
+  return usage.user + usage.system;
+}
+
+/** Starts `tsx <script> <args>` and resolves once the server prints its URL(s) on its first line. */
+export function startServerProcess(script: string, args: string[] = []): Promise<ServerProcess> {
   const tsx = path.join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'tsx');
   return new Promise((resolve, reject) => {
     const child = spawn(tsx, [script, ...args], {
@@ -61,8 +79,8 @@ export function startServerProcess(script: string, args: string[] = []): Promise
     let buffer = '';
     child.stdout.on('data', (d: Buffer) => {
       buffer += d.toString();
-      const line = buffer.split('\n')[0];
-      if (buffer.includes('\n') && line !== undefined) resolve({ url: line.trim(), stop: () => child.kill('SIGTERM') });
+      const [url, cpuUrl] = (buffer.split('\n')[0] ?? '').trim().split(/\s+/);
+      if (buffer.includes('\n') && url !== undefined) resolve({ url, cpuUrl, stop: () => child.kill('SIGTERM') });
     });
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`server process exited early with ${code}`)));

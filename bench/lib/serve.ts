@@ -1,6 +1,7 @@
 /**
  * Benchmark servers, one per process: `tsx bench/lib/serve.ts bare|factory|predict|predict-metrics`. Prints the
- * URL of the route under test on its first line.
+ * URL of the route under test on its first line, then (predict modes) the URL of a side listener that
+ * answers this process's `process.cpuUsage()`, so a bench can count CPU time per request.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,7 +39,9 @@ if (mode === 'bare') {
     model: { inference: (data) => (data as number[][]).map((row) => row.reduce((a, b) => a + b, 0)) },
   });
   await server.start();
-  console.log(`${server.endpoint}/predict`);
+  const cpu = http.createServer((_req, res) => res.end(JSON.stringify(process.cpuUsage())));
+  await new Promise<void>((resolve) => cpu.listen(0, '127.0.0.1', resolve));
+  console.log(`${server.endpoint}/predict http://127.0.0.1:${(cpu.address() as AddressInfo).port}/cpu`);
 } else {
   console.error('usage: serve.ts bare|factory|predict|predict-metrics');
   process.exit(2);

@@ -1,17 +1,14 @@
 /**
  * How the server factory (base.ts) wires metrics into a server, kept here so base.ts only calls
  * three functions: `intercept` answers `GET /metrics` in the raw node handler (before fastify, like
- * the health check) and stamps the request's start; `install` adds one onResponse hook that
- * records route, status and duration; `countError` counts coded error answers.
+ * the health check); `install` adds one onResponse hook that records route, status and duration
+ * (fastify's own `reply.elapsedTime`: stamping the raw request ourselves gave every
+ * IncomingMessage a new shape); `countError` counts coded error answers.
  */
 import type http from 'node:http';
-import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { loadMetricsConfig } from '../../common/config.js';
 import { METRICS_CONTENT_TYPE, METRICS_PATH, ServerMetrics } from './metrics.js';
-
-const STARTED = Symbol('sedna-sdk.metrics-started');
-type StampedRequest = http.IncomingMessage & { [STARTED]?: number };
 
 export interface MetricsHook {
   readonly metrics: ServerMetrics;
@@ -35,14 +32,16 @@ export function metricsHookFor(name: string, enabled: boolean | undefined): Metr
         );
         return true;
       }
-      (req as StampedRequest)[STARTED] = performance.now();
       return false;
     },
     install(app) {
       app.addHook('onResponse', (request, reply, done) => {
-        const started = (request.raw as StampedRequest)[STARTED];
-        const seconds = started === undefined ? 0 : (performance.now() - started) / 1000;
-        metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, seconds);
+        metrics.observe(
+          request.method,
+          request.routeOptions.url ?? 'unmatched',
+          reply.statusCode,
+          reply.elapsedTime / 1000,
+        );
         done();
       });
     },

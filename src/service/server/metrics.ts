@@ -9,15 +9,14 @@
  *   sedna_http_errors_total{server,code}                        (answers with a SEDNA_ERR_* code)
  *
  * A server adds its own families through `gauge()` / `counter()` (queue depths are gauges read at
- * scrape time, so they cost nothing per request). Label children are cached per route, so a
- * request costs one map lookup and two increments.
+ * scrape time, so they cost nothing per request). The three per-request families are counted in
+ * plain numbers (request-tally.ts), so a request costs two map lookups and a few increments.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RequestTally } from './request-tally.js';
 
 export const METRICS_PATH = '/metrics';
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 let processRegistry: Registry | undefined;
 
@@ -59,58 +58,24 @@ export function processGauge<L extends string>(
   });
 }
 
-interface RequestObserver {
-  count: Counter.Internal;
-  duration: Histogram.Internal<'server' | 'method' | 'route'>;
-}
-
 export class ServerMetrics {
+  /** This server's own families (gauges, counters, histograms a server adds). */
   readonly registry = new Registry();
-  private readonly requests: Counter<'server' | 'method' | 'route' | 'status'>;
-  private readonly durations: Histogram<'server' | 'method' | 'route'>;
-  private readonly errorCount: Counter<'server' | 'code'>;
-  private readonly children = new Map<string, RequestObserver>();
+  /** The per-request families, counted without prom-client's per-call label handling. */
+  private readonly requests: RequestTally;
 
   constructor(readonly server: string) {
-    this.requests = new Counter({
-      name: 'sedna_http_requests_total',
-      help: 'HTTP requests answered, by route and status',
-      labelNames: ['server', 'method', 'route', 'status'],
-      registers: [this.registry],
-    });
-    this.durations = new Histogram({
-      name: 'sedna_http_request_duration_seconds',
-      help: 'Time from a request to its answer',
-      labelNames: ['server', 'method', 'route'],
-      buckets: DURATION_BUCKETS,
-      registers: [this.registry],
-    });
-    this.errorCount = new Counter({
-      name: 'sedna_http_errors_total',
-      help: 'Answers with a SEDNA_ERR_* code, by code',
-      labelNames: ['server', 'code'],
-      registers: [this.registry],
-    });
+    this.requests = new RequestTally(server);
   }
 
   /** One answered request. */
   observe(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${route} ${status}`;
-    let child = this.children.get(key);
-    if (child === undefined) {
-      child = {
-        count: this.requests.labels(this.server, method, route, String(status)),
-        duration: this.durations.labels(this.server, method, route),
-      };
-      this.children.set(key, child);
-    }
-    child.count.inc();
-    child.duration.observe(seconds);
+    this.requests.observe(method, route, status, seconds);
   }
 
   /** One answer with a coded error. */
   error(code: string): void {
-    this.errorCount.labels(this.server, code).inc();
+    this.requests.error(code);
   }
 
   /** A gauge read at scrape time (queue depths, connected clients...). */
@@ -143,6 +108,7 @@ export class ServerMetrics {
 
   /** The exposition text of this server plus the process-wide metrics. */
   async render(): Promise<string> {
-    return Registry.merge([this.registry, processMetrics()]).metrics();
+    const rest = await Registry.merge([this.registry, processMetrics()]).metrics();
+    return `${this.requests.render()}\n${rest}`;
   }
 }
