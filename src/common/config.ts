@@ -84,6 +84,7 @@ export interface SednaConfig {
   readonly participantsCount: number;
   readonly exitRound: number;
   readonly aggMaxNumSamples: number;
+  readonly aggS3KeepObjects: boolean;
   readonly aggToken: string | undefined;
   readonly aggTokenFile: string | undefined;
   readonly serviceToken: string | undefined;
@@ -663,6 +664,14 @@ export const CONFIG_VARIABLES: ConfigTable = {
     USER,
     'AggregationServer: largest num_samples an update may claim (larger: refused, SEDNA_ERR_INVALID_UPDATE)',
     intIn(10_000_000, 1),
+  ),
+  aggS3KeepObjects: row(
+    'AGG_S3_KEEP_OBJECTS',
+    'boolean',
+    'false',
+    USER,
+    'AggregationServer with TRANSMITTER=s3: keep every update and aggregate in S3 (default: an update is deleted once read, an aggregate once two newer rounds are published)',
+    bool(false),
   ),
   aggToken: row(
     'AGG_TOKEN',

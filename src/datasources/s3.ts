@@ -473,6 +473,20 @@ export class S3Storage {
     });
   }
 
+  /** Deletes exactly one object (no listing of `key/`); a missing object is not an error. */
+  async removeObject(url: string): Promise<void> {
+    const loc = parseS3Url(url);
+    if (loc.key === '' || loc.key.endsWith('/'))
+      throw invalidArgument('location', url, 'an s3:// URL naming an object, not a folder');
+    const { sdk, client } = await this.sdk();
+    try {
+      await this.slots.run(() => client.send(new sdk.DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key })));
+    } catch (err) {
+      const mapped = s3Error('remove', url, err);
+      if (mapped.code !== 'SEDNA_ERR_FILE_NOT_FOUND') throw mapped;
+    }
+  }
+
   /** Deletes the object and everything under `key/`; a missing object is not an error. */
   async remove(url: string): Promise<void> {
     const loc = parseS3Url(url);

@@ -179,6 +179,11 @@ export class S3Transmitter {
     return decoded;
   }
 
+  /** Deletes the object a reference names (an update read, an aggregate replaced); gone already is fine. */
+  discard(url: string): Promise<void> {
+    return this.#storage.removeObject(url);
+  }
+
   /** Releases the S3 client's sockets. */
   close(): Promise<void> {
     return this.#storage.close();

@@ -137,8 +137,8 @@ describe('S3Transmitter: the data mover', () => {
 });
 
 describe('FederatedLearningV2 / AggregationServerV2 with TRANSMITTER=s3', () => {
-  it('moves every update and aggregate through S3 and trains to the same global model on every worker', async () => {
-    const prefix = uniquePrefix('fl-s3');
+  /** Two digit trainers and an aggregator over S3 under `prefix`, for `rounds` rounds. */
+  async function trainOverS3(prefix: string, rounds: number, aggregatorEnv: Record<string, string> = {}) {
     const s3Env = {
       TRANSMITTER: 's3',
       S3_ENDPOINT_URL: settings.endpoint,
@@ -151,13 +151,14 @@ describe('FederatedLearningV2 / AggregationServerV2 with TRANSMITTER=s3', () => 
     const global = new SoftmaxEstimator({ features: 64, classes: 10, seed: 3 });
     const aggregator = await AggregationServerV2.create({
       data: { testset: digits.test },
-      estimator: Object.assign(global, { hyperparameters: { rounds: 3 } }),
+      estimator: Object.assign(global, { hyperparameters: { rounds } }),
       config: loadConfig({
         AGG_BIND_IP: '127.0.0.1',
         AGG_BIND_PORT: '0',
         PARTICIPANTS_COUNT: '2',
         CONNECT_TIMEOUT: '10',
         ...s3Env,
+        ...aggregatorEnv,
       }),
       server: { exitGraceMs: 200 },
     });
@@ -182,6 +183,19 @@ describe('FederatedLearningV2 / AggregationServerV2 with TRANSMITTER=s3', () => 
     expect(trainers.every((t) => t.transmitter instanceof S3Transmitter)).toBe(true);
     const results = await Promise.all(trainers.map((t) => t.train()));
     const summary = await running;
+    const close = async (): Promise<void> => {
+      await Promise.all(trainers.map((t) => t.close()));
+      await Promise.all(models.map((m) => m.close()));
+      await aggregator.close();
+    };
+    return { summary, updates, results, shards, models, global, close };
+  }
+
+  it('moves every update and aggregate through S3 and trains to the same global model on every worker', async () => {
+    const prefix = uniquePrefix('fl-s3');
+    // AGG_S3_KEEP_OBJECTS: the updates stay, so this test can check the aggregate against them.
+    const job = await trainOverS3(prefix, 3, { AGG_S3_KEEP_OBJECTS: 'true' });
+    const { summary, updates, results, shards, models, global } = job;
     expect(summary.rounds).toBe(3);
     expect(updates).toHaveLength(6);
     expect(updates.every((u) => u.outcome === 'accepted')).toBe(true);
@@ -216,9 +230,24 @@ describe('FederatedLearningV2 / AggregationServerV2 with TRANSMITTER=s3', () => 
       const w = await model.getWeights();
       w.forEach((tensor, t) => expect(asArray(tensor)).toEqual(asArray(aggregate[t]!)));
     }
-    await Promise.all(trainers.map((t) => t.close()));
-    await Promise.all(models.map((m) => m.close()));
-    await aggregator.close();
+    await job.close();
+  }, 120_000);
+
+  it('by default deletes each update once read and keeps only the last two aggregates', async () => {
+    const prefix = uniquePrefix('fl-s3-clean');
+    const job = await trainOverS3(prefix, 4);
+    expect(job.summary.rounds).toBe(4);
+    expect(job.updates.filter((u) => u.outcome === 'accepted')).toHaveLength(8);
+    // The aggregator has closed (it waits for its deletes): no update is left, and of the four
+    // aggregates the last two, the final model among them.
+    expect(await keysUnder(`${prefix}/updates/`)).toEqual([]);
+    const aggregates = await keysUnder(`${prefix}/aggregates/`);
+    expect(aggregates.map((key) => /\/round-(\d+)-/.exec(key)?.[1])).toEqual(['3', '4']);
+    const { meta, weights } = decodeWeightsFrame(await readObject(aggregates[1]!));
+    expect(meta).toMatchObject({ type: 'recv_weight', round_number: 4 });
+    const trained = await job.global.getWeights();
+    weights.forEach((tensor, t) => expect(asArray(trained[t]!)).toEqual(asArray(tensor)));
+    await job.close();
   }, 120_000);
 });
 
@@ -364,6 +393,14 @@ describe('the aggregator with an S3 transmitter, against hostile references', ()
     const published = decodeWeightsFrame(await readObject(data.s3_object.url.slice(`s3://${settings.bucket}/`.length)));
     expect(asArray(published.weights[0]!)).toEqual([1, 2, 3, 4]);
     await server.done;
+    // Each client's own objects are deleted once read or refused, the good client's too. What a
+    // client merely pointed at outside its own prefix (in "good"'s), and the object of the client
+    // that never negotiated S3, are not the server's to delete.
+    const left = await keysUnder(`${prefix}/updates/`);
+    expect(left.filter((key) => /\/updates\/bad\d+\//.test(key))).toEqual([]);
+    expect(left).not.toContain(ref.url.slice(`s3://${settings.bucket}/`.length));
+    expect(left.filter((key) => key.includes('/updates/good/'))).toHaveLength(2);
+    expect(left.filter((key) => key.includes('/updates/plain/'))).toHaveLength(1);
   }, 60_000);
 
   it('refuses a reference from a client that was not chosen without reading it; that client keeps its place', async () => {

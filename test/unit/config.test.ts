@@ -63,6 +63,7 @@ describe('loadConfig defaults', () => {
     participantsCount: 1,
     exitRound: 3,
     aggMaxNumSamples: 10_000_000,
+    aggS3KeepObjects: false,
     aggToken: undefined,
     aggTokenFile: undefined,
     serviceToken: undefined,

@@ -48,6 +48,7 @@ import {
 import { RoundWatchdog, describeStall, type RoundBound, type RoundDiagnostic } from './round-watchdog.js';
 import { RoundSelection, resolveChooser } from './round-selection.js';
 import { s3RefOf, type S3Transmitter, type S3WeightsRef } from '../transmitter.js';
+import { S3Cleanup } from './aggregation-s3-cleanup.js';
 
 export type { AggregationServerOptions, AggregationSettings } from './aggregation-settings.js';
 export type { AggregationClientInfo, ClientTrace } from './aggregation-client-info.js';
@@ -145,6 +146,8 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
   private readonly selection: RoundSelection | undefined;
   /** The S3 transmitter, for clients that move their weights through S3. */
   private readonly s3: S3Transmitter | undefined;
+  /** Deletes used updates and old aggregates from S3 (none when keepS3Objects or no S3). */
+  private readonly s3Cleanup: S3Cleanup | undefined;
   /** What `configure()` returned for the round in progress (sent in its round_config frames). */
   private roundConfig: RoundConfig = {};
   /** The last aggregate, kept while a disconnected client is owed it (ids in `owed`). */
@@ -176,6 +179,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     this.selection = selection;
     this.s3 = wiring.s3;
     this.http = http;
+    this.s3Cleanup = wiring.s3 === undefined || settings.keepS3Objects ? undefined : new S3Cleanup(wiring.s3, this.log);
     this.observer = aggregationObserver(http.metrics, {
       exitRound: settings.exitRound,
       clients: () => this.clients.length,
@@ -589,10 +593,12 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     const header = readUpdate(frame, [], session.id, this.settings.maxNumSamples);
     // Not chosen for the round: refused by the round without reading S3.
     if (!this.rounds.expects(session.id)) {
+      this.s3Cleanup?.updateDone(ref.url);
       this.onUpdate(session, header);
       return;
     }
     s3.get(ref, { type: 'update_weight', client: session.id, maxBytes: this.settings.maxMessageBytes })
+      .finally(() => this.s3Cleanup?.updateDone(ref.url))
       .then(
         ({ meta, weights }) => {
           if (session.connection !== connection || connection.dropped) return; // it left meanwhile
@@ -838,6 +844,10 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
       for (const width of widths) {
         refs.set(width, await s3.putAggregate(closed.round, frames.envelope(), frames.weights(width)));
       }
+      this.s3Cleanup?.aggregatePublished(
+        closed.round,
+        [...refs.values()].map((ref) => ref.url),
+      );
       return refs;
     } catch (err) {
       this.log.warn(
@@ -1000,6 +1010,7 @@ export class AggregationServer extends EventEmitter<AggregationServerEvents> {
     await Promise.all(closed);
     this.wss.close();
     await this.http.close();
+    await this.s3Cleanup?.settle();
     const summary: AggregationSummary = { rounds: this.roundsDone, lastRound: this.lastRound };
     if (error !== undefined) {
       this.log.info(summary, 'aggregation server closed after the job failed');

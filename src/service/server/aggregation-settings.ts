@@ -94,6 +94,13 @@ export interface AggregationServerOptions extends Omit<ServerOptions, 'name' | '
    * WebSocket for everyone. The caller keeps ownership (closes it).
    */
   transmitter?: Transmitter;
+  /**
+   * With an S3 transmitter: leave every object in S3 (to inspect a job). Default false: the
+   * server deletes a client's update object once it has read or refused it, and each aggregate
+   * once two newer rounds are published, so a job's bucket holds at most the last two aggregates
+   * instead of growing by a model per client and round.
+   */
+  keepS3Objects?: boolean;
 }
 
 /** Default cap on an update's `num_samples`: ten million samples per client and round. */
@@ -117,6 +124,7 @@ export type AggregationSettings = Readonly<{
   allowBinary: boolean;
   maxNumSamples: number;
   layout: WeightLayout | undefined;
+  keepS3Objects: boolean;
 }>;
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -154,6 +162,7 @@ export function resolveSettings(options: AggregationServerOptions): AggregationS
     allowBinary: options.allowBinary ?? true,
     maxNumSamples: positiveInt('maxNumSamples', options.maxNumSamples, DEFAULT_MAX_NUM_SAMPLES),
     layout: options.layout === undefined ? undefined : checkLayout(options.layout),
+    keepS3Objects: options.keepS3Objects ?? false,
   });
   if (settings.maxMessageBytes >= 2 ** 31) {
     throw invalidArgument('maxMessageBytes', settings.maxMessageBytes, 'less than 2 GiB (the ws limit)');
@@ -163,7 +172,8 @@ export function resolveSettings(options: AggregationServerOptions): AggregationS
 
 /**
  * Options from Sedna's variables: aggregation_algorithm, AGG_BIND_IP/PORT, PARTICIPANTS_COUNT,
- * exit_round, AGG_MAX_NUM_SAMPLES, AGG_TOKEN / AGG_TOKEN_FILE, CONNECT_TIMEOUT (liveness, reconnect grace and the stall bound).
+ * exit_round, AGG_MAX_NUM_SAMPLES, AGG_S3_KEEP_OBJECTS, AGG_TOKEN / AGG_TOKEN_FILE, CONNECT_TIMEOUT (liveness,
+ * reconnect grace and the stall bound).
  */
 export function optionsFromConfig(config: SednaConfig): AggregationServerOptions {
   return {
@@ -173,6 +183,7 @@ export function optionsFromConfig(config: SednaConfig): AggregationServerOptions
     participantsCount: config.participantsCount,
     exitRound: config.exitRound,
     maxNumSamples: config.aggMaxNumSamples,
+    keepS3Objects: config.aggS3KeepObjects,
     ...tokenOption(config),
     livenessTimeoutMs: Math.round(config.connectTimeout * 1000),
     reconnectGraceMs: Math.round(config.connectTimeout * 1000),
