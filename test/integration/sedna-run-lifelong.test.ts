@@ -49,6 +49,11 @@ test('lifelong learning: the example YAML runs train, eval and deploy with the k
     expect(job.kind).toBe('LifelongLearningJob');
     expect(job.phase).toBe('Running');
     expect(job.facts['knowledge base']).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // The KB takes the run's SERVICE_TOKEN: the cycle above went through with it (train, eval and
+    // inference workers' KB calls); a request without it is refused.
+    const refused = await fetch(`${job.facts['knowledge base'] ?? ''}/knowledgebase/update/status`, { method: 'POST' });
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { code: string }).code).toBe('SEDNA_ERR_UNAUTHORIZED');
     const cycle = job.charts.cycles[0];
     expect(cycle?.trainSamples).toBeGreaterThan(100); // the trigger: num_of_samples > 100
     expect(cycle?.evalSamples).toBeGreaterThan(0);

@@ -93,6 +93,10 @@ test("the multi-edge workers get the GlobalManager's variables, a pod address ea
     expect(env.LC_SERVER).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(env.KAFKA_ENABLED).toBeUndefined(); // kafkaSupport: false
   }
+  // One REST token for the whole run (the resources call each other across jobs), in a 0600 file.
+  const tokenFile = fe.SERVICE_TOKEN_FILE as string;
+  expect([reid, cam0, cam1].map((env) => env.SERVICE_TOKEN_FILE)).toEqual([tokenFile, tokenFile, tokenFile]);
+  expect((await fs.stat(tokenFile)).mode & 0o077).toBe(0);
   expect(fe).toMatchObject({
     SERVICE_NAME: 'feature-extraction',
     DET_MODEL_BIND_URL: 'video-analytics-videoanalytics',
@@ -178,6 +182,15 @@ test('the example YAML, unchanged and with no flag: two cameras, feature extract
       [['detection', 'edge-node-0', 0]],
       [['detection', 'edge-node-1', 0]],
     ]);
+    // Each server takes the run's token: a request without it is refused (the counters above came
+    // through the runner's own polls with the token, the matches through the workers' clients).
+    const [reidAddress] = Object.keys(jobNamed(snapshot, 'reid').facts)
+      .map((k) => /^reid ([\d.]+:\d+)$/.exec(k)?.[1])
+      .filter((a) => a !== undefined);
+    expect(reidAddress).toBeDefined();
+    const refused = await fetch(`http://${reidAddress ?? ''}/reid/status`);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { code: string }).code).toBe('SEDNA_ERR_UNAUTHORIZED');
     const services = snapshot.timeline.map((e) => e.message).filter((m) => m.startsWith('Service '));
     expect(services).toEqual(
       expect.arrayContaining([

@@ -36,6 +36,7 @@ interface RunFlags {
   timeout?: number;
   metrics?: boolean;
   flToken: boolean;
+  serviceToken: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -118,6 +119,10 @@ export function registerRunCommands(program: Command, io: RunCommandIo): void {
       '--no-fl-token',
       'no per-job token for a federated round (Python trainers, which send none, can join; else AGG_TOKEN_FILE)',
     )
+    .option(
+      '--no-service-token',
+      'no per-run token for the REST services (Python workers, which send none, can call them; else SERVICE_TOKEN_FILE)',
+    )
     .action(async (files: string[], flags: RunFlags) => {
       const cwd = io.cwd ?? process.cwd();
       const say = io.stdout;
@@ -134,6 +139,7 @@ export function registerRunCommands(program: Command, io: RunCommandIo): void {
         restart: { maxRestarts: flags.maxRestarts, initialBackoffMs: flags.backoff },
         stopGraceMs: flags.stopGrace * 1000,
         flToken: flags.flToken,
+        serviceToken: flags.serviceToken,
         api: async (store, localRun) => {
           api = await startApiServer(store, localRun, {
             host: flags.uiHost,

@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { primaryHostIp } from '../../common/host-ip.js';
+import { readSharedToken } from '../../common/shared-token.js';
 import { SednaError, messageOf } from '../../common/errors.js';
 import { VERSION } from '../../common/version.js';
 import { LCEmulator, type ForwardedMessage, type RecordedReport } from '../../testing/lc-emulator.js';
@@ -52,6 +53,12 @@ export interface RunOptions {
    * (AGG_TOKEN_FILE) unless a template sets its own (default true; false for Python trainers).
    */
   readonly flToken?: boolean;
+  /**
+   * One random token per run for the REST services (JointInferenceService, the multi-edge kinds,
+   * LifelongLearningJob's KB), given to their workers in a file (SERVICE_TOKEN_FILE) unless a
+   * worker's own environment sets one (default true; false for Python workers, which send none).
+   */
+  readonly serviceToken?: boolean;
   /** Called once the API server listens (the status page and `sedna status` use it). */
   readonly api?: (store: StatusStore, run: LocalRun) => Promise<string>;
 }
@@ -121,6 +128,8 @@ interface RunningJob {
   readonly resource: SednaResource;
   readonly state: JobState;
   readonly ownerKind: string;
+  /** Its workers get the run's SERVICE_TOKEN_FILE (JobKindModule.restServices). */
+  readonly restServices: boolean;
   readonly workers: Map<string, { pod: Pod; state: WorkerState }>;
   controller: JobController | undefined;
   readonly timers: NodeJS.Timeout[];
@@ -146,6 +155,7 @@ export class LocalRun {
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private stopping: Promise<RunResult> | undefined;
   private apiUrl: string | undefined;
+  private serviceTokenFile: Promise<string | undefined> | undefined;
   readonly hostIp = primaryHostIp();
   readonly stateDir: string;
   readonly runDir: string;
@@ -282,6 +292,7 @@ export class LocalRun {
         resource,
         state,
         ownerKind: module.ownerKind,
+        restServices: module.restServices === true,
         workers: new Map(),
         controller: undefined,
         timers: [],
@@ -323,6 +334,7 @@ export class LocalRun {
       lcServer: this.lc.url,
       hostIp: this.hostIp,
       signal: this.abort.signal,
+      serviceToken: this.options.serviceToken !== false,
       dataset: (name) => byName('Dataset', name),
       model: (name) => byName('Model', name),
       credentials: (resource) => {
@@ -342,13 +354,13 @@ export class LocalRun {
         log(`port ${preferred} (Sedna's, for ${what}) is taken on this machine: using ${port}`, 'warn', 'runner');
         return port;
       },
-      startWorker: (request) => this.startWorker(job, request),
+      startWorker: async (request) => {
+        const tokenFile = job.restServices ? await this.runServiceToken() : undefined;
+        return this.startWorker(job, tokenFile === undefined ? request : { ...request, serviceTokenFile: tokenFile });
+      },
       jobTokenFile: async () => {
         if (this.options.flToken === false) return undefined;
-        const file = path.join(this.runDir, 'secrets', `${ns}.${jobName}.token`);
-        await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-        await fs.writeFile(file, crypto.randomBytes(32).toString('base64url'), { mode: 0o600 });
-        return file;
+        return this.writeTokenFile(`${ns}.${jobName}.token`);
       },
       meshPod: (bindVariables) => {
         if (this.mesh.shared && !this.meshWarned) {
@@ -389,6 +401,29 @@ export class LocalRun {
         this.finishJob(job, phase, reason);
       },
     };
+  }
+
+  /** A fresh random token in `<run>/secrets/<name>` (folder 0700, file 0600). */
+  private async writeTokenFile(name: string): Promise<string> {
+    const file = path.join(this.runDir, 'secrets', name);
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await fs.writeFile(file, crypto.randomBytes(32).toString('base64url'), { mode: 0o600 });
+    return file;
+  }
+
+  /** The run's REST token file, made once (undefined with `--no-service-token`). */
+  private runServiceToken(): Promise<string | undefined> {
+    this.serviceTokenFile ??= (async () => {
+      if (this.options.serviceToken === false) return undefined;
+      const file = await this.writeTokenFile('service.token');
+      this.status.log(
+        'run',
+        'runner',
+        'the REST services of this run take a per-run token (SERVICE_TOKEN_FILE for their workers)',
+      );
+      return file;
+    })();
+    return this.serviceTokenFile;
   }
 
   private workloadContext(): WorkloadContext {
@@ -492,6 +527,7 @@ export class LocalRun {
         return pod.failure;
       },
       done,
+      serviceToken: podServiceToken(launch.containers[0]),
       waitForPort: (host, port, timeoutMs) =>
         waitForPort(
           host,
@@ -622,6 +658,23 @@ export class LocalRun {
     const snapshot = this.status.snapshot();
     await fs.writeFile(path.join(this.runDir, 'status.json'), JSON.stringify(snapshot, null, 1)).catch(() => {});
     for (const lock of this.locks) await lock.release(snapshot).catch(() => {});
+  }
+}
+
+/** The token a pod's REST server takes from its environment, as the SDK reads it (none if unreadable). */
+function podServiceToken(
+  container: { env: Readonly<Record<string, string>>; cwd: string } | undefined,
+): string | undefined {
+  if (container === undefined) return undefined;
+  const { env, cwd } = container;
+  const file = env.SERVICE_TOKEN_FILE === undefined ? undefined : path.resolve(cwd, env.SERVICE_TOKEN_FILE);
+  try {
+    return readSharedToken(env.SERVICE_TOKEN, file, {
+      value: 'SERVICE_TOKEN',
+      file: 'SERVICE_TOKEN_FILE',
+    });
+  } catch {
+    return undefined; // the worker fails on it itself, with the coded error
   }
 }
 

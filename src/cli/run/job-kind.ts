@@ -27,6 +27,11 @@ export interface WorkerHandle {
   readonly done: Promise<PodPhase>;
   /** Why the pod failed, with its last log lines. */
   readonly failure: string | undefined;
+  /**
+   * The token the pod's REST server expects (SERVICE_TOKEN or the file SERVICE_TOKEN_FILE names, in
+   * its first container's environment), for the runner's own calls to it; undefined when it has none.
+   */
+  readonly serviceToken: string | undefined;
   /** Resolves true once `host:port` accepts connections, false after `timeoutMs` or when the pod ends. */
   waitForPort(host: string, port: number, timeoutMs: number): Promise<boolean>;
   stop(): Promise<void>;
@@ -49,6 +54,8 @@ export interface JobRuntime {
   /** Sedna's fixed port if free on this host, else a free one (noted in the timeline). */
   port(preferred: number, what: string): Promise<number>;
   startWorker(request: WorkerRequest): Promise<WorkerHandle>;
+  /** Whether the run gives its REST workers a token (SERVICE_TOKEN_FILE; not `--no-service-token`). */
+  readonly serviceToken: boolean;
   /**
    * A file holding a fresh random token for this job (mode 0600, in the run folder), or undefined
    * when the run gives none (`--no-fl-token`).
@@ -86,6 +93,12 @@ export interface JobKindModule {
   readonly kind: string;
   /** The lower-case kind the LC routes by (`ownerKind` in reports), `jointinferenceservice`. */
   readonly ownerKind: string;
+  /**
+   * Its workers serve REST or call one (BigModelService, the multi-edge servers, the KB): each gets
+   * the run's SERVICE_TOKEN_FILE (one token per run: resources of a run call each other across jobs)
+   * unless `--no-service-token` or its own environment sets a token.
+   */
+  readonly restServices?: boolean;
   references(job: SednaResource): Reference[];
   start(runtime: JobRuntime): Promise<JobController>;
 }

@@ -92,6 +92,11 @@ export interface WorkerRequest {
   readonly hotUpdate?: { pollPeriodSeconds: number };
   /** A pod with an address of its own on the local mesh (edgemesh.ts); else it shares the host's. */
   readonly network?: PodNetwork;
+  /**
+   * The run's REST token file, given as SERVICE_TOKEN_FILE to each container whose own environment
+   * (image ENV, template, local map) sets neither SERVICE_TOKEN nor SERVICE_TOKEN_FILE.
+   */
+  readonly serviceTokenFile?: string;
 }
 
 /** What a pod has by itself in a cluster and a local process has not (edgemesh.ts). */
@@ -336,6 +341,8 @@ export async function buildPod(req: WorkerRequest, ctx: WorkloadContext): Promis
     for (const override of ctx.localMap.workers.filter((w) => w.job === req.job.name))
       for (const [name, value] of Object.entries(override.env))
         env[name] = value.startsWith('/') ? ctx.nodes.local(node, value) : value;
+    const ownToken = env.SERVICE_TOKEN !== undefined || env.SERVICE_TOKEN_FILE !== undefined;
+    if (req.serviceTokenFile !== undefined && !ownToken) env.SERVICE_TOKEN_FILE = req.serviceTokenFile;
     Object.assign(env, injected);
     if (req.network !== undefined) {
       Object.assign(env, req.network.resolver.env);

@@ -23,6 +23,7 @@ interface Spec {
 export const jointInference: JobKindModule = {
   kind: 'JointInferenceService',
   ownerKind: 'jointinferenceservice',
+  restServices: true,
   references(job) {
     const spec = job.spec as unknown as Spec;
     return [

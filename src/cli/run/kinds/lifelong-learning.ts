@@ -165,7 +165,9 @@ class LifelongLearningController extends StagedLearningController {
       job: this.jobRef,
       workerType: 'inference',
       template: this.spec.deploySpec.template,
-      env: this.baseEnv('inferworker'),
+      // Sedna's GM gives the inference worker no KB_SERVER; with the run's token it needs the KB's
+      // origin, the only one its downloads of the index's KB files send the token to (FileOps).
+      env: { ...this.baseEnv('inferworker'), ...(this.rt.serviceToken ? { KB_SERVER: this.kbServer } : {}) },
       mounts: [
         {
           envName: 'MODEL_URLS',
@@ -248,6 +250,7 @@ async function startKnowledgeBase(
 export const lifelongLearning: JobKindModule = {
   kind: 'LifelongLearningJob',
   ownerKind: 'lifelonglearningjob',
+  restServices: true,
   references(job) {
     const spec = job.spec as unknown as Spec;
     return [{ kind: 'Dataset', name: spec.dataset.name, path: ['spec', 'dataset', 'name'] }];

@@ -127,8 +127,11 @@ async function startMeshed(
       const fact = `${handle.state.role} ${network.podIp}:${port}`;
       rt.every(rt.periodMs(2), async () => {
         if (handle.phase !== 'Running') return;
+        // With the pod's own token: its server answers 401 to anything else (but /healthz).
+        const token = handle.serviceToken;
         const res = await fetch(`http://${network.podIp}:${port}/${route}/status`, {
           signal: AbortSignal.timeout(1000),
+          ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
         }).catch(() => undefined);
         if (res?.ok !== true) return;
         const body = (await res.json().catch(() => undefined)) as { stats?: unknown } | undefined;
@@ -152,6 +155,7 @@ function modelReference(job: { spec: unknown }): { kind: 'Model'; name: string; 
 export const featureExtraction: JobKindModule = {
   kind: 'FeatureExtractionService',
   ownerKind: 'featureextractionservice',
+  restServices: true,
   references: modelReference,
   async start(rt) {
     const spec = rt.job.spec as unknown as DeploymentSpec;
@@ -198,6 +202,7 @@ function oneWorkerJob(kind: string, served: Served, role: string, withModel: boo
   return {
     kind,
     ownerKind,
+    restServices: true,
     references: withModel ? modelReference : () => [],
     async start(rt) {
       const spec = rt.job.spec as unknown as JobSpec;
@@ -246,6 +251,7 @@ function objectServiceKind(kind: 'ObjectSearchService' | 'ObjectTrackingService'
   return {
     kind,
     ownerKind,
+    restServices: true,
     references: () => [],
     async start(rt) {
       const spec = rt.job.spec as unknown as ObjectSearchSpec;
