@@ -3,8 +3,9 @@
 // runs it once per node before the job starts, with SEDNA_NODE_NAME and SEDNA_NODE_ROOT (the
 // node's folder) in the environment.
 //   edge-node-0, edge-node-1   the camera's recording, /data/videos/camera-N.mp4 (scene.mjs; the
-//                              map points the VideoAnalyticsJob's video_address at it), and the
-//                              detector Model's (empty) folder
+//                              map points the VideoAnalyticsJob's video_address at it) and a copy
+//                              at /data/videos/camera.mp4 (the ObjectSearchService's tracking
+//                              workers), and the detector Model's (empty) folder
 //   cloud-node                 the searched person's query images under /data/network_shared/reid/query/
 //                              and the feature extractor Model's (empty) folder
 // Existing files are kept.
@@ -37,6 +38,9 @@ if (camera !== null) {
     await encodeVideo(file, frames, SCENE);
     process.stdout.write(`${file}: camera ${camera[1]}, ${SCENE.frames} frames at ${SCENE.fps} fps\n`);
   }
+  // The node's own camera under one name (object-search-service.yaml's tracking workers, one map entry).
+  const own = onNode('/data/videos/camera.mp4');
+  if (!(await exists(own))) await fs.copyFile(file, own);
 } else if (node === 'cloud-node') {
   await fs.mkdir(onNode('/data/models/color-histogram-extractor'), { recursive: true });
   const query = onNode('/data/network_shared/reid/query');

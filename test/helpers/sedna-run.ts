@@ -124,3 +124,15 @@ export function processAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** A worker process's environment, as the kernel holds it (Linux's /proc/PID/environ). */
+export async function environOf(pid: number | undefined): Promise<Record<string, string>> {
+  if (pid === undefined) throw new Error('the worker has no process');
+  const raw = await fs.readFile(`/proc/${pid}/environ`, 'utf8');
+  return Object.fromEntries(
+    raw
+      .split('\0')
+      .filter((e) => e.includes('='))
+      .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+  );
+}

@@ -10,15 +10,9 @@ import path from 'node:path';
 import type { JobState, RunSnapshot } from '../../src/cli/run/status.js';
 import { editedExample, printedEnvs, type JobDocument } from '../helpers/job-yaml.js';
 import { startRun, tempStateDir } from '../helpers/sedna-run.js';
-import { ROOT } from '../helpers/paths.js';
+import { scoredMatches } from '../helpers/reid-matches.js';
 
 const EXAMPLE = 'examples/multi-edge-inference/multi-edge-inference.yaml';
-
-interface SceneModule {
-  visiblePeople(camera: number, t: number): unknown[];
-  judgeMatch(truthFrame: unknown[], targetId: string, box: number[] | undefined): boolean;
-  TARGET_ID: string;
-}
 
 let dir: string;
 let stateDir: string;
@@ -207,17 +201,10 @@ test('the example YAML, unchanged and with no flag: two cameras, feature extract
 
   // ReID's matches, scored against the scene's ground truth: the searched person is found on
   // both cameras and the matched box is theirs.
-  const scene = (await import(path.join(ROOT, 'examples', 'multi-edge-inference', 'scene.mjs'))) as SceneModule;
-  const lines = (await fs.readFile(matches, 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { camera: number; frameIndex: number; match: number; box: number[] | null });
+  const { lines, correct } = await scoredMatches(matches);
   expect(lines.length).toBeGreaterThan(100);
   const found = lines.filter((m) => m.match >= 0);
   expect(new Set(found.map((m) => m.camera))).toEqual(new Set([0, 1]));
-  const correct = lines.filter((m) =>
-    scene.judgeMatch(scene.visiblePeople(m.camera, m.frameIndex), scene.TARGET_ID, m.box ?? undefined),
-  );
   expect(correct.length / lines.length).toBeGreaterThanOrEqual(0.9);
   expect(run.stdout()).toMatch(/ReidJob default\/reid · Stopped/);
 }, 240_000);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { JobState, RunSnapshot } from '../../src/cli/run/status.js';
 import { containerOf, documentOf, editedExample, setEnv } from '../helpers/job-yaml.js';
 import { ROOT } from '../helpers/paths.js';
-import { startRun, tempStateDir, type RunnerProcess } from '../helpers/sedna-run.js';
+import { environOf, startRun, tempStateDir, type RunnerProcess } from '../helpers/sedna-run.js';
 
 const JI = 'examples/joint-inference/joint-inference-service.yaml';
 const LOCAL = 'examples/joint-inference/sedna.local.yaml';
@@ -33,18 +33,6 @@ const jobOf = (s: RunSnapshot): JobState => {
   if (job === undefined) throw new Error('the run has no job');
   return job;
 };
-
-/** A worker process's environment, as the kernel holds it (Linux). */
-async function environOf(pid: number | undefined): Promise<Record<string, string>> {
-  if (pid === undefined) throw new Error('the worker has no process');
-  const raw = await fs.readFile(`/proc/${pid}/environ`, 'utf8');
-  return Object.fromEntries(
-    raw
-      .split('\0')
-      .filter((e) => e.includes('='))
-      .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
-  );
-}
 
 /** One digit (the first row of the fixture's test set) to the cloud's predict route. */
 async function predict(url: string, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -9,8 +9,9 @@
  *
  * VideoAnalyticsJob and ReidJob are Kubernetes Jobs: the template's restart policy, succeeded when
  * the pod has, failed when it gives up. FeatureExtractionService and the ObjectSearch/Tracking
- * workers are Deployments: restarted always, the service fails when a worker gives up. Each
- * worker's `/{service}/status` counters are polled into the job's facts.
+ * ReID and user workers are Deployments (restarted always), their tracking workers pods (the
+ * template's policy, Kubernetes' default Always); a service fails when a worker gives up. The SDK
+ * workers' `/{service}/status` counters are polled into the job's facts.
  */
 import { followJob, followService, type JobKindModule, type JobRuntime, type WorkerHandle } from '../job-kind.js';
 import type { PodTemplate, WorkerMount, WorkerRequest } from '../workload.js';
@@ -95,17 +96,38 @@ function counters(stats: unknown): string | undefined {
 interface Started {
   readonly handle: WorkerHandle;
   readonly podIp: string;
+  /** Resolves once its server listens (or after 60 s, with a warning); its counters are polled from then on. */
+  readonly ready: Promise<void>;
+}
+
+/** Polls a worker's `/{route}/status` counters into the job's facts (with the pod's own token). */
+function pollCounters(rt: JobRuntime, handle: WorkerHandle, host: string, port: number, route: string): void {
+  const fact = `${handle.state.role} ${host}:${port}`;
+  rt.every(rt.periodMs(2), async () => {
+    if (handle.phase !== 'Running') return;
+    // Its server answers 401 to a request without its token (all but /healthz).
+    const token = handle.serviceToken;
+    const res = await fetch(`http://${host}:${port}/${route}/status`, {
+      signal: AbortSignal.timeout(1000),
+      ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
+    }).catch(() => undefined);
+    if (res?.ok !== true) return;
+    const body = (await res.json().catch(() => undefined)) as { stats?: unknown } | undefined;
+    const line = counters(body?.stats);
+    if (line !== undefined) rt.setFact(fact, line);
+  });
 }
 
 /**
  * Starts one meshed worker; with `served`, creates its Service first (so no peer resolves the name
- * before it exists), waits (bounded) until it listens, and polls its status counters.
+ * before it exists) when `service`, and, unless `wait` is false, waits (bounded) until it listens.
  */
 async function startMeshed(
   rt: JobRuntime,
   request: Omit<WorkerRequest, 'network'>,
   served: Served | undefined,
   service: boolean,
+  wait = true,
 ): Promise<Started> {
   const network = rt.meshPod(served?.bind ?? []);
   const port =
@@ -118,29 +140,17 @@ async function startMeshed(
   if (served !== undefined && service && port !== undefined)
     await rt.addService(`${rt.job.metadata.name}-${served.workerType}`, network.podIp, PORTS[served.workerType]);
   const handle = await rt.startWorker({ ...request, network });
+  let ready = Promise.resolve();
   if (served !== undefined && port !== undefined && Number.isInteger(port)) {
-    const up = await handle.waitForPort(network.podIp, port, 60_000);
-    if (!up && handle.phase === 'Running')
-      rt.log(`${handle.state.pod} does not listen on ${network.podIp}:${port} after 60 s`, 'warn');
     const route = served.route;
-    if (route !== undefined) {
-      const fact = `${handle.state.role} ${network.podIp}:${port}`;
-      rt.every(rt.periodMs(2), async () => {
-        if (handle.phase !== 'Running') return;
-        // With the pod's own token: its server answers 401 to anything else (but /healthz).
-        const token = handle.serviceToken;
-        const res = await fetch(`http://${network.podIp}:${port}/${route}/status`, {
-          signal: AbortSignal.timeout(1000),
-          ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
-        }).catch(() => undefined);
-        if (res?.ok !== true) return;
-        const body = (await res.json().catch(() => undefined)) as { stats?: unknown } | undefined;
-        const line = counters(body?.stats);
-        if (line !== undefined) rt.setFact(fact, line);
-      });
-    }
+    ready = handle.waitForPort(network.podIp, port, 60_000).then((up) => {
+      if (!up && handle.phase === 'Running')
+        rt.log(`${handle.state.pod} does not listen on ${network.podIp}:${port} after 60 s`, 'warn');
+      if (route !== undefined) pollCounters(rt, handle, network.podIp, port, route);
+    });
+    if (wait) await ready;
   }
-  return { handle, podIp: network.podIp };
+  return { handle, podIp: network.podIp, ready };
 }
 
 function kafka(spec: { kafkaSupport?: boolean }): Record<string, string> {
@@ -240,11 +250,32 @@ function oneWorkerJob(kind: string, served: Served, role: string, withModel: boo
 export const videoAnalytics = oneWorkerJob('VideoAnalyticsJob', DETECTION, 'detection', true);
 export const reidJob = oneWorkerJob('ReidJob', REID, 'reid', false);
 
+/** objectsearch's ReID workers: Service `<name>-reidworker:9378`; our ReID's counters when it is one. */
+const REID_WORKER: Served = {
+  workerType: 'reidworker',
+  route: 'reid',
+  bind: ['REID_MODEL_BIND_URL'],
+  portVariable: 'REID_MODEL_BIND_PORT',
+};
+/** objectsearch's user worker: Service `<name>-userworker:9379`, whatever it runs (no counters). */
+const USER_WORKER: Served = { workerType: 'userworker', bind: [] };
+
 /**
- * ObjectSearchService (objectsearch controller, Sedna 0.4): the ReID workers (a Deployment, no
- * variables of the controller's, Service `<name>-reidworker:9378`), the user worker (Service
- * `<name>-userworker:9379`), then each tracking worker with `USERWORKER_URL` and `EDGEMESH_URL`
- * pointing at those Services. ObjectTrackingService is the same without the user worker.
+ * ObjectSearchService (Sedna's objectsearch controller): the ReID workers (a Deployment; the
+ * controller injects no variable), Service `<name>-reidworker:9378`; the user worker (a
+ * Deployment of one, `NAMESPACE`, `SERVICE_NAME`, `WORKER_NAME=userworker-xxxxx`), Service
+ * `<name>-userworker:9379`; then one pod per tracking worker with `USERWORKER_URL` and
+ * `EDGEMESH_URL` (`<name>-<type>.<namespace>:<port>`, those Services). Sedna creates them at once;
+ * locally the tracking workers, the clients, start once the ReID and user workers listen (bounded).
+ * None gets `LC_SERVER`: the controller injects none.
+ *
+ * ObjectTrackingService: its controller is in no Sedna release we have (the later multiedgetracking
+ * controller drives another CRD); its CRD is ObjectSearch's without the user worker, and Sedna's
+ * proposal (the Object Tracking Service chapter) describes the same two worker types, so it is
+ * modelled as objectsearch without the user worker (and no `USERWORKER_URL`).
+ *
+ * The runner polls the counters of ReID workers (`/reid/status`) and tracking workers
+ * (`/video_analytics/status` on `DET_MODEL_BIND_PORT`, 4000) when they are the SDK's.
  */
 function objectServiceKind(kind: 'ObjectSearchService' | 'ObjectTrackingService'): JobKindModule {
   const ownerKind = kind.toLowerCase();
@@ -258,44 +289,54 @@ function objectServiceKind(kind: 'ObjectSearchService' | 'ObjectTrackingService'
       const { name, namespace } = rt.job.metadata;
       const job = { name, namespace, kind: ownerKind };
       const host = (workerType: string): string => `${name}-${workerType}.${namespace}`.toLowerCase();
-      const workers: WorkerHandle[] = [];
+      const servers: Started[] = [];
       rt.setStage('reid workers starting');
       const replicas = Math.max(1, spec.reidWorkers.replicas ?? 1);
-      for (let i = 0; i < replicas; i++) {
-        const network = rt.meshPod([]);
-        if (i === 0) await rt.addService(`${name}-reidworker`, network.podIp, PORTS.reidworker);
-        workers.push(
-          await rt.startWorker({
-            job,
-            workerType: 'reidworker',
-            role: replicas === 1 ? 'reid' : `reid ${i + 1}`,
-            template: spec.reidWorkers.template,
-            env: {},
-            restartPolicy: 'Always',
-            network,
-          }),
+      for (let i = 0; i < replicas; i++)
+        servers.push(
+          await startMeshed(
+            rt,
+            {
+              job,
+              workerType: 'reidworker',
+              role: replicas === 1 ? 'reid' : `reid ${i + 1}`,
+              template: spec.reidWorkers.template,
+              env: {},
+              restartPolicy: 'Always',
+            },
+            REID_WORKER,
+            // The Service goes to the first replica (edgemesh would balance over all of them).
+            i === 0,
+            false,
+          ),
         );
-      }
       const trackingEnv: Record<string, string> = { EDGEMESH_URL: `${host('reidworker')}:${PORTS.reidworker}` };
       if (kind === 'ObjectSearchService' && spec.userWorker !== undefined) {
-        const network = rt.meshPod([]);
-        await rt.addService(`${name}-userworker`, network.podIp, PORTS.userworker);
-        workers.push(
-          await rt.startWorker({
-            job,
-            workerType: 'userworker',
-            role: 'user',
-            template: spec.userWorker.template,
-            env: { NAMESPACE: namespace, SERVICE_NAME: name, WORKER_NAME: `userworker-${randomSuffix()}` },
-            restartPolicy: 'Always',
-            network,
-          }),
+        servers.push(
+          await startMeshed(
+            rt,
+            {
+              job,
+              workerType: 'userworker',
+              role: 'user',
+              template: spec.userWorker.template,
+              env: { NAMESPACE: namespace, SERVICE_NAME: name, WORKER_NAME: `userworker-${randomSuffix()}` },
+              restartPolicy: 'Always',
+            },
+            USER_WORKER,
+            true,
+            false,
+          ),
         );
         trackingEnv.USERWORKER_URL = `${host('userworker')}:${PORTS.userworker}`;
       }
-      for (const [i, tracking] of spec.trackingWorkers.entries())
-        workers.push(
-          await rt.startWorker({
+      await Promise.all(servers.map((s) => s.ready));
+      rt.setStage('tracking workers starting');
+      const workers = servers.map((s) => s.handle);
+      for (const [i, tracking] of spec.trackingWorkers.entries()) {
+        const { handle, podIp } = await startMeshed(
+          rt,
+          {
             job,
             workerType: 'trackingworker',
             role: `tracking ${i + 1}`,
@@ -306,9 +347,17 @@ function objectServiceKind(kind: 'ObjectSearchService' | 'ObjectTrackingService'
               WORKER_NAME: `trackingworker-${randomSuffix()}`,
               ...trackingEnv,
             },
-            network: rt.meshPod([]),
-          }),
+          },
+          undefined,
+          false,
         );
+        const port = Number(templateValue(tracking.template, 'DET_MODEL_BIND_PORT') ?? PORTS.videoanalytics);
+        // Quietly: a tracking worker need not serve anything.
+        void handle.waitForPort(podIp, port, 60_000).then((up) => {
+          if (up) pollCounters(rt, handle, podIp, port, 'video_analytics');
+        });
+        workers.push(handle);
+      }
       rt.setStage('serving');
       followService(rt, workers);
       return {};
