@@ -16,6 +16,7 @@ import {
 import { SoftmaxEstimator, loadDigits, skewedShards } from '../helpers/softmax-estimator.js';
 import { trainerConfig } from '../helpers/fl.js';
 import { rejectionOf } from '../helpers/errors.js';
+import { RawClient } from '../helpers/raw-ws.js';
 
 const digits = loadDigits();
 const shards = skewedShards(digits.train, 3);
@@ -91,6 +92,45 @@ describe('FederatedLearningV2 and AggregationServerV2', () => {
     await Promise.all(trainers.map((t) => t.close()));
     await aggregator.close();
   }, 120_000);
+
+  it("holds round 1 to the global model's layout: a stranger's first update of another shape cannot lock the trainers out", async () => {
+    const global = new SoftmaxEstimator({ features: 64, classes: 10, seed: 4 });
+    const aggregator = await AggregationServerV2.create({
+      data: { testset: digits.test },
+      estimator: Object.assign(global, { hyperparameters: { rounds: 1 } }),
+      config: serverConfig({ PARTICIPANTS_COUNT: '2' }),
+      server: { exitGraceMs: 200 },
+    });
+    await aggregator.listen();
+    const running = aggregator.start();
+    // The stranger is first in round 1, with one tensor where the model has two.
+    const stranger = await RawClient.connect(aggregator.server.wsUrl);
+    await stranger.subscribe('stranger');
+    const from = stranger.frames.length;
+    stranger.sendJson({ type: 'update_weight', client: 'stranger', data: { num_samples: 100, weights: [[1, 2, 3]] } });
+    const refused = await stranger.waitFor((f) => f.json.type === 'error', from);
+    expect(refused.json.code).toBe('SEDNA_ERR_WEIGHTS_MISMATCH');
+    // The honest trainers complete the round.
+    const trainers = await Promise.all(
+      shards.slice(0, 2).map((shard, k) =>
+        FederatedLearningV2.create({
+          data: { trainset: shard },
+          estimator: Object.assign(new SoftmaxEstimator({ features: 64, classes: 10, seed: k + 1 }), {
+            hyperparameters: { epochs: '1' },
+          }),
+          config: trainerConfig(aggregator.server.port, `honest-${k}`, { jobName: 'fl-v2', lcServer: '' }),
+          lcClient: false,
+        }),
+      ),
+    );
+    const results = await Promise.all(trainers.map((t) => t.train()));
+    const summary = await running;
+    expect(summary.rounds).toBe(1);
+    for (const r of results) expect(r.rounds.map((x) => x.round)).toEqual([1]);
+    await stranger.kill();
+    await Promise.all(trainers.map((t) => t.close()));
+    await aggregator.close();
+  }, 60_000);
 
   it('refuses bad hyperparameters and an S3 transmitter without an S3 location with coded errors', async () => {
     const bad = await rejectionOf(

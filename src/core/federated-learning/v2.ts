@@ -11,10 +11,11 @@
  * `epochs`, `batch_size`, `learning_rate`) are read from there too, or given as `hyperparameters`.
  */
 import type { Dataset, Estimator, TrainOptions } from '../../backend/estimator.js';
-import { castWeightsLike, layoutOf } from '../../backend/weights.js';
+import { castWeightsLike, layoutOf, type WeightLayout } from '../../backend/weights.js';
 import type { AggregationAlgorithm } from '../../algorithms/aggregation/base.js';
 import type { SednaConfig } from '../../common/config.js';
-import { invalidArgument } from '../../common/errors.js';
+import { invalidArgument, messageOf } from '../../common/errors.js';
+import { getLogger } from '../../common/logger.js';
 import { S3Transmitter, WSTransmitter, type Transmitter } from '../../service/transmitter.js';
 import type { LCClient } from '../../service/client/lc-client.js';
 import type { AggregationClientOptions } from '../../service/client/aggregation-client.js';
@@ -45,6 +46,22 @@ export function transmitterFromConfig(config: SednaConfig): Transmitter {
     return new S3Transmitter(config.s3EndpointUrl, config.accessKeyId, config.secretAccessKey, config.aggDataPath);
   }
   return new WSTransmitter();
+}
+
+/**
+ * The layout of the estimator's weights, or undefined (logged) when it has none to give before
+ * training (a model built on first fit): round 1 then takes its layout from its first update.
+ */
+async function modelLayout(estimator: Estimator): Promise<WeightLayout | undefined> {
+  try {
+    return layoutOf(await estimator.getWeights());
+  } catch (err) {
+    getLogger('fl.v2').info(
+      { err: messageOf(err) },
+      "the global model has no weights yet; round 1's first update sets the round's tensor layout",
+    );
+    return undefined;
+  }
 }
 
 /** Whether the job closes the transmitter: an S3 one holds sockets. */
@@ -269,11 +286,15 @@ export class AggregationServerV2<X = unknown, Y = unknown, P = unknown> extends 
     // Filled in below: the exit check needs the job, the job needs the server.
     let job: AggregationServerV2<X, Y, P> | undefined;
     try {
+      // Round 1 is held to the global model's layout, so the first update to arrive (a stranger's,
+      // say) cannot set the shapes the honest trainers are then refused for.
+      const layout = options.server?.layout ?? (estimator === undefined ? undefined : await modelLayout(estimator));
       const server = await AggregationServer.create({
         ...AggregationServer.optionsFromConfig(config),
         aggregation: options.aggregation ?? 'FedAvgV2',
         ...(rounds === undefined ? {} : { exitRound: rounds }),
         ...(options.chooser === undefined ? {} : { clientChoose: options.chooser }),
+        ...(layout === undefined ? {} : { layout }),
         ...(options.server ?? {}),
         transmitter,
         exitWhen: async ({ round, weights }) => {
