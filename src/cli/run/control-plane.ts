@@ -15,6 +15,7 @@ import { SednaError, messageOf } from '../../common/errors.js';
 import { VERSION } from '../../common/version.js';
 import { LCEmulator, type ForwardedMessage, type RecordedReport } from '../../testing/lc-emulator.js';
 import { LocalMesh } from './edgemesh.js';
+import { claimPort } from './port-claims.js';
 import { type JobController, type JobRuntime, type WorkerHandle } from './job-kind.js';
 import { jobKind, JOB_KINDS } from './kinds/index.js';
 import { loadLocalMap, type LocalMap } from './local-map.js';
@@ -349,7 +350,13 @@ export class LocalRun {
         return secretCredentials(secret);
       },
       port: async (preferred, what) => {
-        if (await portIsFree(preferred)) return preferred;
+        if (await portIsFree(preferred)) {
+          const release = await claimPort(preferred);
+          if (release !== undefined) {
+            this.cleanups.push(release);
+            return preferred;
+          }
+        }
         const port = await freePort();
         log(`port ${preferred} (Sedna's, for ${what}) is taken on this machine: using ${port}`, 'warn', 'runner');
         return port;

@@ -13,6 +13,7 @@
  * Where the loopback range is not usable (not Linux), pods share the host's address, and two
  * workers that listen on the same port cannot run together: the timeline says so.
  */
+import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -36,6 +37,34 @@ function canBind(ip: string): Promise<boolean> {
   });
 }
 
+/** `a.b` of the `127.a.b.0/24` range for `seed`. */
+function rangeOf(seed: number): string {
+  return `${1 + (Math.floor(seed / 256) % 254)}.${seed % 256}`;
+}
+
+/**
+ * The `a.b` of every 127.a.b.0/24 range where a TCP socket listens now (Linux's /proc/net/tcp;
+ * empty where that cannot be read).
+ */
+async function listeningLoopbackRanges(): Promise<Set<string>> {
+  const ranges = new Set<string>();
+  let table: string;
+  try {
+    table = await fs.readFile('/proc/net/tcp', 'utf8');
+  } catch {
+    return ranges;
+  }
+  for (const line of table.split('\n').slice(1)) {
+    // "  sl  local_address rem_address   st ...": the address is little-endian hex, 0A is LISTEN.
+    const [, local, , state] = line.trim().split(/\s+/);
+    if (state !== '0A' || local === undefined) continue;
+    const ip = Number.parseInt(local.split(':')[0] ?? '', 16);
+    if (Number.isNaN(ip) || (ip & 0xff) !== 127) continue;
+    ranges.add(`${(ip >>> 8) & 0xff}.${(ip >>> 16) & 0xff}`);
+  }
+  return ranges;
+}
+
 export class LocalMesh {
   private next = 1;
   private readonly hosts: Record<string, string> = {};
@@ -49,11 +78,16 @@ export class LocalMesh {
     private readonly hostIp: string,
   ) {}
 
-  /** A mesh for one run; `seed` (the runner's pid) spreads concurrent runs over 127.0.0.0/8. */
+  /**
+   * A mesh for one run. `seed` (the runner's pid) spreads concurrent runs over 127.0.0.0/8; a
+   * range where some process already listens (a worker of an earlier run that had the same pid,
+   * or anything else) is skipped for a random one, so a pod never finds its fixed port taken.
+   */
   static async create(runDir: string, hostIp: string, seed: number): Promise<LocalMesh> {
-    const a = 1 + (Math.floor(seed / 256) % 254);
-    const b = seed % 256;
-    const prefix = `127.${a}.${b}.`;
+    const busy = await listeningLoopbackRanges();
+    let pick = seed;
+    for (let attempt = 0; attempt < 64 && busy.has(rangeOf(pick)); attempt++) pick = randomInt(0, 254 * 256);
+    const prefix = `127.${rangeOf(pick)}.`;
     const usable = await canBind(`${prefix}1`);
     const mesh = new LocalMesh(path.join(runDir, 'mesh-hosts.json'), usable ? prefix : undefined, hostIp);
     await mesh.write();
