@@ -34,6 +34,7 @@ import type {
 } from './estimator.js';
 import { accuracy, computeMetrics } from './metrics.js';
 import { readModelFile, writeModelFile, type RemoteFiles } from './model-io.js';
+import { offerSelectedRowsPredict } from './selected-rows.js';
 import type { WeightRecord } from './weights.js';
 
 export type ClassicalAlgorithm = 'decision-tree' | 'random-forest';
@@ -123,21 +124,54 @@ function numericRows(x: readonly unknown[], width: number | undefined): number[]
     const row = x[i] as { length?: unknown; [j: number]: unknown } | null | undefined;
     if (row === undefined || row === null || typeof row !== 'object' || typeof row.length !== 'number')
       throw dataError(`sample ${i} is not a row of numbers`, { sample: i });
-    if (width !== undefined && row.length !== width)
-      throw dataError(`sample ${i} has ${row.length} features, the model expects ${width}`, { sample: i });
+    if (width !== undefined && row.length !== width) throw widthError(i, row.length, width);
     const out = new Array<number>(row.length);
     for (let j = 0; j < row.length; j++) {
       const v = row[j];
-      if (typeof v !== 'number' || !Number.isFinite(v))
-        throw dataError(`sample ${i}, feature ${j} is ${JSON.stringify(v)}, not a finite number`, {
-          sample: i,
-          feature: j,
-        });
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw cellError(i, j, v);
       out[j] = v;
     }
     rows[i] = out;
   }
   return rows;
+}
+
+/**
+ * {@link numericRows} of the rows `source[indices[i]]` reduced to `columns`, without building the
+ * reduced rows first (the same checks and errors, numbered as in the reduced batch).
+ */
+function selectedNumericRows(
+  source: readonly ArrayLike<unknown>[],
+  indices: readonly number[] | undefined,
+  columns: readonly number[],
+  width: number,
+): number[][] {
+  const n = indices === undefined ? source.length : indices.length;
+  const rows = new Array<number[]>(n);
+  const w = columns.length;
+  if (n > 0 && w !== width) throw widthError(0, w, width);
+  for (let i = 0; i < n; i++) {
+    const row = source[indices === undefined ? i : (indices[i] as number)] as ArrayLike<unknown>;
+    const out = new Array<number>(w);
+    for (let j = 0; j < w; j++) {
+      const v = row[columns[j] as number];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw cellError(i, j, v);
+      out[j] = v;
+    }
+    rows[i] = out;
+  }
+  return rows;
+}
+
+function widthError(sample: number, features: number, width: number): SednaError {
+  return dataError(`sample ${sample} has ${features} features, the model expects ${width}`, { sample });
+}
+
+function cellError(sample: number, feature: number, value: unknown): SednaError {
+  return dataError(`sample ${sample}, feature ${feature} is ${JSON.stringify(value)}, not a finite number`, {
+    sample,
+    feature,
+  });
 }
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -161,6 +195,12 @@ export class ClassicalEstimator implements Estimator {
     if (algorithm !== 'decision-tree' && algorithm !== 'random-forest')
       throw invalidArgument('algorithm', options.algorithm, 'decision-tree or random-forest');
     this.algorithm = algorithm;
+    // The multi-task learning engine hands a task model its rows inside the wider input table.
+    offerSelectedRowsPredict(this, (source, rows, columns) => {
+      const m = this.loaded();
+      if (!Array.isArray(source)) throw invalidArgument('x', source, 'a batch: an array of rows of numbers');
+      return this.classify(m, selectedNumericRows(source, rows, columns, m.features));
+    });
   }
 
   static async create(options: ClassicalOptions = {}): Promise<ClassicalEstimator> {
@@ -247,8 +287,12 @@ export class ClassicalEstimator implements Estimator {
   predictSync(x: readonly ClassicalRow[]): ClassValue[] {
     const m = this.loaded();
     if (!Array.isArray(x)) throw invalidArgument('x', x, 'a batch: an array of rows of numbers');
-    if (x.length === 0) return [];
-    const predicted = m.tree.predict(numericRows(x, m.features));
+    return this.classify(m, numericRows(x, m.features));
+  }
+
+  private classify(m: { tree: CartTree | Forest; classes: ClassValue[] }, rows: number[][]): ClassValue[] {
+    if (rows.length === 0) return [];
+    const predicted = m.tree.predict(rows);
     return predicted.map((k) => m.classes[k] as ClassValue);
   }
 

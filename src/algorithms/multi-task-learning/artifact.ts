@@ -63,7 +63,11 @@ export interface TaskAllocation {
 export interface AllocationResult<Y = unknown> {
   /** The task entry of each row; `undefined` for a sample of no known task (an unseen task). */
   readonly tasks: readonly (string | undefined)[];
-  /** The rows as the task models see them. */
+  /**
+   * The rows as the task models see them. `TaskMiningByDataAttr` builds them only when they are
+   * first read (a classical task model reads its features from the input rows instead), so the
+   * input rows must not change until they are.
+   */
   readonly samples: TaskTable<Y>;
   /** Each row's attribute values (null when the extractor does not use attributes). */
   readonly metaAttr: readonly JsonValue[];

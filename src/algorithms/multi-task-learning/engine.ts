@@ -11,6 +11,7 @@
  */
 import type { Dataset, Estimator, MetricFunction, Metrics, TrainOptions } from '../../backend/estimator.js';
 import { computeMetrics } from '../../backend/metrics.js';
+import { selectedRowsPredictOf } from '../../backend/selected-rows.js';
 import { ClassFactory, ClassType } from '../../common/class-factory.js';
 import { SednaError, invalidArgument, invalidAlgorithmParam, messageOf } from '../../common/errors.js';
 import type { KBExtractorRecord } from '../../datasources/kb-index.js';
@@ -24,7 +25,7 @@ import type {
   TaskRelationDiscover,
   TaskRemodeling,
 } from './artifact.js';
-import { toTaskTable, type Row, type TaskTable, type TaskTableInput } from './task-table.js';
+import { selectionOf, toTaskTable, type Row, type TaskTable, type TaskTableInput } from './task-table.js';
 
 /** A step given by registry name (`{ method, param }`) or as an object. */
 export type StepChoice<T> =
@@ -287,7 +288,7 @@ export class MultiTaskLearning {
           { details: { group: own?.entry } },
         );
       }
-      const out = await model.estimator.predict(subset.samples.rows);
+      const out = await predictSubset(model.estimator, subset.samples);
       tasks.push({
         entry: model.entry,
         group: own?.estimator === undefined ? -1 : subset.group,
@@ -326,6 +327,17 @@ export async function evaluateTasks<P>(
     ),
   }));
   return { metrics: computeMetrics(metrics, labels, outcome.result), tasks };
+}
+
+/**
+ * A model's answer for a subset: read straight from the input rows when the subset is a selection
+ * of them and the model offers that (no feature rows built), else `predict` on the subset's rows.
+ */
+function predictSubset<P>(estimator: Estimator<unknown, unknown, P>, samples: TaskTable): Promise<P> | P {
+  const selection = selectionOf(samples);
+  const selected = selection === undefined ? undefined : selectedRowsPredictOf(estimator);
+  if (selection === undefined || selected === undefined) return estimator.predict(samples.rows);
+  return selected(selection.source, selection.indices, selection.keep) as Promise<P> | P;
 }
 
 /** A model's batch output as one prediction per row (typed arrays and arrays are accepted). */

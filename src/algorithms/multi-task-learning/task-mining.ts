@@ -20,7 +20,8 @@ import { attributeEntry, attributeParam } from './task-definition.js';
 import {
   columnIndices,
   columnsWithout,
-  projectRows,
+  mergeSorted,
+  selectedTable,
   type Cell,
   type ColumnSelection,
   type Row,
@@ -88,14 +89,20 @@ export class TaskMiningByDataAttr implements TaskAllocation {
 
   allocate<Y>(data: TaskTable<Y>): AllocationResult<Y> {
     const { attrs, features } = this.layoutOf(data.columns);
-    const n = data.rows.length;
+    const source = data.rows;
+    const n = source.length;
     const tasks = new Array<string | undefined>(n);
     const metaAttr = new Array<JsonValue>(n);
     const met: AttributeKey[] = [];
     const rowsByTask = new Map<string | undefined, number[]>();
     try {
+      let previous: Row | undefined;
+      let key: AttributeKey | undefined;
       for (let i = 0; i < n; i++) {
-        const key = this.keyOf(data.rows[i] as Row, attrs);
+        const row = source[i] as Row;
+        // Samples of one task often come in runs: a row with its predecessor's cells has its key.
+        if (key === undefined || !sameCells(row, previous as Row, attrs)) key = this.keyOf(row, attrs);
+        previous = row;
         tasks[i] = key.entry;
         metaAttr[i] = key.values as Cell[];
         if (key.rows === undefined) {
@@ -112,12 +119,15 @@ export class TaskMiningByDataAttr implements TaskAllocation {
     } finally {
       for (const key of met) key.rows = undefined;
     }
-    return {
-      tasks,
-      metaAttr,
-      samples: { columns: features.columns, rows: projectRows(data.rows, features.keep), y: data.y },
-      rowsByTask,
-    };
+    // The task models' rows are built only if someone reads them: a model that reads the
+    // selection (the classical backend) takes its features from the source rows directly.
+    const samples = selectedTable(features.columns, {
+      source,
+      labels: data.y,
+      indices: undefined,
+      keep: features.keep,
+    });
+    return { tasks, metaAttr, samples, rowsByTask };
   }
 
   private layoutOf(columns: readonly string[]): { attrs: readonly number[]; features: ColumnSelection } {
@@ -135,7 +145,7 @@ export class TaskMiningByDataAttr implements TaskAllocation {
     let level = this.lookup;
     const last = attrs.length - 1;
     for (let a = 0; a < last; a++) {
-      const cell = row[attrs[a] as number] as Cell;
+      const cell = lookupCell(row[attrs[a] as number] as Cell);
       let next = level.get(cell) as Map<Cell, unknown> | undefined;
       if (next === undefined) {
         if (this.remembered >= MAX_REMEMBERED_COMBINATIONS) return this.combination(row, attrs);
@@ -144,7 +154,7 @@ export class TaskMiningByDataAttr implements TaskAllocation {
       }
       level = next;
     }
-    const cell = row[attrs[last] as number] as Cell;
+    const cell = lookupCell(row[attrs[last] as number] as Cell);
     let key = level.get(cell) as AttributeKey | undefined;
     if (key === undefined) {
       key = this.combination(row, attrs);
@@ -163,23 +173,30 @@ export class TaskMiningByDataAttr implements TaskAllocation {
   }
 }
 
+/**
+ * A cell as a lookup key. A Map takes -0 for 0; a row's `metaAttr` keeps the row's own values, so
+ * -0 gets a key of its own (its entry is still Sedna's "0").
+ */
+const NEGATIVE_ZERO = Symbol('-0');
+function lookupCell(cell: Cell): Cell {
+  return cell === 0 && 1 / cell < 0 ? (NEGATIVE_ZERO as unknown as Cell) : cell;
+}
+
+/** Whether two rows hold the same attribute cells (as {@link lookupCell} tells them apart). */
+function sameCells(row: Row, other: Row, attrs: readonly number[]): boolean {
+  for (let a = 0; a < attrs.length; a++) {
+    const c = attrs[a] as number;
+    const x = row[c];
+    const y = other[c];
+    if (x !== y || (x === 0 && 1 / x !== 1 / (y as number))) return false;
+  }
+  return true;
+}
+
 function sameColumns(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** Two ascending row lists as one. */
-function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
-  const out = new Array<number>(a.length + b.length);
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < a.length && j < b.length)
-    out[k++] = (a[i] as number) < (b[j] as number) ? (a[i++] as number) : (b[j++] as number);
-  while (i < a.length) out[k++] = a[i++] as number;
-  while (j < b.length) out[k++] = b[j++] as number;
-  return out;
 }
 
 export class TaskAllocationByDataAttr extends TaskMiningByDataAttr {

@@ -6,31 +6,30 @@
  * per row.
  */
 import type { AllocationResult, TaskRemodeling, TaskSubset } from './artifact.js';
-import { selectRows } from './task-table.js';
+import { mergeSorted, selectRows } from './task-table.js';
 
 export class DefaultTaskRemodeling implements TaskRemodeling {
   static readonly algorithmName = 'DefaultTaskRemodeling';
   static readonly paramNames = [] as const;
 
   remodel<Y>(allocation: AllocationResult<Y>, groupOfTask: ReadonlyMap<string, number>): TaskSubset<Y>[] {
-    const groupOf = (task: string | undefined): number => (task === undefined ? -1 : (groupOfTask.get(task) ?? -1));
     const byGroup = new Map<number, number[]>();
     if (allocation.rowsByTask !== undefined) {
       for (const [task, rows] of allocation.rowsByTask) {
-        const group = groupOf(task);
+        const group = groupOf(groupOfTask, task);
         const before = byGroup.get(group);
-        byGroup.set(group, before === undefined ? (rows as number[]) : [...before, ...rows].sort((a, b) => a - b));
+        byGroup.set(group, before === undefined ? (rows as number[]) : mergeSorted(before, rows));
       }
     } else {
       const tasks = allocation.tasks;
       for (let row = 0; row < tasks.length; row++) {
-        const group = groupOf(tasks[row]);
+        const group = groupOf(groupOfTask, tasks[row]);
         const rows = byGroup.get(group);
         if (rows === undefined) byGroup.set(group, [row]);
         else rows.push(row);
       }
     }
-    const all = allocation.samples.rows.length;
+    const all = allocation.tasks.length;
     return [...byGroup.entries()]
       .sort((a, b) => a[0] - b[0])
       .map(([group, rows]) => ({
@@ -39,4 +38,9 @@ export class DefaultTaskRemodeling implements TaskRemodeling {
         samples: rows.length === all ? allocation.samples : selectRows(allocation.samples, rows),
       }));
   }
+}
+
+/** The group whose model answers a task; -1 (the fallback model) for an unseen task. */
+function groupOf(groupOfTask: ReadonlyMap<string, number>, task: string | undefined): number {
+  return task === undefined ? -1 : (groupOfTask.get(task) ?? -1);
 }

@@ -30,13 +30,24 @@ export function taskDataError(problem: string, details: Readonly<Record<string, 
   return new SednaError('SEDNA_ERR_TASK_DATA', `multi-task learning: ${problem}`, { details });
 }
 
-/** Tables this module built and checked: handing one back in costs nothing (the job and the engine both normalise). */
-const checked = new WeakSet<object>();
+/**
+ * A table this module built and checked: handing one back in costs nothing (the job and the
+ * engine both normalise). A class, not a WeakSet entry: telling it apart is an `instanceof`.
+ */
+class CheckedTable<Y> implements TaskTable<Y> {
+  constructor(
+    readonly columns: readonly string[],
+    readonly rows: readonly Row[],
+    readonly y: readonly Y[] | undefined,
+  ) {
+    Object.freeze(this);
+  }
+}
 
 /** Normalises the accepted inputs into a {@link TaskTable}; checks row widths and label count. */
 export function toTaskTable<Y>(input: TaskTableInput<Y>): TaskTable<Y> {
   if (typeof input !== 'object' || (input as unknown) === null) throw taskDataError('no data given');
-  if (checked.has(input)) return input as TaskTable<Y>;
+  if (input instanceof CheckedTable) return input as TaskTable<Y>;
   const source = input as {
     columns?: readonly string[];
     rows?: readonly Row[] | (() => unknown);
@@ -79,9 +90,7 @@ export function toTaskTable<Y>(input: TaskTableInput<Y>): TaskTable<Y> {
   }
   if (y !== undefined && y.length !== rows.length)
     throw taskDataError(`${y.length} labels for ${rows.length} samples`, { labels: y.length, samples: rows.length });
-  const table: TaskTable<Y> = Object.freeze({ columns, rows, y });
-  checked.add(table);
-  return table;
+  return new CheckedTable(columns, rows, y);
 }
 
 function isRow(value: unknown): value is Row {
@@ -115,23 +124,99 @@ export function columnsWithout(columns: readonly string[], drop: readonly number
 
 /** Each row reduced to the selected columns (new arrays; one pass, no per-row closures). */
 export function projectRows(source: readonly Row[], keep: readonly number[]): Row[] {
-  const n = source.length;
+  return projectSelectedRows(source, undefined, keep);
+}
+
+/** The rows `source[indices[i]]` (all rows when `indices` is undefined), each reduced to `keep`. */
+function projectSelectedRows(
+  source: readonly Row[],
+  indices: readonly number[] | undefined,
+  keep: readonly number[],
+): Row[] {
+  const n = indices === undefined ? source.length : indices.length;
   const rows = new Array<Row>(n);
   const width = keep.length;
   const first = keep[0] ?? 0;
   if (width === 0 || keep[width - 1] === first + width - 1) {
     // One contiguous run of columns (attributes first or last): a native slice.
     const end = first + width;
-    for (let i = 0; i < n; i++) rows[i] = (source[i] as Cell[]).slice(first, end);
+    if (indices === undefined) for (let i = 0; i < n; i++) rows[i] = (source[i] as Cell[]).slice(first, end);
+    else for (let i = 0; i < n; i++) rows[i] = (source[indices[i] as number] as Cell[]).slice(first, end);
   } else {
     for (let i = 0; i < n; i++) {
-      const row = source[i] as Row;
+      const row = source[indices === undefined ? i : (indices[i] as number)] as Row;
       const out = new Array<Cell>(width);
       for (let j = 0; j < width; j++) out[j] = row[keep[j] as number] as Cell;
       rows[i] = out;
     }
   }
   return rows;
+}
+
+/**
+ * Where the rows of a table built by {@link selectedTable} come from: row `i` is
+ * `source[indices[i]]` (`source[i]` when `indices` is undefined) reduced to the columns `keep`.
+ * A model that reads its features straight from `source` skips building those rows.
+ */
+export interface RowSelection<Y = unknown> {
+  readonly source: readonly Row[];
+  /** The labels of `source` (selected with the rows). */
+  readonly labels: readonly Y[] | undefined;
+  readonly indices: readonly number[] | undefined;
+  readonly keep: readonly number[];
+}
+
+/**
+ * A table of selected rows and columns whose `rows` (and `y`) are built on first access, then
+ * kept: routing a batch to its task models never builds them when the models read the selection
+ * itself ({@link selectionOf}). `rows` and `y` are own enumerable properties, as in any table (a
+ * spread or JSON copy builds them). The source rows must not change while the table is in use.
+ */
+class SelectedTable<Y> implements TaskTable<Y> {
+  readonly columns: readonly string[];
+  declare readonly rows: readonly Row[];
+  declare readonly y: readonly Y[] | undefined;
+  readonly #selection: RowSelection<Y>;
+  #rows: Row[] | undefined;
+  #labels: Y[] | undefined;
+
+  // Accessors shared by every table: defining one costs far less than a closure per table would.
+  static readonly #lazyRows: PropertyDescriptor = {
+    get(this: SelectedTable<unknown>): readonly Row[] {
+      const { source, indices, keep } = this.#selection;
+      return (this.#rows ??= projectSelectedRows(source, indices, keep));
+    },
+    enumerable: true,
+  };
+  static readonly #lazyLabels: PropertyDescriptor = {
+    get(this: SelectedTable<unknown>): readonly unknown[] {
+      const { labels, indices } = this.#selection;
+      return (this.#labels ??= pick(labels as readonly unknown[], indices as readonly number[]));
+    },
+    enumerable: true,
+  };
+
+  constructor(columns: readonly string[], selection: RowSelection<Y>) {
+    this.columns = columns;
+    Object.defineProperty(this, 'rows', SelectedTable.#lazyRows);
+    if (selection.labels === undefined || selection.indices === undefined) this.y = selection.labels;
+    else Object.defineProperty(this, 'y', SelectedTable.#lazyLabels);
+    this.#selection = selection;
+  }
+
+  static selectionOf<Y>(table: TaskTable<Y>): RowSelection<Y> | undefined {
+    return table instanceof SelectedTable ? (table as SelectedTable<Y>).#selection : undefined;
+  }
+}
+
+/** A table of the rows and columns `selection` names, built when first read. */
+export function selectedTable<Y>(columns: readonly string[], selection: RowSelection<Y>): TaskTable<Y> {
+  return new SelectedTable(columns, selection);
+}
+
+/** How a table built by {@link selectedTable} selects its rows; undefined for any other table. */
+export function selectionOf<Y>(table: TaskTable<Y>): RowSelection<Y> | undefined {
+  return SelectedTable.selectionOf(table);
 }
 
 /** The rows without the columns at `drop` (a new table; labels kept). */
@@ -141,17 +226,41 @@ export function withoutColumns<Y>(table: TaskTable<Y>, drop: readonly number[]):
   return { columns, rows: projectRows(table.rows, keep), y: table.y };
 }
 
-/** The rows at `indices` (labels too). */
+/** The rows at `indices` (labels too); a selection stays a selection, built on first use. */
 export function selectRows<Y>(table: TaskTable<Y>, indices: readonly number[]): TaskTable<Y> {
-  const n = indices.length;
-  const rows = new Array<Row>(n);
-  const from = table.rows;
-  for (let i = 0; i < n; i++) rows[i] = from[indices[i] as number] as Row;
-  let y: Y[] | undefined;
-  const labels = table.y;
-  if (labels !== undefined) {
-    y = new Array<Y>(n);
-    for (let i = 0; i < n; i++) y[i] = labels[indices[i] as number] as Y;
+  const selection = selectionOf(table);
+  if (selection !== undefined) {
+    const within = selection.indices;
+    return selectedTable(table.columns, {
+      ...selection,
+      indices: within === undefined ? indices : pick(within, indices),
+    });
   }
-  return { columns: table.columns, rows, y };
+  const labels = table.y;
+  return {
+    columns: table.columns,
+    rows: pick(table.rows, indices),
+    y: labels === undefined ? undefined : pick(labels, indices),
+  };
+}
+
+/** `values[indices[i]]` for each i. */
+function pick<T>(values: readonly T[], indices: readonly number[]): T[] {
+  const n = indices.length;
+  const out = new Array<T>(n);
+  for (let i = 0; i < n; i++) out[i] = values[indices[i] as number] as T;
+  return out;
+}
+
+/** Two ascending row lists as one. */
+export function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out = new Array<number>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length)
+    out[k++] = (a[i] as number) < (b[j] as number) ? (a[i++] as number) : (b[j++] as number);
+  while (i < a.length) out[k++] = a[i++] as number;
+  while (j < b.length) out[k++] = b[j++] as number;
+  return out;
 }
