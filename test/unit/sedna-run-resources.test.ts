@@ -121,6 +121,20 @@ test('validateDocument agrees with ajv on random values placed in a valid job', 
   );
 });
 
+test('an alias to an anchor never set, or an alias bomb, is a problem of that document, not a crash', () => {
+  const bomb = [
+    'a: &a [x, x, x, x, x, x, x, x, x, x]',
+    ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${`*${'abcdef'[i]}, `.repeat(10).slice(0, -2)}]`),
+  ].join('\n');
+  for (const text of ['kind: Model\nspec:\n  url: */models/x\n', bomb]) {
+    const { problems, loaded } = parseResources('alias.yaml', text);
+    expect(loaded.resources).toEqual([]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ source: { file: 'alias.yaml', document: 1 }, rule: 'yaml' });
+    expect(problems[0]!.message).toMatch(/alias/i);
+  }
+});
+
 test('random text never crashes the reader: it is resources or coded problems', () => {
   const valid = fs.readFileSync(path.join(ROOT, EXAMPLES[0] as string), 'utf8');
   fc.assert(

@@ -143,7 +143,14 @@ export function parseResources(file: string, text: string): { loaded: LoadedReso
       return;
     }
     if (doc.contents === null) return; // an empty document (a trailing `---`)
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let value: unknown;
+    try {
+      // Throws for what the parser lets through: an alias to an anchor never set, an alias bomb.
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      problems.push({ source: at([]), subject: 'YAML', path: '(document)', rule: 'yaml', message: messageOf(err) });
+      return;
+    }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       problems.push({ source: at([]), subject: '?', path: '(document)', rule: 'type', message: 'must be a mapping' });
       return;
