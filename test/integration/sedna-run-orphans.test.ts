@@ -1,7 +1,8 @@
 /**
  * No worker outlives its `sedna run` (issue 17, "Bad input"): killed with SIGTERM, the runner
  * stops its workers itself; killed with SIGKILL, its reaper (a process reading a pipe the kernel
- * closes) ends them. Checked in the process table: every descendant of the runner is gone.
+ * closes) ends them, and the local S3 server a local map starts. Checked in the process table:
+ * every descendant of the runner is gone.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -83,4 +84,26 @@ test('SIGKILL: the reaper ends every worker', async () => {
   // The workers were not told by the runner (it had no chance): the reaper ends them.
   expect(await untilGone(pids, 20_000)).toEqual([]);
   expect(workers.every((w) => !processAlive(w))).toBe(true);
+}, 120_000);
+
+test("SIGKILL: the local map's S3 server (Swift and memcached) ends with the workers", async () => {
+  // The FL v2 example's sedna.local.yaml starts scripts/s3-server.mjs before the job.
+  const run = startRun(['examples/federated-learning-v2/federated-learning-v2-job.yaml'], dir, {
+    SEDNA_REAPER_GRACE_MS: '2000',
+  });
+  await run.until('the aggregator running', (s) =>
+    s.jobs[0]?.workers.some((w) => w.role === 'aggregator' && w.phase === 'Running' && w.pids.length > 0),
+  );
+  const [runDir] = await fs.readdir(path.join(dir, 'runs'));
+  const log = await fs.readFile(path.join(dir, 'runs', runDir ?? '', 'logs', 'local-s3-server.log'), 'utf8');
+  const s3 = (JSON.parse(log.split('\n')[0] ?? '{}') as { pid: number }).pid;
+  const pids = await descendants(run.child.pid as number);
+  const swift = await descendants(s3);
+  // The server script, memcached and Swift's four servers, all under the runner.
+  expect(pids).toContain(s3);
+  expect(swift.length).toBeGreaterThanOrEqual(5);
+  for (const p of swift) expect(pids).toContain(p);
+  run.child.kill('SIGKILL');
+  expect((await run.exited).signal).toBe('SIGKILL');
+  expect(await untilGone(pids, 20_000)).toEqual([]);
 }, 120_000);

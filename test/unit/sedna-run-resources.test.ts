@@ -12,7 +12,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { crdKinds, validateDocument } from '../../src/cli/run/crd-schema.js';
 import { inheritFrom, parseDockerfile } from '../../src/cli/run/dockerfile.js';
 import { readLocalFile } from '../../src/cli/run/local-map.js';
-import { rewriteMountedPath } from '../../src/cli/run/workload.js';
+import { rewriteEndpoint, rewriteMountedPath } from '../../src/cli/run/workload.js';
 import { parseResources } from '../../src/cli/run/resources.js';
 import { conditionHolds, timerOpen, triggerFires, triggerProblems } from '../../src/cli/run/triggers.js';
 import { isSednaError } from '../../src/common/errors.js';
@@ -24,6 +24,7 @@ const EXAMPLES = [
   'examples/joint-inference/joint-inference-service.yaml',
   'examples/federated-learning/federated-learning-job.yaml',
   'examples/incremental-learning/incremental-learning-job.yaml',
+  'examples/federated-learning-v2/federated-learning-v2-job.yaml',
 ];
 
 function withoutDescriptions(node: unknown): unknown {
@@ -235,6 +236,55 @@ test("a local map's worker variables: by the job's name, names checked", async (
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a local map's S3 server: parsed with its Secrets' namespaces, bad settings refused by field", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sedna-local-map-'));
+  try {
+    const file = path.join(dir, 'sedna.local.yaml');
+    const head = 'apiVersion: sedna-sdk.io/v1alpha1\nkind: LocalRun\ns3:\n';
+    fs.writeFileSync(
+      file,
+      `${head}  server: [node, s3.mjs, --bucket, b]\n  replaces: http://minio.sedna.svc:9000/\n  secrets: [keys, team-a/other-keys]\n`,
+    );
+    expect((await readLocalFile(file)).s3).toEqual({
+      command: ['node', 's3.mjs', '--bucket', 'b'],
+      cwd: dir,
+      replaces: 'http://minio.sedna.svc:9000',
+      secrets: [
+        { namespace: 'default', name: 'keys' },
+        { namespace: 'team-a', name: 'other-keys' },
+      ],
+      from: file,
+    });
+    const refusals: [string, string][] = [
+      ['  server: []\n  replaces: http://m:9000\n', 's3.server'],
+      ['  server: [x]\n  replaces: minio:9000\n', 's3.replaces: must be an endpoint URL'],
+      ['  server: [x]\n  replaces: http://m:9000/bucket\n', 's3.replaces: must be an endpoint URL'],
+      ['  server: [x]\n  replaces: http://m:9000\n  secrets: [Bad_Name]\n', 's3.secrets.0: not a Secret name'],
+      ['  server: [x]\n', 's3.replaces'],
+      ['  server: [x]\n  replaces: http://m:9000\n  endpoint: y\n', 's3'],
+    ];
+    for (const [body, where] of refusals) {
+      fs.writeFileSync(file, head + body);
+      const err: unknown = await readLocalFile(file).catch((e: unknown) => e);
+      expect([body, isSednaError(err) && err.code]).toEqual([body, 'SEDNA_ERR_INVALID_ARGUMENT']);
+      expect([body, (err as Error).message]).toEqual([body, expect.stringContaining(where)]);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an endpoint in a value is rewritten when it names that endpoint, exactly or with a path', () => {
+  const from = 'http://minio.sedna.svc:9000';
+  const to = 'http://127.0.0.1:4000';
+  expect(rewriteEndpoint(from, from, to)).toBe(to);
+  expect(rewriteEndpoint(`${from}/`, from, to)).toBe(to);
+  expect(rewriteEndpoint(`${from}/bucket/key`, from, to)).toBe(`${to}/bucket/key`);
+  // Another port, host or scheme, or the endpoint inside another value: kept.
+  for (const other of ['http://minio.sedna.svc:90001', 'https://minio.sedna.svc:9000', `x${from}`, 's3://sedna-fl'])
+    expect(rewriteEndpoint(other, from, to)).toBe(other);
 });
 
 test('mount paths in a value are rewritten, also in the lists Sedna joins with | ; ,', () => {

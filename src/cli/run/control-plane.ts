@@ -19,6 +19,7 @@ import { claimPort } from './port-claims.js';
 import { type JobController, type JobRuntime, type WorkerHandle } from './job-kind.js';
 import { jobKind, JOB_KINDS } from './kinds/index.js';
 import { loadLocalMap, type LocalMap } from './local-map.js';
+import { startLocalS3 } from './local-s3.js';
 import { NodeFs } from './node-fs.js';
 import { DEFAULT_RESTART, Pod, Reaper, type PodPhase, type RestartSettings } from './processes.js';
 import { parseProgressLine } from './progress-lines.js';
@@ -152,6 +153,8 @@ export class LocalRun {
   private mesh!: LocalMesh;
   private meshWarned = false;
   private loaded!: LoadedResources;
+  /** The local map's S3 server: the cluster endpoint it stands for and its own. */
+  private endpoints: { from: string; to: string }[] = [];
   private readonly locks: JobLock[] = [];
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private stopping: Promise<RunResult> | undefined;
@@ -282,6 +285,7 @@ export class LocalRun {
     this.lc.on('forward', (message, report) => {
       this.onForward(message, report);
     });
+    await this.startLocalS3();
     if (this.options.api !== undefined) this.apiUrl = await this.options.api(this.status, this);
     for (const lock of this.locks) await lock.update();
 
@@ -289,6 +293,8 @@ export class LocalRun {
       const module = jobKind(resource.kind);
       if (module === undefined) continue; // refused above
       const state = this.status.addJob(resource.kind, resource.metadata.namespace, resource.metadata.name);
+      // What differs from the cluster shows in the job's summary, not only in the timeline.
+      for (const e of this.endpoints) state.facts['object store'] = `${e.from} is the local S3 server ${e.to}`;
       const job: RunningJob = {
         resource,
         state,
@@ -308,6 +314,41 @@ export class LocalRun {
       );
       job.controller = await module.start(this.runtime(job));
     }
+  }
+
+  /** The local map's `s3` server (local-s3.ts), before any job: its Secrets and endpoint for the workers. */
+  private async startLocalS3(): Promise<void> {
+    const spec = this.localMap.s3;
+    if (spec === undefined) return;
+    const from = path.relative(this.options.cwd, spec.from) || spec.from;
+    for (const ref of spec.secrets) {
+      const defined = this.loaded.secrets.find(
+        (s) => s.metadata.name === ref.name && s.metadata.namespace === ref.namespace,
+      );
+      if (defined !== undefined)
+        throw new SednaError(
+          'SEDNA_ERR_INVALID_ARGUMENT',
+          `${from}: s3.secrets names Secret ${ref.namespace}/${ref.name}, which ${defined.source.file} defines too: ` +
+            'keep one of them (the local S3 server makes that Secret from its own keys)',
+          { details: { secret: `${ref.namespace}/${ref.name}` } },
+        );
+    }
+    this.status.log('run', 'runner', `local S3 server: starting ${spec.command.join(' ')} (${from})`);
+    const s3 = await startLocalS3(spec, {
+      env: this.workloadContext().baseEnv,
+      reaper: this.reaper,
+      logFile: path.join(this.runDir, 'logs', 'local-s3-server.log'),
+    });
+    this.cleanups.push(() => s3.stop(this.options.stopGraceMs ?? 10_000));
+    this.endpoints.push({ from: spec.replaces, to: s3.endpoint });
+    this.loaded.secrets.push(...s3.secrets);
+    const secrets = s3.secrets.map((s) => `Secret ${s.metadata.namespace}/${s.metadata.name}`).join(', ');
+    const made = secrets === '' ? '' : `; ${secrets} made from its keys`;
+    this.status.log(
+      'run',
+      'runner',
+      `local S3 server ${s3.endpoint} stands for ${spec.replaces} (template values naming it are rewritten)${made}`,
+    );
   }
 
   private runtime(job: RunningJob): JobRuntime {
@@ -446,6 +487,7 @@ export class LocalRun {
       runDir: this.runDir,
       cwd: this.options.cwd,
       hostIp: this.hostIp,
+      endpoints: this.endpoints,
     };
   }
 

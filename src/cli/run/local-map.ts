@@ -10,7 +10,10 @@
  *   run before the job starts;
  * - a job's workers can get **env** values that the cluster's network gives and this machine has
  *   not (a camera's stream address becomes a recording on the node); an absolute path there is a
- *   node path.
+ *   node path;
+ * - the cluster's **object store** (an S3 endpoint the template names, e.g. a MinIO Service) can be
+ *   a local S3-compatible server that the run starts and stops (local-s3.ts), with the Secrets
+ *   that hold its keys.
  *
  * It comes from `sedna.local.yaml` files next to the job YAML (found by themselves, so an example
  * runs with no flag), from `--local FILE`, and from `--image` / `--node-path` flags, which win.
@@ -58,16 +61,36 @@ export interface WorkerEnvOverride {
   readonly from: string;
 }
 
+/** A local S3-compatible server standing for the cluster's object store (local-s3.ts). */
+export interface LocalS3Server {
+  /** The program and its arguments; it prints `{"endpoint","accessKeyId","secretAccessKey"}` once ready. */
+  readonly command: readonly string[];
+  readonly cwd: string;
+  /** The cluster's endpoint it stands for (no trailing slash): template values naming it are rewritten. */
+  readonly replaces: string;
+  /** The Secrets (not in the job files) that hold its keys, as the cluster's Secrets hold the store's. */
+  readonly secrets: readonly { namespace: string; name: string }[];
+  readonly from: string;
+}
+
 export interface LocalMap {
   readonly images: ReadonlyMap<string, ImageMapping>;
   readonly paths: readonly NodePathMapping[];
   readonly prepare: readonly NodePrepare[];
   readonly workers: readonly WorkerEnvOverride[];
+  readonly s3: LocalS3Server | undefined;
   /** The local files that were read. */
   readonly files: readonly string[];
 }
 
 const absolutePath = z.string().regex(/^\//, 'must be an absolute node path');
+// A Kubernetes object name (DNS subdomain), optionally `namespace/name`.
+const secretName = z
+  .string()
+  .regex(
+    /^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+    'not a Secret name (name or namespace/name)',
+  );
 const localFileSchema = z
   .object({
     apiVersion: z.literal('sedna-sdk.io/v1alpha1'),
@@ -103,6 +126,14 @@ const localFileSchema = z
           .object({ env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'not a variable name'), z.string()) })
           .strict(),
       )
+      .optional(),
+    s3: z
+      .object({
+        server: z.array(z.string().min(1)).min(1),
+        replaces: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'must be an endpoint URL, http(s)://host[:port]'),
+        secrets: z.array(secretName).optional(),
+      })
+      .strict()
       .optional(),
   })
   .strict();
@@ -162,7 +193,20 @@ export async function readLocalFile(file: string): Promise<LocalMap> {
     env: entry.env,
     from: file,
   }));
-  return { images, paths, prepare, workers, files: [file] };
+  const s3 =
+    parsed.data.s3 === undefined
+      ? undefined
+      : {
+          command: parsed.data.s3.server,
+          cwd: dir,
+          replaces: parsed.data.s3.replaces.replace(/\/+$/, ''),
+          secrets: (parsed.data.s3.secrets ?? []).map((s) => {
+            const [namespace, name] = s.includes('/') ? s.split('/') : ['default', s];
+            return { namespace: namespace ?? 'default', name: name ?? s };
+          }),
+          from: file,
+        };
+  return { images, paths, prepare, workers, s3, files: [file] };
 }
 
 /** `IMAGE=DOCKERFILE` (the context is the current folder, as in `docker build -f DOCKERFILE .`). */
@@ -217,17 +261,19 @@ export async function loadLocalMap(options: LocalMapOptions): Promise<LocalMap> 
   const paths: NodePathMapping[] = [];
   const prepare: NodePrepare[] = [];
   const workers: WorkerEnvOverride[] = [];
+  let s3: LocalS3Server | undefined;
   for (const file of files) {
     const map = await readLocalFile(file);
     for (const [k, v] of map.images) images.set(k, v);
     paths.push(...map.paths);
     prepare.push(...map.prepare);
     workers.push(...map.workers);
+    s3 = map.s3 ?? s3; // one server per run: a later file's replaces an earlier one's
   }
   for (const flag of options.imageFlags ?? []) {
     const mapping = await parseImageFlag(flag, options.cwd);
     images.set(mapping.image, mapping);
   }
   for (const flag of options.nodePathFlags ?? []) paths.push(parseNodePathFlag(flag, options.cwd));
-  return { images, paths, prepare, workers, files };
+  return { images, paths, prepare, workers, s3, files };
 }

@@ -120,6 +120,8 @@ export interface WorkloadContext {
   readonly runDir: string;
   readonly cwd: string;
   readonly hostIp: string;
+  /** Cluster endpoints that are local servers here (the local map's `s3`): template values naming them are rewritten. */
+  readonly endpoints?: readonly { readonly from: string; readonly to: string }[];
 }
 
 /** The variables of the user's session a worker inherits (everything else is the pod's). */
@@ -168,6 +170,15 @@ function rewriteOnePath(value: string, mounts: readonly { mountPath: string; loc
   }
   if (best === undefined) return value;
   return path.join(best.local, value.slice(best.mountPath.length));
+}
+
+/**
+ * Rewrites a value that names the endpoint `from` (exactly, or followed by a path) to `to`;
+ * other values are returned as they are.
+ */
+export function rewriteEndpoint(value: string, from: string, to: string): string {
+  if (value === from || value === `${from}/`) return to;
+  return value.startsWith(`${from}/`) ? `${to}${value.slice(from.length)}` : value;
 }
 
 /** Finds a program on PATH (or a path relative to `cwd`); undefined when it does not exist. */
@@ -314,7 +325,9 @@ export async function buildPod(req: WorkerRequest, ctx: WorkloadContext): Promis
     Object.assign(env, req.network?.defaults ?? {});
     for (const e of container.env ?? []) {
       if (e.valueFrom === undefined) {
-        env[e.name] = rewriteMountedPath(expandEnvReferences(e.value ?? '', env), mounts);
+        let value = rewriteMountedPath(expandEnvReferences(e.value ?? '', env), mounts);
+        for (const { from, to } of ctx.endpoints ?? []) value = rewriteEndpoint(value, from, to);
+        env[e.name] = value;
         continue;
       }
       if (e.valueFrom.fieldRef !== undefined)
