@@ -14,7 +14,9 @@
 //   TEST_DATASET_URL       a digits CSV the global model is measured on after each round
 //
 // Prints one JSON line per round ({event: 'round', round, accuracy}) and one with the summary.
-// A bad setting is a coded error on stderr and exit code 1.
+// A bad setting is a coded error on stderr and exit code 1. SIGTERM (the pod deleted, `podman
+// stop`) closes the server, the trainers' connections with it, and exits 143.
+import { constants } from 'node:os';
 import {
   AggregationServerV2,
   getIntegerParameter,
@@ -28,6 +30,12 @@ import { createDigitsModel, loadDigitsCsv } from '../federated-learning/digits.m
 
 const log = getLogger('aggregator-v2');
 let aggregator;
+for (const signal of ['SIGTERM', 'SIGINT'])
+  process.once(signal, () => {
+    process.exitCode = 128 + constants.signals[signal];
+    if (aggregator === undefined) process.exit();
+    void aggregator.close().then(() => process.exit());
+  });
 try {
   const config = loadConfig();
   const testUrl = getParameter('TEST_DATASET_URL');

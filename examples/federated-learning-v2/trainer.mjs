@@ -12,12 +12,20 @@
 //
 // Trains until the aggregator ends the job (its rounds, or its target accuracy), reports to the
 // LC each round and prints one JSON line with the rounds it saw. A bad setting is a coded error
-// on stderr and exit code 1.
+// on stderr and exit code 1. SIGTERM (the pod deleted, `podman stop`) stops the training between
+// batches, reports `train failed` to the LC and exits 143; before the aggregator answered, at once.
+import { constants } from 'node:os';
 import { FederatedLearningV2, getParameter, loadConfig } from 'sedna-sdk';
 import { TfjsEstimator } from 'sedna-sdk/backend/tfjs';
 import { createDigitsModel, loadDigitsCsv } from '../federated-learning/digits.mjs';
 
 let trainer;
+const stopping = new AbortController();
+for (const signal of ['SIGTERM', 'SIGINT'])
+  process.once(signal, () => {
+    if (trainer === undefined) process.exit(128 + constants.signals[signal]);
+    stopping.abort(signal);
+  });
 try {
   const config = loadConfig();
   if (config.trainDatasetUrl === undefined) throw new Error('TRAIN_DATASET_URL is not set');
@@ -34,7 +42,7 @@ try {
     transmitter: FederatedLearningV2.getTransmitterFromConfig(config),
     config,
   });
-  const result = await trainer.train();
+  const result = await trainer.train({ signal: stopping.signal });
   process.stdout.write(
     `${JSON.stringify({
       worker: config.workerName,
@@ -45,8 +53,13 @@ try {
   );
   await trainer.close();
 } catch (err) {
-  const coded = typeof err?.code === 'string' && err.code.startsWith('SEDNA_ERR_');
-  process.stderr.write(`trainer: ${coded ? `${err.code}: ${err.message}` : (err?.stack ?? err)}\n`);
-  process.exitCode = 1;
+  if (stopping.signal.aborted) {
+    process.stderr.write(`trainer: ${stopping.signal.reason}: stopped before the last round\n`);
+    process.exitCode = 128 + constants.signals[stopping.signal.reason];
+  } else {
+    const coded = typeof err?.code === 'string' && err.code.startsWith('SEDNA_ERR_');
+    process.stderr.write(`trainer: ${coded ? `${err.code}: ${err.message}` : (err?.stack ?? err)}\n`);
+    process.exitCode = 1;
+  }
   await trainer?.close();
 }

@@ -47,16 +47,26 @@ async function inspect(name: string): Promise<Inspect> {
   return (JSON.parse(await ociOk(['image', 'inspect', imageTag(name)])) as Inspect[])[0]!;
 }
 
-/** The files a Dockerfile copies into the working directory (`COPY a b ./`). */
-function bareCopies(dockerfile: string): string[] {
+/**
+ * The files a Dockerfile copies into the working directory (`COPY a b ./`) or a folder of it
+ * (`COPY a b ./examples/x/`, for scripts a template's command names by path): each source, its
+ * path in the image, and which COPY instruction (0-based) copies it.
+ */
+function bareCopies(dockerfile: string): { source: string; target: string; copy: number }[] {
   const text = fs.readFileSync(path.join(ROOT, dockerfile), 'utf8');
-  return [...text.matchAll(/^COPY (.+) \.\/$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+  return [...text.matchAll(/^COPY (.+) \.\/((?:[\w.-]+\/)*)$/gm)].flatMap((m, copy) =>
+    m[1]!
+      .split(/\s+/)
+      .map((source) => ({ source, target: path.posix.join('/app', m[2]!, path.basename(source)), copy })),
+  );
 }
 
 /** The bare module specifiers an example image's scripts import (what must resolve in the image). */
 function bareImports(dockerfile: string): string[] {
   const specifiers = new Set<string>();
-  for (const file of bareCopies(dockerfile).filter((f) => f.endsWith('.mjs'))) {
+  for (const file of bareCopies(dockerfile)
+    .map((c) => c.source)
+    .filter((f) => f.endsWith('.mjs'))) {
     const source = fs.readFileSync(path.join(ROOT, file), 'utf8');
     for (const m of source.matchAll(/^import [^;]*?from '([^'.][^']*)';/gms))
       if (!m[1]!.startsWith('node:')) specifiers.add(m[1]!);
@@ -86,12 +96,12 @@ const NOT_IN_RUNTIME: readonly [string, RegExp][] = [
   ['temp file', /^\/(tmp|var\/tmp)\/./],
 ];
 /**
- * What `image` adds to `base` that a runtime image must not hold. `podman image diff` names a new
- * folder without its contents (`/root/.npm`, not the cache inside), so each new folder outside
- * /app is walked in the mounted image (a folder the base has already is listed file by file).
+ * Every path `image` adds to or changes in `base`. `podman image diff` names a new folder without
+ * its contents (`/root/.npm`, not the cache inside), so each new folder (`within` the given one)
+ * is walked in the mounted image (a folder the base has already is listed file by file).
  */
-async function runtimeProblems(base: string, image: string): Promise<string[]> {
-  const paths = await diffPaths(base, image);
+async function addedPaths(base: string, image: string, within: (p: string) => boolean): Promise<string[]> {
+  const paths = (await diffPaths(base, image)).filter(within);
   const [baseRoot, root] = await Promise.all(
     [base, image].map(async (i) => (await ociOk(['image', 'mount', i])).trim()),
   );
@@ -104,14 +114,19 @@ async function runtimeProblems(base: string, image: string): Promise<string[]> {
         for (const name of fs.readdirSync(onDisk)) walk(path.posix.join(p, name));
     };
     for (const p of paths) {
-      if (p === '/app' || p.startsWith('/app/')) continue;
       if (fs.existsSync(path.join(baseRoot!, p))) files.push(p);
       else walk(p);
     }
-    return files.flatMap((p) => NOT_IN_RUNTIME.filter(([, re]) => re.test(p)).map(([what]) => `${what}: ${p}`));
+    return files;
   } finally {
     await Promise.all([base, image].map((i) => oci(['image', 'unmount', i])));
   }
+}
+
+/** What `image` adds to `base` outside /app that a runtime image must not hold. */
+async function runtimeProblems(base: string, image: string): Promise<string[]> {
+  const files = await addedPaths(base, image, (p) => p !== '/app' && !p.startsWith('/app/'));
+  return files.flatMap((p) => NOT_IN_RUNTIME.filter(([, re]) => re.test(p)).map(([what]) => `${what}: ${p}`));
 }
 
 /** A Dockerfile that only copies files onto its base (no RUN step, no second stage). */
@@ -211,13 +226,17 @@ describe.each(examples.map((i) => [i.name, i] as const))('example image %s', (na
     expect(mine.RootFS.Layers.slice(0, base.RootFS.Layers.length)).toEqual(base.RootFS.Layers);
   });
 
-  it('adds its scripts in one layer, or packages with no npm cache, apt list, compiler or temp file', async () => {
+  it('adds its scripts in one layer (per COPY), or packages with no npm cache, apt list, compiler or temp file', async () => {
     if (onlyCopies(image.dockerfile)) {
-      const paths = await diffPaths(imageTag(image.base!), imageTag(name));
+      const paths = await addedPaths(imageTag(image.base!), imageTag(name), () => true);
       const [mine, base] = await Promise.all([inspect(name), inspect(image.base!)]);
-      expect(mine.RootFS.Layers).toHaveLength(base.RootFS.Layers.length + 1);
-      const copied = bareCopies(image.dockerfile).map((f) => `/app/${path.basename(f)}`);
-      expect(paths.filter((p) => p !== '/app').sort()).toEqual(copied.sort());
+      const copies = bareCopies(image.dockerfile);
+      // One layer per COPY (one, unless scripts go to folders a template's command names).
+      expect(mine.RootFS.Layers).toHaveLength(base.RootFS.Layers.length + new Set(copies.map((c) => c.copy)).size);
+      // Exactly its scripts, and the folders under /app that hold them.
+      const copied = new Set<string>();
+      for (const { target } of copies) for (let p = target; p !== '/app'; p = path.posix.dirname(p)) copied.add(p);
+      expect(paths.filter((p) => p !== '/app').sort()).toEqual([...copied].sort());
     } else {
       // An example that needs more than its base (docs/deploy.md, "A worker image with more packages").
       expect(await runtimeProblems(imageTag(image.base!), imageTag(name))).toEqual([]);
