@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { RunSnapshot } from '../../src/cli/run/status.js';
+import type { JobState, RunSnapshot } from '../../src/cli/run/status.js';
 import { runNode, type ChildResult } from './child.js';
 import { ROOT as REPO_ROOT } from './paths.js';
 
@@ -26,6 +26,13 @@ export interface RunnerProcess {
   until<T>(what: string, check: (s: RunSnapshot) => T | undefined | false, timeoutMs?: number): Promise<T>;
   /** Resolves with the exit code (or signal) once the runner ends. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The run's one job (the tests run one job per run). */
+export function jobOf(s: RunSnapshot): JobState {
+  const job = s.jobs[0];
+  if (job === undefined) throw new Error('the run has no job');
+  return job;
 }
 
 export async function tempStateDir(prefix = 'sedna-run-'): Promise<string> {

@@ -6,10 +6,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { JobState, RunSnapshot } from '../../src/cli/run/status.js';
+import type { RunSnapshot } from '../../src/cli/run/status.js';
 import { TfjsEstimator } from '../../src/backend/tfjs.js';
 import { editedExample, type JobDocument } from '../helpers/job-yaml.js';
-import { processAlive, runCli, tempStateDir } from '../helpers/sedna-run.js';
+import { jobOf, processAlive, runCli, tempStateDir } from '../helpers/sedna-run.js';
 import { ROOT } from '../helpers/paths.js';
 
 const FL_V2 = 'examples/federated-learning-v2/federated-learning-v2-job.yaml';
@@ -21,12 +21,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
-
-const jobOf = (s: RunSnapshot): JobState => {
-  const job = s.jobs[0];
-  if (job === undefined) throw new Error('the run has no job');
-  return job;
-};
 
 /** The JSON lines a worker printed on stdout, from its log in the run folder. */
 async function stdoutJson(stateDir: string, pod: string): Promise<Record<string, unknown>[]> {

@@ -6,9 +6,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { CycleRow, JobState, RunSnapshot } from '../../src/cli/run/status.js';
+import type { CycleRow, RunSnapshot } from '../../src/cli/run/status.js';
 import { containerOf, documentOf, editedExample, setEnv } from '../helpers/job-yaml.js';
-import { runCli, startRun, tempStateDir } from '../helpers/sedna-run.js';
+import { jobOf, runCli, startRun, tempStateDir } from '../helpers/sedna-run.js';
 import { runNode } from '../helpers/child.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -23,12 +23,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
-
-const jobOf = (s: RunSnapshot): JobState => {
-  const job = s.jobs[0];
-  if (job === undefined) throw new Error('the run has no job');
-  return job;
-};
 
 async function filesUnder(root: string, name: string): Promise<string[]> {
   const entries = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);

@@ -1,7 +1,7 @@
 /** Start specs of examples/federated-learning-v2's image (see ../workers.ts): one image, two workers. */
-import path from 'node:path';
-import { FIXTURES, type RunOptions } from '../containers.js';
+import type { RunOptions } from '../containers.js';
 import { NAMESPACE, lastReport, logLine, type StartSpecs, type WorkerContext } from '../workers.js';
+import { flTrainer } from './federated-learning.js';
 
 const IMAGE = 'sedna-sdk-example-federated-learning-v2';
 const JOB = 'digits-fl-v2';
@@ -35,28 +35,7 @@ const specs: StartSpecs = {
     companions: (ctx) => [
       { options: aggregatorV2(ctx, 'aggworker-v2-start'), ready: logLine('aggregation server for FedAvgV2 listening') },
     ],
-    options: (ctx, worker) => ({
-      network: ctx.network,
-      env: {
-        NAMESPACE,
-        JOB_NAME: JOB,
-        WORKER_NAME: worker,
-        LC_SERVER: ctx.lc.url,
-        AGG_IP: `${JOB}-aggregation.${NAMESPACE}`,
-        AGG_PORT: '7363',
-        PARTICIPANTS_COUNT: '1',
-        TRANSMITTER: 'ws',
-        MODEL_URL: '/home/data/output/model',
-        TRAIN_DATASET_URL: '/home/data/data/digits-train.csv',
-        aggregation_algorithm: 'FedAvgV2',
-        epochs: '100000', // still training when stopped
-        LOG_LEVEL: 'info',
-      },
-      volumes: [
-        { host: path.join(FIXTURES, 'data'), container: '/home/data/data' },
-        { host: ctx.dir('fl-v2-output', true), container: '/home/data/output', writable: true },
-      ],
-    }),
+    options: (ctx, worker) => flTrainer(ctx, worker, { job: JOB, aggregation: 'FedAvgV2' }),
     ready: logLine('subscribed'),
     end: { stop: 143 },
     finalReport: lastReport('train', 'failed', 'federatedlearningjob'),

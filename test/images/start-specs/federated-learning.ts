@@ -30,6 +30,36 @@ export function flAggregator(
   };
 }
 
+/** A training worker still training when stopped, its aggregator at the job's Service name. */
+export function flTrainer(
+  ctx: WorkerContext,
+  worker: string,
+  settings: { job: string; aggregation: string },
+): Omit<RunOptions, 'image'> {
+  return {
+    network: ctx.network,
+    env: {
+      NAMESPACE,
+      JOB_NAME: settings.job,
+      WORKER_NAME: worker,
+      LC_SERVER: ctx.lc.url,
+      AGG_IP: `${settings.job}-aggregation.${NAMESPACE}`,
+      AGG_PORT: '7363',
+      PARTICIPANTS_COUNT: '1',
+      TRANSMITTER: 'ws',
+      MODEL_URL: '/home/data/output/model',
+      TRAIN_DATASET_URL: '/home/data/data/digits-train.csv',
+      aggregation_algorithm: settings.aggregation,
+      epochs: '100000', // still training when stopped
+      LOG_LEVEL: 'info',
+    },
+    volumes: [
+      { host: path.join(FIXTURES, 'data'), container: '/home/data/data' },
+      { host: ctx.dir(`${settings.job}-output`, true), container: '/home/data/output', writable: true },
+    ],
+  };
+}
+
 const specs: StartSpecs = {
   'sedna-sdk-example-federated-learning-aggregator': {
     workerPrefix: 'aggworker',
@@ -46,28 +76,7 @@ const specs: StartSpecs = {
         ready: stdoutJson('event', 'listening'),
       },
     ],
-    options: (ctx, worker) => ({
-      network: ctx.network,
-      env: {
-        NAMESPACE,
-        JOB_NAME: 'digits-fl',
-        WORKER_NAME: worker,
-        LC_SERVER: ctx.lc.url,
-        AGG_IP: `digits-fl-aggregation.${NAMESPACE}`,
-        AGG_PORT: '7363',
-        PARTICIPANTS_COUNT: '1',
-        TRANSMITTER: 'ws',
-        MODEL_URL: '/home/data/output/model',
-        TRAIN_DATASET_URL: '/home/data/data/digits-train.csv',
-        aggregation_algorithm: 'FedAvg',
-        epochs: '100000', // still training when stopped
-        LOG_LEVEL: 'info',
-      },
-      volumes: [
-        { host: path.join(FIXTURES, 'data'), container: '/home/data/data' },
-        { host: ctx.dir('fl-output', true), container: '/home/data/output', writable: true },
-      ],
-    }),
+    options: (ctx, worker) => flTrainer(ctx, worker, { job: 'digits-fl', aggregation: 'FedAvg' }),
     ready: logLine('connected to the aggregator'),
     end: { stop: 143 },
     finalReport: lastReport('train', 'failed', 'federatedlearningjob'),
