@@ -684,10 +684,13 @@ export class LocalRun {
           this.status.log(job.state.name, 'runner', `stopping: ${reason}`);
         }
       }
+      // Jobs stop side by side; a job's workers in the reverse of their start order (a JI edge
+      // before its cloud, FL trainers before the aggregator), so none sees the worker it calls
+      // vanish while it finishes its last sample.
       await Promise.all(
-        this.jobs.flatMap((j) =>
-          [...j.workers.values()].map(({ pod }) => pod.stop(this.options.stopGraceMs ?? 10_000)),
-        ),
+        this.jobs.map(async (j) => {
+          for (const { pod } of [...j.workers.values()].reverse()) await pod.stop(this.options.stopGraceMs ?? 10_000);
+        }),
       );
       const result = this.result();
       await this.teardown();
