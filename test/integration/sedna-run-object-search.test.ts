@@ -13,7 +13,7 @@ import { crdValidator, validateResources } from '../helpers/crd.js';
 import { editedExample, printedEnvs, type JobDocument } from '../helpers/job-yaml.js';
 import { ROOT } from '../helpers/paths.js';
 import { scoredMatches } from '../helpers/reid-matches.js';
-import { environOf, startRun, tempStateDir } from '../helpers/sedna-run.js';
+import { environOf, jobOf, startRun, tempStateDir } from '../helpers/sedna-run.js';
 
 const EXAMPLE = 'examples/multi-edge-inference/object-search-service.yaml';
 const LOCAL = 'examples/multi-edge-inference/sedna.local.yaml';
@@ -25,12 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
-
-const onlyJob = (s: RunSnapshot): JobState => {
-  const job = s.jobs[0];
-  if (job === undefined) throw new Error('the run has no job');
-  return job;
-};
 
 /** A counter of the fact whose key starts with `role` (`tracking 1 127.x.y.z:4000`). */
 function counter(job: JobState, role: string, name: string): number | undefined {
@@ -67,7 +61,7 @@ test('the example, unchanged and with no flag: the tracking workers feed ReID, w
     snapshot = await run.until(
       'both cameras done and every detection matched',
       (s) => {
-        const job = onlyJob(s);
+        const job = jobOf(s);
         const received = [counter(job, 'tracking 1', 'received'), counter(job, 'tracking 2', 'received')];
         const detections = [counter(job, 'tracking 1', 'detections'), counter(job, 'tracking 2', 'detections')];
         const forwarded = [counter(job, 'tracking 1', 'forwarded'), counter(job, 'tracking 2', 'forwarded')];
@@ -84,7 +78,7 @@ test('the example, unchanged and with no flag: the tracking workers feed ReID, w
       },
       150_000,
     );
-    const job = onlyJob(snapshot);
+    const job = jobOf(snapshot);
     expect([job.kind, job.phase, job.stage]).toEqual(['ObjectSearchService', 'Running', 'serving']);
     expect(job.workers.map((w) => [w.role, w.node, w.phase, w.restarts])).toEqual([
       ['reid', 'cloud-node', 'Running', 0],
@@ -176,7 +170,7 @@ test('ObjectTrackingService: the ReID workers behind their Service, then the tra
   const run = startRun([file, '--local', LOCAL], stateDir);
   try {
     const job = await run.until('every worker running', (s) => {
-      const j = onlyJob(s);
+      const j = jobOf(s);
       return j.stage === 'serving' && j.workers.length === 3 && j.workers.every((w) => w.phase === 'Running') && j;
     });
     expect([job.kind, job.name]).toEqual(['ObjectTrackingService', 'object-tracking']);

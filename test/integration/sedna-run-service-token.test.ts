@@ -7,10 +7,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { JobState, RunSnapshot } from '../../src/cli/run/status.js';
+import type { JobState } from '../../src/cli/run/status.js';
 import { containerOf, documentOf, editedExample, setEnv } from '../helpers/job-yaml.js';
 import { ROOT } from '../helpers/paths.js';
-import { environOf, startRun, tempStateDir, type RunnerProcess } from '../helpers/sedna-run.js';
+import { environOf, jobOf, startRun, tempStateDir, type RunnerProcess } from '../helpers/sedna-run.js';
 
 const JI = 'examples/joint-inference/joint-inference-service.yaml';
 const LOCAL = 'examples/joint-inference/sedna.local.yaml';
@@ -27,12 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
-
-const jobOf = (s: RunSnapshot): JobState => {
-  const job = s.jobs[0];
-  if (job === undefined) throw new Error('the run has no job');
-  return job;
-};
 
 /** One digit (the first row of the fixture's test set) to the cloud's predict route. */
 async function predict(url: string, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
